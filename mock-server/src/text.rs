@@ -1,0 +1,87 @@
+//! Synthetic text: what the simulator needs is token counts and cheap output, not language.
+//!
+//! Prompt tokens are counted as whitespace-separated words. That is an approximation
+//! (a real tokenizer gives roughly 1.3 tokens per English word), chosen because it is
+//! cheap and needs no vocabulary; the client counts real tokens itself.
+//!
+//! Output tokens are words from a fixed list, each with a leading space. Every word was
+//! checked to be exactly one token in both cl100k_base and o200k_base, alone and in
+//! sequence, so a client that counts the received text with tiktoken gets the same
+//! number as `usage.completion_tokens`.
+
+/// 64 entries, so a word is chosen with a mask.
+const WORDS: [&str; 64] = [
+    " the", " of", " and", " to", " in", " is", " that", " for", " it", " as", " was", " with",
+    " be", " by", " on", " not", " this", " are", " or", " from", " at", " which", " but",
+    " have", " they", " were", " one", " all", " can", " has", " there", " been", " more",
+    " when", " will", " would", " time", " people", " first", " new", " some", " could",
+    " other", " than", " then", " now", " only", " also", " into", " after", " over", " most",
+    " made", " like", " about", " many", " these", " way", " just", " through", " where",
+    " much", " well", " back",
+];
+
+/// Words of a prompt, the simulator's stand-in for its token count.
+pub(crate) fn count_words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+/// The output token at `index` of the request identified by `key`. A pure function of
+/// both, so the text does not depend on timing or jitter and costs one hash per token.
+pub(crate) fn word(key: u64, index: u32) -> &'static str {
+    let h = splitmix64(key ^ u64::from(index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    WORDS[(h & (WORDS.len() as u64 - 1)) as usize]
+}
+
+/// The whole output of a request, for non-streaming responses.
+pub(crate) fn render(key: u64, tokens: u32) -> String {
+    let mut out = String::with_capacity(tokens as usize * 6);
+    for i in 0..tokens {
+        out.push_str(word(key, i));
+    }
+    out
+}
+
+/// Identifies the `seq`-th request of a server seeded with `seed`. It drives the
+/// request's id, text and jitter, which makes a run reproducible for a given arrival order.
+pub(crate) fn request_key(seed: u64, seq: u64) -> u64 {
+    splitmix64(splitmix64(seed) ^ seq)
+}
+
+/// SplitMix64's finaliser: a cheap, well-mixed 64-bit hash.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_space_led_lowercase_ascii() {
+        // The SSE hot path writes words into JSON unescaped: this is what makes it safe.
+        assert!(WORDS.len().is_power_of_two());
+        for w in WORDS {
+            let rest = w.strip_prefix(' ').expect("leading space");
+            assert!(!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase()), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn counts_whitespace_separated_words() {
+        assert_eq!(count_words(""), 0);
+        assert_eq!(count_words("  hello \n world\t! "), 3);
+    }
+
+    #[test]
+    fn text_is_deterministic_and_varies_by_request() {
+        let a = render(request_key(7, 0), 50);
+        assert_eq!(a, render(request_key(7, 0), 50));
+        assert_ne!(a, render(request_key(7, 1), 50));
+        assert_ne!(a, render(request_key(8, 0), 50));
+        assert_eq!(count_words(&a), 50);
+        assert!(a.starts_with(' '));
+    }
+}

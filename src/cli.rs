@@ -1,0 +1,59 @@
+//! Command-line interface (clap derive types only; behaviour lives in lib.rs).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
+///
+/// Exit codes: 0 ok, 1 the run failed (no request succeeded, or a fault
+/// stopped it), 2 bad input (scenario, arguments, output path).
+#[derive(Debug, Parser)]
+#[command(name = "llmload", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write its results directory.
+    Run(RunArgs),
+    /// Check scenario files without sending anything.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Start the simulator on its own and print its base URL.
+    Mock(MockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Results directory [default: reports/<scenario name>/<UTC timestamp>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed for the variant mix, prompts, arrivals and the simulator
+    /// (overrides the scenario's `seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// No progress lines while the run goes on.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Take the latency profiles from this scenario's [simulator] section.
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}

@@ -1,0 +1,214 @@
+//! llmload: load-testing and latency-benchmarking for OpenAI-compatible APIs.
+//!
+//! The data flow, module by module (see DESIGN.md):
+//! `scenario` (validated input) → `workload` (request bodies) and
+//! `load::Schedule` (intended start times) → `load::run` (one worker loop,
+//! `client::Backend` sends) → `metrics` (histograms, `Summary`) →
+//! `results` (the results directory) and `report` (every output format).
+//! `target` starts the embedded simulator when a scenario asks for it.
+
+pub mod cli;
+pub mod client;
+pub mod load;
+pub mod metrics;
+pub mod report;
+pub mod results;
+pub mod scenario;
+pub mod target;
+pub mod workload;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use cli::{Cli, Command, MockArgs, RunArgs};
+use client::OpenAiBackend;
+use load::Schedule;
+use metrics::{Metrics, Summary};
+use report::Format;
+use results::{RequestsCsv, ResultsDir, RunInfo};
+use scenario::{Scenario, ScenarioError};
+use target::RunningTarget;
+use workload::Workload;
+
+/// Process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    /// The run failed: nothing succeeded, or a fault stopped it.
+    Failed = 1,
+    /// Bad input: scenario, arguments or output path.
+    BadInput = 2,
+}
+
+/// An error in what the user gave us (exit code 2), as opposed to a failure
+/// while running (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<BadInput>() || c.is::<ScenarioError>())
+}
+
+/// Runs one parsed command line; prints errors; returns the exit code.
+pub async fn main(cli: Cli) -> Exit {
+    let result = match cli.command {
+        Command::Run(args) => cmd_run(args).await,
+        Command::Validate { scenarios } => cmd_validate(&scenarios),
+        Command::Mock(args) => cmd_mock(args).await,
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if is_bad_input(&e) { Exit::BadInput } else { Exit::Failed }
+        }
+    }
+}
+
+fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<Exit> {
+    let mut exit = Exit::Ok;
+    for p in paths {
+        match Scenario::load(p) {
+            Ok(s) => {
+                println!("{}: ok ({} variant{})", p.display(), s.variants.len(), plural(s.variants.len()))
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit = Exit::BadInput;
+            }
+        }
+    }
+    Ok(exit)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+async fn cmd_mock(args: MockArgs) -> anyhow::Result<Exit> {
+    let config = match &args.scenario {
+        Some(p) => Scenario::load(p)?.simulator,
+        None => llmload_mock::SimConfig::default(),
+    };
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| BadInput(format!("cannot listen on {addr}: {e}")))?;
+    println!("llmload-mock listening on http://{}/v1", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    llmload_mock::serve(listener, config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(Exit::Ok)
+}
+
+async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: in-flight requests are cancelled, results so far are kept");
+            let _ = stop_tx.send(true);
+        }
+    });
+    let quiet = args.quiet;
+    let opts = RunOptions {
+        scenario: args.scenario,
+        out: args.out,
+        seed: args.seed,
+        reports_root: PathBuf::from("reports"),
+        progress: !args.quiet,
+    };
+    let outcome = run_scenario(opts, stop_rx).await?;
+    if !quiet && std::io::stderr().is_terminal() {
+        eprintln!(); // end the progress line
+    }
+    println!("{}", report::Table.render(&outcome.summary));
+    println!("results: {}", outcome.dir.display());
+    Ok(if outcome.summary.total.requests.ok == 0 {
+        eprintln!("error: no request succeeded");
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// What `run_scenario` needs; the CLI fills it from its arguments.
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    /// Where default results directories go (`reports/`).
+    pub reports_root: PathBuf,
+    /// Print progress lines to stderr.
+    pub progress: bool,
+}
+
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub dir: PathBuf,
+}
+
+/// Loads, runs and reports one scenario. `stop` turning true ends the run
+/// early (Ctrl-C); what was measured is kept and the summary marked partial.
+pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<bool>) -> anyhow::Result<RunOutcome> {
+    let mut scenario = Scenario::load(&opts.scenario)?;
+    if let Some(seed) = opts.seed {
+        scenario.seed = seed;
+        scenario.simulator.seed = seed;
+    }
+    let now = SystemTime::now();
+    let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)
+        .map_err(|e| BadInput(format!("{e:#}")))?;
+    let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
+    let csv = RequestsCsv::create(&dir.file("requests.csv"), names.clone())
+        .map_err(|e| BadInput(format!("{e:#}")))?;
+
+    let target = RunningTarget::start(&scenario).await?;
+    let mut info = RunInfo::new(&scenario, &target.base_url, now);
+    dir.write_run_info(&info)?;
+    let backend = Arc::new(OpenAiBackend::new(&target.base_url, target.key.clone(), scenario.load.timeout)?);
+    let workload = Arc::new(Workload::new(&scenario.variants, scenario.seed));
+    let schedule = Arc::new(Schedule::new(&scenario.load, scenario.seed, Instant::now()));
+    let metrics =
+        Metrics::new(scenario.variants.iter().map(|v| (v.name.clone(), v.stream)), schedule.warmup_end());
+    let result =
+        load::run(backend, workload, schedule, metrics, csv, stop, progress_printer(opts.progress)).await;
+    target.stop().await?;
+    let result = result?;
+
+    let partial = result.stop_reason.is_partial();
+    let stop_reason = serde_json::to_value(result.stop_reason)?.as_str().unwrap_or_default().to_owned();
+    let summary = Summary::new(&scenario.name, &result.metrics, &stop_reason, partial);
+    for format in report::all() {
+        if let Some(name) = format.file_name() {
+            dir.write(name, format.render(&summary).as_bytes())?;
+        }
+    }
+    info.ended_at = Some(results::rfc3339(result.ended_at));
+    info.partial = Some(partial);
+    info.stop_reason = Some(stop_reason);
+    dir.write_run_info(&info)?;
+    Ok(RunOutcome { summary, dir: dir.path })
+}
+
+/// Progress on stderr: one line rewritten in place on a terminal, a line
+/// every 5 s otherwise (logs), nothing when quiet.
+fn progress_printer(enabled: bool) -> load::Progress {
+    let tty = std::io::stderr().is_terminal();
+    let mut ticks = 0u64;
+    Box::new(move |line: &str| {
+        ticks += 1;
+        if !enabled {
+        } else if tty {
+            eprint!("\r{line}\x1b[K");
+        } else if ticks % 5 == 0 {
+            eprintln!("{line}");
+        }
+    })
+}

@@ -1,0 +1,121 @@
+//! One request's timeline and result, as measured by the client.
+
+use std::time::{Duration, Instant};
+
+/// What happened to a request. Errors are classes, counted by class and
+/// message, never kept one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    Ok,
+    /// HTTP 429.
+    RateLimited,
+    /// Any other non-2xx status.
+    Http(u16),
+    Timeout,
+    Connect,
+    /// The body ended (or broke) before `[DONE]`.
+    StreamTruncated,
+    /// A data event that is not JSON, or a body that is not the API's shape.
+    MalformedEvent,
+    /// An error object in a 2xx response or inside a stream.
+    ApiError,
+    /// The run was stopped (Ctrl-C) while the request was in flight.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn is_ok(self) -> bool {
+        self == Outcome::Ok
+    }
+
+    /// Stable name used in CSV, JSON and tables.
+    pub fn class(self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::RateLimited => "http_429".into(),
+            Outcome::Http(s) => format!("http_{s}"),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Connect => "connect".into(),
+            Outcome::StreamTruncated => "stream_truncated".into(),
+            Outcome::MalformedEvent => "malformed_event".into(),
+            Outcome::ApiError => "api_error".into(),
+            Outcome::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
+/// Where an output token count came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `usage.completion_tokens` sent by the server.
+    Usage,
+    /// Estimated by the client when the server sent no usage: one per
+    /// content-bearing event for streams (servers may pack several tokens in
+    /// one event), characters / 4 for whole bodies.
+    Estimate,
+}
+
+impl TokenSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenSource::Usage => "usage",
+            TokenSource::Estimate => "estimate",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// Index into the scenario's variants.
+    pub variant: usize,
+    /// Position in the run's request sequence (deterministic from the seed).
+    pub seq: u64,
+    /// Sent during warm-up: written to requests.csv but not measured.
+    pub warmup: bool,
+    pub streaming: bool,
+    /// When the schedule wanted the request sent.
+    pub intended: Instant,
+    pub sent: Instant,
+    /// Response headers received.
+    pub headers: Option<Instant>,
+    /// First content-bearing event (streaming) or the whole body (not streaming).
+    pub first_token: Option<Instant>,
+    /// `[DONE]`, the last byte, or the moment the request failed.
+    pub end: Instant,
+    /// Gaps between consecutive content-bearing events.
+    pub itl: Vec<Duration>,
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+    pub token_source: TokenSource,
+    pub finish_reason: Option<String>,
+    pub outcome: Outcome,
+    /// Error message (status text, API error message, transport error).
+    pub error: Option<String>,
+}
+
+impl RequestRecord {
+    pub fn queue_delay(&self) -> Duration {
+        self.sent.saturating_duration_since(self.intended)
+    }
+    pub fn e2e(&self) -> Duration {
+        self.end.saturating_duration_since(self.intended)
+    }
+    pub fn e2e_service(&self) -> Duration {
+        self.end.saturating_duration_since(self.sent)
+    }
+    pub fn ttft(&self) -> Option<Duration> {
+        self.first_token.map(|t| t.saturating_duration_since(self.intended))
+    }
+    pub fn ttft_service(&self) -> Option<Duration> {
+        self.first_token.map(|t| t.saturating_duration_since(self.sent))
+    }
+    /// (end − first token) / (output tokens − 1); streaming only.
+    pub fn tpot(&self) -> Option<Duration> {
+        let first = self.first_token?;
+        if !self.streaming || self.output_tokens < 2 {
+            return None;
+        }
+        let span = self.end.saturating_duration_since(first);
+        Some(span / u32::try_from(self.output_tokens - 1).unwrap_or(u32::MAX))
+    }
+}

@@ -1,0 +1,48 @@
+//! Rendering the one `Summary`. Each format is a file here and only formats:
+//! no figure is computed outside `metrics::Summary`.
+
+mod json;
+mod markdown;
+mod table;
+
+use crate::metrics::{Percentiles, Summary};
+
+pub use json::Json;
+pub use markdown::Markdown;
+pub use table::Table;
+
+/// An output format.
+pub trait Format {
+    /// File name inside the results directory, if the format is written there.
+    fn file_name(&self) -> Option<&'static str>;
+    fn render(&self, summary: &Summary) -> String;
+}
+
+/// The formats every run writes or prints.
+pub fn all() -> [&'static dyn Format; 3] {
+    [&Table, &Json, &Markdown]
+}
+
+/// A percentile in ms for a table cell; "-" when there were no samples.
+fn cell(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(ms) if ms >= 100.0 => format!("{ms:.0}"),
+        Some(ms) if ms >= 10.0 => format!("{ms:.1}"),
+        Some(ms) => format!("{ms:.2}"),
+    }
+}
+
+fn p50_95_99(p: &Percentiles) -> [String; 3] {
+    [cell(p.p50), cell(p.p95), cell(p.p99)]
+}
+
+fn status_line(s: &Summary) -> String {
+    format!(
+        "{} — stopped by {}{}; measured window {:.1} s",
+        s.scenario,
+        s.stop_reason,
+        if s.partial { " (partial results)" } else { "" },
+        s.measured_seconds
+    )
+}

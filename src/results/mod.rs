@@ -1,0 +1,210 @@
+//! The results directory: created before the run so a bad path fails early,
+//! filled as the run goes so a crash loses nothing already measured.
+//!
+//! - `run.json`: what ran (tool, scenario and its hash, seed, times, target
+//!   without any secret); written at the start and rewritten at the end.
+//! - `requests.csv`: one row per request, appended as requests finish.
+//! - `summary.json`, `summary.md`: the rendered summary.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::metrics::RequestRecord;
+use crate::scenario::{LoadMode, Scenario, Target};
+
+pub struct ResultsDir {
+    pub path: PathBuf,
+}
+
+impl ResultsDir {
+    /// `out`, or `<root>/<scenario name>/<UTC timestamp>/` when not given.
+    pub fn create(
+        out: Option<&Path>,
+        root: &Path,
+        scenario_name: &str,
+        now: SystemTime,
+    ) -> anyhow::Result<Self> {
+        let path = match out {
+            Some(p) => p.to_owned(),
+            None => root.join(slug(scenario_name)).join(timestamp_slug(now)),
+        };
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create results directory {}", path.display()))?;
+        Ok(ResultsDir { path })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn write(&self, name: &str, contents: &[u8]) -> anyhow::Result<()> {
+        let p = self.file(name);
+        std::fs::write(&p, contents).with_context(|| format!("cannot write {}", p.display()))
+    }
+
+    pub fn write_run_info(&self, info: &RunInfo) -> anyhow::Result<()> {
+        self.write("run.json", &serde_json::to_vec_pretty(info)?)
+    }
+}
+
+/// Directory-safe form of a scenario name.
+fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect();
+    s.trim_matches(['-', '.']).to_owned()
+}
+
+/// `20261127T064000Z`: sortable, and no ':' (not allowed on every filesystem).
+fn timestamp_slug(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string().replace(['-', ':'], "")
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The content of run.json.
+#[derive(Debug, Serialize)]
+pub struct RunInfo {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub scenario: ScenarioInfo,
+    pub seed: u64,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub target: TargetInfo,
+    pub load: serde_json::Value,
+    pub partial: Option<bool>,
+    pub stop_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The target as recorded: the key's variable name at most, never its value.
+#[derive(Debug, Serialize)]
+pub struct TargetInfo {
+    pub kind: &'static str,
+    pub base_url: String,
+    pub api_key_env: Option<String>,
+}
+
+impl RunInfo {
+    pub fn new(s: &Scenario, base_url: &str, started: SystemTime) -> Self {
+        let (kind, api_key_env) = match &s.target {
+            Target::Simulator => ("simulator", None),
+            Target::OpenAi { api_key_env, .. } => ("openai", Some(api_key_env.clone())),
+        };
+        let load = match s.load.mode {
+            LoadMode::Closed { concurrency } => {
+                serde_json::json!({ "mode": "closed", "concurrency": concurrency })
+            }
+            LoadMode::Open { rate, arrival, max_in_flight } => serde_json::json!({
+                "mode": "open", "rate": rate, "arrival": arrival, "max_in_flight": max_in_flight
+            }),
+        };
+        let mut load = load;
+        load["duration_s"] = serde_json::json!(s.load.duration.map(|d| d.as_secs_f64()));
+        load["requests"] = serde_json::json!(s.load.requests);
+        load["warmup_s"] = serde_json::json!(s.load.warmup.as_secs_f64());
+        load["timeout_s"] = serde_json::json!(s.load.timeout.as_secs_f64());
+        RunInfo {
+            tool: "llmload",
+            version: env!("CARGO_PKG_VERSION"),
+            scenario: ScenarioInfo {
+                name: s.name.clone(),
+                path: s.path.display().to_string(),
+                sha256: s.sha256.clone(),
+            },
+            seed: s.seed,
+            started_at: rfc3339(started),
+            ended_at: None,
+            target: TargetInfo { kind, base_url: base_url.to_owned(), api_key_env },
+            load,
+            partial: None,
+            stop_reason: None,
+        }
+    }
+}
+
+/// requests.csv, one row per finished request.
+pub struct RequestsCsv {
+    w: csv::Writer<BufWriter<File>>,
+    variants: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    seq: u64,
+    variant: &'a str,
+    phase: &'static str,
+    intended_ms: f64,
+    queue_delay_ms: f64,
+    ttft_ms: Option<f64>,
+    e2e_ms: f64,
+    prompt_tokens: u64,
+    output_tokens: u64,
+    token_source: &'static str,
+    finish_reason: Option<&'a str>,
+    outcome: String,
+    error: Option<&'a str>,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+impl RequestsCsv {
+    pub fn create(path: &Path, variants: Vec<String>) -> anyhow::Result<Self> {
+        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(RequestsCsv { w: csv::Writer::from_writer(BufWriter::new(f)), variants })
+    }
+
+    /// `t0` is the run's start: `intended_ms` is an offset from it.
+    pub fn write(&mut self, r: &RequestRecord, t0: Instant) -> anyhow::Result<()> {
+        self.w.serialize(Row {
+            seq: r.seq,
+            variant: self.variants.get(r.variant).map_or("?", String::as_str),
+            phase: if r.warmup { "warmup" } else { "measured" },
+            intended_ms: ms(r.intended.saturating_duration_since(t0)),
+            queue_delay_ms: ms(r.queue_delay()),
+            ttft_ms: r.ttft().map(ms),
+            e2e_ms: ms(r.e2e()),
+            prompt_tokens: r.prompt_tokens,
+            output_tokens: r.output_tokens,
+            token_source: r.token_source.as_str(),
+            finish_reason: r.finish_reason.as_deref(),
+            outcome: r.outcome.class(),
+            error: r.error.as_deref(),
+        })?;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.w.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_safe_directory_names() {
+        assert_eq!(slug("chat / gpt-4o: max_tokens=64"), "chat---gpt-4o--max_tokens-64");
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        assert_eq!(timestamp_slug(t), "20270115T080000Z");
+    }
+}

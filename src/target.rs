@@ -1,0 +1,45 @@
+//! The server a run talks to: a live API, or the simulator started in-process.
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+
+use crate::client::ApiKey;
+use crate::scenario::{Scenario, Target};
+
+pub struct RunningTarget {
+    pub base_url: String,
+    pub key: Option<ApiKey>,
+    simulator: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)>,
+}
+
+impl RunningTarget {
+    pub async fn start(s: &Scenario) -> anyhow::Result<Self> {
+        match &s.target {
+            Target::OpenAi { base_url, api_key_env } => Ok(RunningTarget {
+                base_url: base_url.clone(),
+                key: ApiKey::from_env(api_key_env),
+                simulator: None,
+            }),
+            Target::Simulator => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .context("cannot start the simulator on 127.0.0.1")?;
+                let base_url = format!("http://{}/v1", listener.local_addr()?);
+                let (tx, rx) = oneshot::channel::<()>();
+                let config = s.simulator.clone();
+                let task = tokio::spawn(llmload_mock::serve(listener, config, async move {
+                    let _ = rx.await;
+                }));
+                Ok(RunningTarget { base_url, key: None, simulator: Some((tx, task)) })
+            }
+        }
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some((tx, task)) = self.simulator {
+            let _ = tx.send(());
+            task.await.context("simulator task failed")?.context("simulator failed")?;
+        }
+        Ok(())
+    }
+}

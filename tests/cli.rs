@@ -1,0 +1,94 @@
+//! The binary: commands, output and exit codes.
+
+use crate::util::{llmload, read_json, scenario_file};
+
+const SMALL: &str = r#"
+name = "cli"
+
+[load]
+concurrency = 4
+requests = 20
+
+[simulator]
+ttft = "10ms"
+itl = "1ms"
+
+[[variant]]
+name = "only"
+endpoint = "chat"
+model = "m"
+max_tokens = 8
+prompt_tokens = 16
+"#;
+
+#[test]
+fn run_prints_the_table_and_writes_the_results_directory() {
+    let (dir, path) = scenario_file(SMALL);
+    let out = dir.path().join("results");
+    let o = llmload().args(["run", "--quiet", "--out"]).arg(&out).arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "exit {:?}\n{stdout}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("ttft p50") && stdout.contains("only"), "{stdout}");
+    assert!(stdout.contains(&format!("results: {}", out.display())), "{stdout}");
+    for f in ["run.json", "requests.csv", "summary.json", "summary.md"] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    assert_eq!(read_json(&out.join("summary.json"))["total"]["requests"]["ok"], 20);
+}
+
+#[test]
+fn default_results_directory_is_under_reports() {
+    let (dir, path) = scenario_file(SMALL);
+    let o = llmload().current_dir(dir.path()).args(["run", "-q"]).arg(&path).output().unwrap();
+    assert!(o.status.success());
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("reports/cli")).unwrap().collect();
+    assert_eq!(runs.len(), 1);
+    let run = runs[0].as_ref().unwrap().path();
+    let stamp = run.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(stamp.len() == 16 && stamp.ends_with('Z'), "UTC timestamp directory, got {stamp}");
+    assert!(run.join("summary.json").is_file());
+}
+
+#[test]
+fn validate_names_the_unknown_key_and_its_line_and_exits_2() {
+    let bad = SMALL.replace("max_tokens = 8", "max_tokens = 8\nmax_tokns = 9");
+    let (_dir, path) = scenario_file(&bad);
+    let o = llmload().arg("validate").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("max_tokns"), "{stderr}");
+    assert!(stderr.contains(&format!("{}:17", path.display())), "line 16 named: {stderr}");
+}
+
+#[test]
+fn validate_accepts_good_files_and_run_rejects_bad_ones_with_2() {
+    let (_dir, path) = scenario_file(SMALL);
+    let o = llmload().arg("validate").arg(&path).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_dir, bad) = scenario_file(&SMALL.replace("concurrency = 4", "concurrency = 0"));
+    let o = llmload().arg("run").arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("load.concurrency: must be 1..=100000, got 0"));
+    let o = llmload().args(["run", "/nonexistent/scenario.toml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = llmload().args(["run", "--seed", "x", "s.toml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "bad arguments are bad input");
+}
+
+#[test]
+fn a_run_where_nothing_succeeds_exits_1_and_keeps_its_results() {
+    // A port that was just free: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let toml = SMALL.replace(
+        "[load]",
+        &format!("[target]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\n[load]"),
+    );
+    let (dir, path) = scenario_file(&toml);
+    let out = dir.path().join("out");
+    let o = llmload().args(["run", "-q", "--out"]).arg(&out).arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["total"]["requests"]["errors"], 20);
+    assert_eq!(s["total"]["errors"][0]["class"], "connect");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("connect"));
+}

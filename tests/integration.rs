@@ -1,0 +1,14 @@
+//! Whole-product tests: scenarios run end to end against the simulator.
+//!
+//! Modules:
+//! - `timing`: measured TTFT/ITL/e2e match a zero-jitter simulator.
+//! - `results`: the results directory and the summary.json contract.
+//! - `cli`: the binary's commands and exit codes.
+//! - `scenarios`: every example scenario validates.
+
+mod util;
+
+mod cli;
+mod results;
+mod scenarios;
+mod timing;

@@ -1,0 +1,44 @@
+//! Small helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use llmload::metrics::Summary;
+use llmload::{RunOptions, RunOutcome};
+
+/// Writes `toml` as `scenario.toml` in a fresh temporary directory.
+pub fn scenario_file(toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, toml).expect("write scenario");
+    (dir, path)
+}
+
+/// Runs a scenario in-process, results into `<tmp>/out`.
+pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
+    let (dir, path) = scenario_file(toml);
+    let out = dir.path().join("out");
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let opts = RunOptions {
+        scenario: path,
+        out: Some(out),
+        seed: None,
+        reports_root: dir.path().join("reports"),
+        progress: false,
+    };
+    let outcome = llmload::run_scenario(opts, stop_rx).await.expect("run succeeds");
+    (dir, outcome)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+pub fn variant<'a>(s: &'a Summary, name: &str) -> &'a llmload::metrics::Stats {
+    s.variants.iter().find(|v| v.name == name).unwrap_or_else(|| panic!("variant {name} in summary"))
+}
+
+/// The llmload binary built for this test run.
+pub fn llmload() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+}
