@@ -44,11 +44,7 @@ pub struct ModelProfile {
 impl Default for ModelProfile {
     /// Round, clearly synthetic numbers: nobody should mistake them for a measurement.
     fn default() -> Self {
-        Self {
-            ttft: Duration::from_millis(200),
-            itl: Duration::from_millis(20),
-            jitter: 0.0,
-        }
+        Self { ttft: Duration::from_millis(200), itl: Duration::from_millis(20), jitter: 0.0 }
     }
 }
 
@@ -63,10 +59,7 @@ impl ModelProfile {
             return Err(format!("itl {:?} is longer than {MAX_DURATION:?}", self.itl));
         }
         if !self.jitter.is_finite() || self.jitter < 0.0 {
-            return Err(format!(
-                "jitter must be a finite number >= 0, got {}",
-                self.jitter
-            ));
+            return Err(format!("jitter must be a finite number >= 0, got {}", self.jitter));
         }
         Ok(())
     }
@@ -90,9 +83,7 @@ impl SimConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        self.default_profile
-            .validate()
-            .map_err(|e| format!("default profile: {e}"))?;
+        self.default_profile.validate().map_err(|e| format!("default profile: {e}"))?;
         for (name, profile) in &self.models {
             profile.validate().map_err(|e| format!("model {name:?}: {e}"))?;
         }
@@ -110,9 +101,7 @@ pub async fn serve(
     config: SimConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    config
-        .validate()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    config.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     server::run(listener, routes::router(config), shutdown).await;
     Ok(())
 }

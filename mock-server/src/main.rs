@@ -36,21 +36,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let profile = ModelProfile {
-        ttft: args.ttft,
-        itl: args.itl,
-        jitter: args.jitter,
-    };
+    let profile = ModelProfile { ttft: args.ttft, itl: args.itl, jitter: args.jitter };
     if let Err(e) = profile.validate() {
-        Args::command()
-            .error(clap::error::ErrorKind::ValueValidation, e)
-            .exit();
+        Args::command().error(clap::error::ErrorKind::ValueValidation, e).exit();
     }
-    let config = SimConfig {
-        default_profile: profile,
-        seed: args.seed,
-        ..SimConfig::default()
-    };
+    let config = SimConfig { default_profile: profile, seed: args.seed, ..SimConfig::default() };
 
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr = listener.local_addr()?;

@@ -39,11 +39,7 @@ struct Sim {
 }
 
 pub(crate) fn router(config: SimConfig) -> Router {
-    let sim = Sim {
-        config,
-        next_seq: AtomicU64::new(0),
-        started: unix_now(),
-    };
+    let sim = Sim { config, next_seq: AtomicU64::new(0), started: unix_now() };
     Router::new()
         .route("/v1/models", get(list_models))
         .route("/v1/chat/completions", post(chat_completions))
@@ -66,10 +62,7 @@ async fn completions(State(sim): State<Arc<Sim>>, req: Request) -> Response {
 
 impl Sim {
     async fn generate(&self, endpoint: Endpoint, arrival: Instant, req: Request) -> Response {
-        let generation = match read_body(req)
-            .await
-            .and_then(|body| openai::parse(endpoint, &body))
-        {
+        let generation = match read_body(req).await.and_then(|body| openai::parse(endpoint, &body)) {
             Ok(generation) => generation,
             Err(e) => return e.into_response(),
         };
@@ -80,11 +73,7 @@ impl Sim {
         let schedule = Schedule::new(arrival, profile, key, generation.max_tokens);
 
         let id = format!("{}{key:016x}", openai::id_prefix(endpoint));
-        let meta = Meta {
-            id: &id,
-            created: unix_now(),
-            model: &generation.model,
-        };
+        let meta = Meta { id: &id, created: unix_now(), model: &generation.model };
         let completion_tokens = u64::from(generation.max_tokens);
         let usage = Usage {
             prompt_tokens: generation.prompt_tokens,
@@ -94,10 +83,7 @@ impl Sim {
 
         if generation.stream {
             let frames = openai::sse_frames(endpoint, &meta, usage, generation.include_usage);
-            let headers = [
-                (header::CONTENT_TYPE, "text/event-stream"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ];
+            let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
             (headers, sse_body(frames, schedule, key)).into_response()
         } else {
             if let Some(done) = schedule.last_deadline() {
@@ -138,12 +124,7 @@ async fn list_models(State(sim): State<Arc<Sim>>) -> Response {
         object: "list",
         data: names
             .into_iter()
-            .map(|id| ModelEntry {
-                id,
-                object: "model",
-                created: sim.started,
-                owned_by: "llmload-sim",
-            })
+            .map(|id| ModelEntry { id, object: "model", created: sim.started, owned_by: "llmload-sim" })
             .collect(),
     };
     openai::json_response(StatusCode::OK, &list)
@@ -166,7 +147,5 @@ fn invalid_url(status: StatusCode, method: &Method, uri: &Uri) -> Response {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

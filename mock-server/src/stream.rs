@@ -34,13 +34,7 @@ impl Schedule {
     pub(crate) fn new(arrival: Instant, profile: &ModelProfile, key: u64, tokens: u32) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(key);
         let ttft = sample(profile.ttft, profile.jitter, &mut rng);
-        Self {
-            next: arrival + ttft,
-            remaining: tokens,
-            itl: profile.itl,
-            jitter: profile.jitter,
-            rng,
-        }
+        Self { next: arrival + ttft, remaining: tokens, itl: profile.itl, jitter: profile.jitter, rng }
     }
 
     /// The deadline of the next token, or `None` once every token has been scheduled.
@@ -74,8 +68,7 @@ fn sample(d: Duration, jitter: f64, rng: &mut Xoshiro256PlusPlus) -> Duration {
     }
     let z: f64 = rng.sample(StandardNormal);
     let factor = (1.0 + jitter * z).max(0.0);
-    Duration::try_from_secs_f64(d.as_secs_f64() * factor)
-        .map_or(MAX_DURATION, |s| s.min(MAX_DURATION))
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).map_or(MAX_DURATION, |s| s.min(MAX_DURATION))
 }
 
 /// The pre-rendered pieces of one SSE response. Everything but the token events is known
@@ -93,8 +86,7 @@ pub(crate) struct SseFrames {
 
 impl SseFrames {
     fn token(&self, word: &str) -> Bytes {
-        let mut event =
-            Vec::with_capacity(self.token_prefix.len() + word.len() + self.token_suffix.len());
+        let mut event = Vec::with_capacity(self.token_prefix.len() + word.len() + self.token_suffix.len());
         event.extend_from_slice(&self.token_prefix);
         event.extend_from_slice(word.as_bytes());
         event.extend_from_slice(&self.token_suffix);
@@ -112,12 +104,7 @@ struct SseState {
 /// The body of a streaming response: each event is yielded when it is due. When the
 /// client goes away hyper drops the body, and with it the pending timer.
 pub(crate) fn sse_body(frames: SseFrames, schedule: Schedule, key: u64) -> Body {
-    let state = SseState {
-        frames,
-        schedule,
-        key,
-        index: 0,
-    };
+    let state = SseState { frames, schedule, key, index: 0 };
     let events = futures_util::stream::unfold(state, |mut s| async move {
         if let Some(open) = s.frames.open.take() {
             return Some((Ok::<_, Infallible>(open), s));
@@ -139,11 +126,7 @@ mod tests {
     use super::*;
 
     fn profile(ttft_ms: u64, itl_ms: u64, jitter: f64) -> ModelProfile {
-        ModelProfile {
-            ttft: Duration::from_millis(ttft_ms),
-            itl: Duration::from_millis(itl_ms),
-            jitter,
-        }
+        ModelProfile { ttft: Duration::from_millis(ttft_ms), itl: Duration::from_millis(itl_ms), jitter }
     }
 
     fn offsets(t0: Instant, p: &ModelProfile, key: u64, n: u32) -> Vec<Duration> {

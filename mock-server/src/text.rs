@@ -11,13 +11,12 @@
 
 /// 64 entries, so a word is chosen with a mask.
 const WORDS: [&str; 64] = [
-    " the", " of", " and", " to", " in", " is", " that", " for", " it", " as", " was", " with",
-    " be", " by", " on", " not", " this", " are", " or", " from", " at", " which", " but",
-    " have", " they", " were", " one", " all", " can", " has", " there", " been", " more",
-    " when", " will", " would", " time", " people", " first", " new", " some", " could",
-    " other", " than", " then", " now", " only", " also", " into", " after", " over", " most",
-    " made", " like", " about", " many", " these", " way", " just", " through", " where",
-    " much", " well", " back",
+    " the", " of", " and", " to", " in", " is", " that", " for", " it", " as", " was", " with", " be", " by",
+    " on", " not", " this", " are", " or", " from", " at", " which", " but", " have", " they", " were",
+    " one", " all", " can", " has", " there", " been", " more", " when", " will", " would", " time",
+    " people", " first", " new", " some", " could", " other", " than", " then", " now", " only", " also",
+    " into", " after", " over", " most", " made", " like", " about", " many", " these", " way", " just",
+    " through", " where", " much", " well", " back",
 ];
 
 /// Words of a prompt, the simulator's stand-in for its token count.
@@ -83,5 +82,19 @@ mod tests {
         assert_ne!(a, render(request_key(8, 0), 50));
         assert_eq!(count_words(&a), 50);
         assert!(a.starts_with(' '));
+    }
+
+    #[test]
+    fn words_are_evenly_used() {
+        let mut seen = std::collections::HashMap::new();
+        let mut repeats = 0;
+        for i in 0..6400 {
+            let w = word(request_key(0, 0), i);
+            *seen.entry(w).or_insert(0) += 1;
+            repeats += usize::from(i > 0 && w == word(request_key(0, 0), i - 1));
+        }
+        assert_eq!(seen.len(), WORDS.len());
+        assert!(seen.values().all(|&n| (50..=150).contains(&n)), "{seen:?}");
+        assert!((50..=150).contains(&repeats), "{repeats} immediate repeats, want ~100");
     }
 }

@@ -13,25 +13,22 @@ use tokio::time::Instant;
 
 struct Server {
     base: String,
+    // Built up front: building one loads the system's root certificates, tens of
+    // milliseconds that must not land inside a timed request.
+    client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Server {
     async fn start(config: SimConfig) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, config, async {
             let _ = stopped.await;
         }));
-        Self {
-            base,
-            stop: Some(stop),
-            task,
-        }
+        Self { base, client: client(), stop: Some(stop), task }
     }
 
     async fn with_profile(ttft_ms: u64, itl_ms: u64) -> Self {
@@ -43,12 +40,7 @@ impl Server {
     }
 
     async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        client()
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("send")
+        self.client.post(self.url(path)).json(&body).send().await.expect("send")
     }
 
     async fn stop(mut self) {
@@ -60,26 +52,17 @@ impl Server {
 }
 
 fn profile(ttft_ms: u64, itl_ms: u64, jitter: f64) -> ModelProfile {
-    ModelProfile {
-        ttft: Duration::from_millis(ttft_ms),
-        itl: Duration::from_millis(itl_ms),
-        jitter,
-    }
+    ModelProfile { ttft: Duration::from_millis(ttft_ms), itl: Duration::from_millis(itl_ms), jitter }
 }
 
 fn config(default_profile: ModelProfile, seed: u64) -> SimConfig {
-    SimConfig {
-        default_profile,
-        models: BTreeMap::new(),
-        seed,
-    }
+    SimConfig { default_profile, models: BTreeMap::new(), seed }
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    // Already installed by another test: fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().expect("client")
 }
 
 /// One SSE event's data and when the client had it.
@@ -102,11 +85,7 @@ async fn events(response: reqwest::Response) -> Vec<Event> {
         while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = buf.drain(..end + 2).collect();
             let text = String::from_utf8(event).expect("utf-8");
-            let data = text
-                .trim_end()
-                .strip_prefix("data: ")
-                .expect("a data line")
-                .to_owned();
+            let data = text.trim_end().strip_prefix("data: ").expect("a data line").to_owned();
             out.push(Event { at, data });
         }
     }
@@ -154,7 +133,12 @@ fn check_chat_stream(events: &[Event], tokens: usize, include_usage: bool) -> Ve
         assert_eq!(c["model"], "sim-test");
         assert_eq!(c["system_fingerprint"], "fp_llmload_sim");
         assert!(c["created"].as_u64().is_some());
-        assert_eq!(c.get("usage").is_some(), include_usage, "{c}");
+    }
+    // With include_usage every chunk but the usage one carries "usage": null, as the real
+    // API does; without it no chunk has the field.
+    for c in &chunks[..tokens + 2] {
+        let want = include_usage.then_some(&Value::Null);
+        assert_eq!(c.get("usage"), want, "{c}");
     }
     let choice = |i: usize| &chunks[i]["choices"][0];
     assert_eq!(choice(0)["delta"], json!({"role": "assistant", "content": ""}));
@@ -178,32 +162,47 @@ fn check_chat_stream(events: &[Event], tokens: usize, include_usage: bool) -> Ve
     events[1..=tokens].iter().collect()
 }
 
+/// Timing measured on a machine that may be busy (2 cores, perhaps a build running):
+/// a timing miss is retried on a fresh server, a shape error fails at once. A real
+/// regression, such as relative sleeps drifting, misses every attempt.
+const TIMING_ATTEMPTS: usize = 3;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_stream_is_paced_by_absolute_deadlines() {
+    let mut misses = Vec::new();
+    for _ in 0..TIMING_ATTEMPTS {
+        match paced_chat_stream().await {
+            Ok(()) => return,
+            Err(miss) => misses.push(miss),
+        }
+    }
+    panic!("timing missed on every attempt:\n{}", misses.join("\n"));
+}
+
+/// ttft 100 ms and itl 10 ms: the first content 100 ms ± 5 ms after sending, a median
+/// gap of 10 ms ± 1 ms, and no drift by the last of 20 tokens.
+async fn paced_chat_stream() -> Result<(), String> {
     let server = Server::with_profile(100, 10).await;
+    // Open the connection first: what is measured is the simulator, not TCP setup.
+    let warm = server.client.get(server.url("/models")).send().await;
+    warm.expect("warm-up").bytes().await.expect("warm-up body");
     let sent = Instant::now();
     let response = server.post("/chat/completions", chat_body(20, true, true)).await;
     let events = events(response).await;
     let content = check_chat_stream(&events, 20, true);
+    server.stop().await;
 
     let ttft = content[0].at - sent;
-    assert!(
-        (95.0..=105.0).contains(&ms(ttft)),
-        "first content after {ttft:?}, want 100ms ± 5ms"
-    );
     let gaps: Vec<Duration> = content.windows(2).map(|w| w[1].at - w[0].at).collect();
     let gap = median(gaps.clone());
-    assert!(
-        (9.0..=11.0).contains(&ms(gap)),
-        "median gap {gap:?}, want 10ms ± 1ms; gaps {gaps:?}"
-    );
     // Absolute deadlines: the last token is not late by the sum of every wake-up delay.
     let last = content[19].at - sent;
-    assert!(
-        (285.0..=298.0).contains(&ms(last)),
-        "last content after {last:?}, want 290ms"
-    );
-    server.stop().await;
+    let measured = format!("ttft {ttft:?}, median gap {gap:?}, last {last:?}; gaps {gaps:?}");
+    eprintln!("{measured}");
+    let on_time = (95.0..=105.0).contains(&ms(ttft))
+        && (9.0..=11.0).contains(&ms(gap))
+        && (285.0..=298.0).contains(&ms(last));
+    if on_time { Ok(()) } else { Err(measured) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,6 +211,17 @@ async fn chat_stream_without_usage_has_no_usage_field() {
     let response = server.post("/chat/completions", chat_body(5, true, false)).await;
     let events = events(response).await;
     check_chat_stream(&events, 5, false);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_over_http2_too() {
+    let server = Server::with_profile(5, 1).await;
+    let h2 = reqwest::Client::builder().no_proxy().http2_prior_knowledge().build().expect("client");
+    let response = h2.post(server.url("/chat/completions")).json(&chat_body(4, true, true)).send().await;
+    let response = response.expect("send");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    check_chat_stream(&events(response).await, 4, true);
     server.stop().await;
 }
 
@@ -233,7 +243,7 @@ async fn completion_stream_shape() {
         assert_eq!(c["model"], "davinci-sim");
         assert!(c.get("system_fingerprint").is_none());
         if i < 4 {
-            assert_eq!(c["usage"], Value::Null);
+            assert_eq!(c.get("usage"), Some(&Value::Null), "{c}");
         }
     }
     for c in &chunks[..3] {
@@ -247,10 +257,7 @@ async fn completion_stream_shape() {
     assert_eq!(chunks[3]["choices"][0]["text"], "");
     assert_eq!(chunks[3]["choices"][0]["finish_reason"], "length");
     assert_eq!(chunks[4]["choices"], json!([]));
-    assert_eq!(
-        chunks[4]["usage"],
-        json!({"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6})
-    );
+    assert_eq!(chunks[4]["usage"], json!({"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}));
     server.stop().await;
 }
 
@@ -274,10 +281,7 @@ async fn non_streaming_responses_arrive_when_the_last_token_is_due() {
     assert_eq!(choice["finish_reason"], "length");
     let content = choice["message"]["content"].as_str().expect("content");
     assert_eq!(content.split_whitespace().count(), 10);
-    assert_eq!(
-        v["usage"],
-        json!({"prompt_tokens": 4, "completion_tokens": 10, "total_tokens": 14})
-    );
+    assert_eq!(v["usage"], json!({"prompt_tokens": 4, "completion_tokens": 10, "total_tokens": 14}));
 
     let sent = Instant::now();
     let body = json!({"model": "m", "prompt": "say something", "max_tokens": 10});
@@ -288,24 +292,15 @@ async fn non_streaming_responses_arrive_when_the_last_token_is_due() {
     let choice = &v["choices"][0];
     assert_eq!(choice["text"].as_str().map(|t| t.split_whitespace().count()), Some(10));
     assert_eq!(choice["finish_reason"], "length");
-    assert_eq!(
-        v["usage"],
-        json!({"prompt_tokens": 2, "completion_tokens": 10, "total_tokens": 12})
-    );
+    assert_eq!(v["usage"], json!({"prompt_tokens": 2, "completion_tokens": 10, "total_tokens": 12}));
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_are_listed() {
     let server = Server::with_profile(1, 1).await;
-    let v: Value = client()
-        .get(server.url("/models"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value =
+        server.client.get(server.url("/models")).send().await.expect("send").json().await.expect("json");
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"][0]["id"], "sim-default");
     assert_eq!(v["data"][0]["object"], "model");
@@ -317,20 +312,10 @@ async fn models_are_listed() {
     cfg.models.insert("fast".into(), profile(1, 1, 0.0));
     cfg.models.insert("slow".into(), profile(100, 50, 0.0));
     let server = Server::start(cfg).await;
-    let v: Value = client()
-        .get(server.url("/models"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    let ids: Vec<&str> = v["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .filter_map(|m| m["id"].as_str())
-        .collect();
+    let v: Value =
+        server.client.get(server.url("/models")).send().await.expect("send").json().await.expect("json");
+    let ids: Vec<&str> =
+        v["data"].as_array().expect("data").iter().filter_map(|m| m["id"].as_str()).collect();
     assert_eq!(ids, ["fast", "slow"]);
     server.stop().await;
 }
@@ -357,10 +342,15 @@ async fn bad_requests_get_openai_errors() {
         ("/chat/completions", r#"{"messages": []}"#, json!("model")),
         ("/completions", r#"{"prompt": "hi"}"#, json!("model")),
         ("/completions", r#"{"model": "m", "max_tokens": 0}"#, json!("max_tokens")),
-        ("/chat/completions", r#"{"model": "m", "messages": [], "max_completion_tokens": -1}"#, json!("max_completion_tokens")),
+        (
+            "/chat/completions",
+            r#"{"model": "m", "messages": [], "max_completion_tokens": -1}"#,
+            json!("max_completion_tokens"),
+        ),
     ];
     for (path, body, param) in cases {
-        let response = client()
+        let response = server
+            .client
             .post(server.url(path))
             .header("content-type", "application/json")
             .body(body)
@@ -375,11 +365,7 @@ async fn bad_requests_get_openai_errors() {
         assert_eq!(error["param"], param, "{body}");
         assert!(error.get("code").is_some(), "{v}");
     }
-    let response = client()
-        .get(server.url("/nowhere"))
-        .send()
-        .await
-        .expect("send");
+    let response = server.client.get(server.url("/nowhere")).send().await.expect("send");
     assert_eq!(response.status(), 404);
     let v: Value = response.json().await.expect("error JSON");
     assert_eq!(v["error"]["type"], "invalid_request_error");
@@ -434,11 +420,7 @@ async fn shutdown_cuts_long_streams_instead_of_hanging() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_rejects_invalid_profiles() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let e = serve(listener, config(profile(1, 1, f64::NAN), 0), async {})
-        .await
-        .expect_err("NaN jitter");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let e = serve(listener, config(profile(1, 1, f64::NAN), 0), async {}).await.expect_err("NaN jitter");
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
 }

@@ -292,10 +292,14 @@ fn profile(
     key: KeyPath,
 ) -> Result<ModelProfile, Invalid> {
     let jitter = jitter.unwrap_or(base.jitter);
-    check(jitter.is_finite() && (0.0..=5.0).contains(&jitter), key.key("jitter"), || {
+    check(jitter.is_finite() && (0.0..=5.0).contains(&jitter), key.clone().key("jitter"), || {
         format!("must be 0..=5 (a fraction of the mean; 0 = exact), got {jitter}")
     })?;
-    Ok(ModelProfile { ttft: ttft.unwrap_or(base.ttft), itl: itl.unwrap_or(base.itl), jitter })
+    let p = ModelProfile { ttft: ttft.unwrap_or(base.ttft), itl: itl.unwrap_or(base.itl), jitter };
+    // The simulator's own limits (e.g. durations up to 1 h), reported here
+    // against the file rather than when the run starts.
+    p.validate().map_err(|e| Invalid(key, e))?;
+    Ok(p)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,266 @@
+//! Responses and SSE events. The shapes are the serde types below, used for every
+//! event; the token event, the hot path, is rendered once per request with a
+//! placeholder and then reused as a prefix and a suffix around each word.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::{Endpoint, json_response};
+use crate::stream::SseFrames;
+
+const SYSTEM_FINGERPRINT: &str = "fp_llmload_sim";
+const FINISH_LENGTH: &str = "length";
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// What every chunk and response of one request shares.
+pub(crate) struct Meta<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) created: u64,
+    pub(crate) model: &'a str,
+}
+
+#[derive(Serialize, Clone, Copy)]
+pub(crate) struct Usage {
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
+    pub(crate) total_tokens: u64,
+}
+
+/// The `usage` field of a chunk: absent unless usage was asked for; then `null` on
+/// every chunk but the last, as the real API does. (`Some(None)` serializes as `null`.)
+type ChunkUsage = Option<Option<Usage>>;
+
+#[derive(Serialize)]
+struct ChatChunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: &'static str,
+    choices: &'a [ChatChunkChoice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: ChunkUsage,
+}
+
+#[derive(Serialize)]
+struct ChatChunkChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    /// Always `null`; `()` serializes as `null`.
+    logprobs: (),
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+}
+
+/// A legacy completion, streamed or not: the two differ only in `usage`.
+#[derive(Serialize)]
+struct Completion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: &'a [CompletionChoice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: ChunkUsage,
+}
+
+#[derive(Serialize)]
+struct CompletionChoice<'a> {
+    text: &'a str,
+    index: u32,
+    logprobs: (),
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ChatCompletion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: &'static str,
+    choices: [ChatChoice<'a>; 1],
+    usage: Usage,
+}
+
+#[derive(Serialize)]
+struct ChatChoice<'a> {
+    index: u32,
+    message: Message<'a>,
+    logprobs: (),
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+pub(crate) fn id_prefix(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Chat => "chatcmpl-",
+        Endpoint::Completions => "cmpl-",
+    }
+}
+
+/// The complete non-streaming response.
+pub(crate) fn response(endpoint: Endpoint, meta: &Meta, text: &str, usage: Usage) -> Response {
+    match endpoint {
+        Endpoint::Chat => json_response(
+            StatusCode::OK,
+            &ChatCompletion {
+                id: meta.id,
+                object: "chat.completion",
+                created: meta.created,
+                model: meta.model,
+                system_fingerprint: SYSTEM_FINGERPRINT,
+                choices: [ChatChoice {
+                    index: 0,
+                    message: Message { role: "assistant", content: text },
+                    logprobs: (),
+                    finish_reason: FINISH_LENGTH,
+                }],
+                usage,
+            },
+        ),
+        Endpoint::Completions => json_response(
+            StatusCode::OK,
+            &Completion {
+                id: meta.id,
+                object: "text_completion",
+                created: meta.created,
+                model: meta.model,
+                choices: &[CompletionChoice {
+                    text,
+                    index: 0,
+                    logprobs: (),
+                    finish_reason: Some(FINISH_LENGTH),
+                }],
+                usage: Some(Some(usage)),
+            },
+        ),
+    }
+}
+
+/// The SSE events of a streaming response, rendered ahead of time.
+pub(crate) fn sse_frames(endpoint: Endpoint, meta: &Meta, usage: Usage, include_usage: bool) -> SseFrames {
+    let chunk_usage = include_usage.then_some(None);
+    let final_usage = include_usage.then_some(Some(usage));
+    let (open, token, finish, usage_event) = match endpoint {
+        Endpoint::Chat => {
+            let chunk = |choices: &[ChatChunkChoice], usage| {
+                sse_event(&ChatChunk {
+                    id: meta.id,
+                    object: "chat.completion.chunk",
+                    created: meta.created,
+                    model: meta.model,
+                    system_fingerprint: SYSTEM_FINGERPRINT,
+                    choices,
+                    usage,
+                })
+            };
+            let delta = |role, content, finish_reason| ChatChunkChoice {
+                index: 0,
+                delta: Delta { role, content },
+                logprobs: (),
+                finish_reason,
+            };
+            (
+                Some(chunk(&[delta(Some("assistant"), Some(""), None)], chunk_usage)),
+                chunk(&[delta(None, Some(PLACEHOLDER), None)], chunk_usage),
+                chunk(&[delta(None, None, Some(FINISH_LENGTH))], chunk_usage),
+                chunk(&[], final_usage),
+            )
+        }
+        Endpoint::Completions => {
+            let chunk = |choices: &[CompletionChoice], usage| {
+                sse_event(&Completion {
+                    id: meta.id,
+                    object: "text_completion",
+                    created: meta.created,
+                    model: meta.model,
+                    choices,
+                    usage,
+                })
+            };
+            let choice =
+                |text, finish_reason| CompletionChoice { text, index: 0, logprobs: (), finish_reason };
+            (
+                None,
+                chunk(&[choice(PLACEHOLDER, None)], chunk_usage),
+                chunk(&[choice("", Some(FINISH_LENGTH))], chunk_usage),
+                chunk(&[], final_usage),
+            )
+        }
+    };
+    let (token_prefix, token_suffix) = split_at_placeholder(token);
+    let mut tail = finish;
+    if include_usage {
+        tail.extend_from_slice(&usage_event);
+    }
+    tail.extend_from_slice(DONE);
+    SseFrames { open: open.map(Bytes::from), token_prefix, token_suffix, tail: Some(Bytes::from(tail)) }
+}
+
+/// Stands for the token's text in the rendered token event. serde_json writes it as
+/// `\u0000`, which nothing else in the event can produce after the content field: the
+/// model name (which could) comes before it, and only `usage: null` after.
+const PLACEHOLDER: &str = "\u{0}";
+const PLACEHOLDER_JSON: &[u8] = b"\\u0000";
+
+fn split_at_placeholder(event: Vec<u8>) -> (Bytes, Bytes) {
+    let at = event
+        .windows(PLACEHOLDER_JSON.len())
+        .rposition(|w| w == PLACEHOLDER_JSON)
+        .expect("the token event is rendered with the placeholder");
+    let event = Bytes::from(event);
+    (event.slice(..at), event.slice(at + PLACEHOLDER_JSON.len()..))
+}
+
+fn sse_event(value: &impl Serialize) -> Vec<u8> {
+    let mut out = b"data: ".to_vec();
+    serde_json::to_writer(&mut out, value).expect("plain structs serialize to JSON");
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// A token event assembled from the template is a valid chunk carrying the word, even
+    /// when the model name contains the placeholder character itself.
+    #[test]
+    fn token_template_matches_serialized_chunk() {
+        let meta = Meta { id: "chatcmpl-1", created: 5, model: "we\u{0}ird \"model\"" };
+        let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+        for endpoint in [Endpoint::Chat, Endpoint::Completions] {
+            for include_usage in [false, true] {
+                let frames = sse_frames(endpoint, &meta, usage, include_usage);
+                let event = frames.token_prefix.iter().chain(b" word").chain(&frames.token_suffix);
+                let event: Vec<u8> = event.copied().collect();
+                let json =
+                    event.strip_prefix(b"data: ").and_then(|e| e.strip_suffix(b"\n\n")).expect("SSE framing");
+                let v: Value = serde_json::from_slice(json).expect("JSON");
+                assert_eq!(v["model"], json!(meta.model));
+                let text = match endpoint {
+                    Endpoint::Chat => &v["choices"][0]["delta"]["content"],
+                    Endpoint::Completions => &v["choices"][0]["text"],
+                };
+                assert_eq!(text, &json!(" word"));
+                assert_eq!(v.get("usage").is_some(), include_usage);
+            }
+        }
+    }
+}
