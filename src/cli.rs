@@ -19,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and write its results directory.
     Run(RunArgs),
-    /// Check scenario files without sending anything.
+    /// Check scenario files and print their plans, without sending anything.
     Validate {
         /// Scenario files (TOML).
         #[arg(required = true)]
@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// No progress lines while the run goes on.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the plan (variants, load, expected requests, worst-case tokens
+    /// and cost) and exit without sending anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -26,11 +26,11 @@ use tokio::sync::watch;
 
 use cli::{Cli, Command, MockArgs, RunArgs};
 use client::OpenAiBackend;
-use load::Schedule;
-use metrics::{Metrics, Summary};
+use load::{BudgetGuard, Schedule, Step, StopReason};
+use metrics::{Metrics, Summary, VariantInfo};
 use report::Format;
 use results::{RequestsCsv, ResultsDir, RunInfo};
-use scenario::{Scenario, ScenarioError};
+use scenario::{Scenario, ScenarioError, SweepMode};
 use target::RunningTarget;
 use workload::Workload;
 
@@ -75,7 +75,8 @@ fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<Exit> {
     for p in paths {
         match Scenario::load(p) {
             Ok(s) => {
-                println!("{}: ok ({} variant{})", p.display(), s.variants.len(), plural(s.variants.len()))
+                println!("{}: ok ({} variant{})", p.display(), s.variants.len(), plural(s.variants.len()));
+                println!("{}", scenario::Plan::new(&s).render(&s));
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -109,6 +110,14 @@ async fn cmd_mock(args: MockArgs) -> anyhow::Result<Exit> {
 }
 
 async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
+    if args.dry_run {
+        let mut s = Scenario::load(&args.scenario)?;
+        if let Some(seed) = args.seed {
+            s.seed = seed;
+        }
+        print!("{}", scenario::Plan::new(&s).render(&s));
+        return Ok(Exit::Ok);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -132,6 +141,9 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
     println!("results: {}", outcome.dir.display());
     Ok(if outcome.summary.total.requests.ok == 0 {
         eprintln!("error: no request succeeded");
+        Exit::Failed
+    } else if outcome.summary.slo_passed == Some(false) {
+        eprintln!("error: service-level objectives not met");
         Exit::Failed
     } else {
         Exit::Ok
@@ -166,33 +178,85 @@ pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<bool>) -> anyh
     let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)
         .map_err(|e| BadInput(format!("{e:#}")))?;
     let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
-    let csv = RequestsCsv::create(&dir.file("requests.csv"), names.clone())
+    let mut csv = RequestsCsv::create(&dir.file("requests.csv"), names.clone())
         .map_err(|e| BadInput(format!("{e:#}")))?;
 
     let target = RunningTarget::start(&scenario).await?;
     let mut info = RunInfo::new(&scenario, &target.base_url, now);
     dir.write_run_info(&info)?;
     let backend = Arc::new(OpenAiBackend::new(&target.base_url, target.key.clone(), scenario.load.timeout)?);
-    let workload = Arc::new(Workload::new(&scenario.variants, scenario.seed));
-    let schedule = Arc::new(Schedule::new(&scenario.load, scenario.seed, Instant::now()));
-    let metrics =
-        Metrics::new(scenario.variants.iter().map(|v| (v.name.clone(), v.stream)), schedule.warmup_end());
-    let result =
-        load::run(backend, workload, schedule, metrics, csv, stop, progress_printer(opts.progress)).await;
+    let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
+    let mut progress = progress_printer(opts.progress);
+    // A sequential sweep runs the whole load plan once per variant; anything
+    // else is one step with every variant mixed.
+    let steps: Vec<Option<usize>> = match scenario.sweep_mode {
+        SweepMode::Sequential => (0..scenario.variants.len()).map(Some).collect(),
+        SweepMode::Mix => vec![None],
+    };
+    let mut measured = Vec::new();
+    let mut notes = Vec::new();
+    let mut stop_reason = StopReason::Duration;
+    let mut ended_at = now;
+    for (k, only) in steps.iter().enumerate() {
+        if let Some(i) = only {
+            progress(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
+        }
+        let workload = match only {
+            Some(i) => Workload::single(&scenario.variants, *i, scenario.seed),
+            None => Workload::new(&scenario.variants, scenario.seed),
+        };
+        let schedule = Arc::new(Schedule::new(&scenario.load, scenario.seed, Instant::now()));
+        let infos = scenario.variants.iter().map(|v| VariantInfo {
+            name: v.name.clone(),
+            streaming: v.stream,
+            priced: v.price.is_some(),
+        });
+        let metrics = Metrics::new(infos, scenario.load.stages.len(), schedule.warmup_end());
+        let step = Step {
+            backend: backend.clone(),
+            workload: Arc::new(workload),
+            schedule,
+            budget: budget.clone(),
+            abort_on_error_rate: scenario.load.abort_on_error_rate,
+            warn_usd: scenario.budget.warn_usd,
+        };
+        let result = load::run(step, metrics, &mut csv, stop.clone(), &mut progress).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                target.stop().await?;
+                return Err(e);
+            }
+        };
+        measured.push(result.metrics);
+        notes.extend(result.notes);
+        stop_reason = result.stop_reason;
+        ended_at = result.ended_at;
+        if stop_reason.is_partial() {
+            break;
+        }
+    }
     target.stop().await?;
-    let result = result?;
 
-    let partial = result.stop_reason.is_partial();
-    let stop_reason = serde_json::to_value(result.stop_reason)?.as_str().unwrap_or_default().to_owned();
-    let summary = Summary::new(&scenario.name, &result.metrics, &stop_reason, partial);
+    let partial = stop_reason.is_partial() || measured.len() < steps.len();
+    let mut summary =
+        Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason.as_str(), partial);
+    summary.notes = notes;
+    if summary.total.output_token_source.estimate > 0 {
+        summary.notes.push(format!(
+            "{} ok requests had no usage from the server: their output tokens are estimated",
+            summary.total.output_token_source.estimate
+        ));
+    }
+    summary.judge(&scenario.slo);
     for format in report::all() {
         if let Some(name) = format.file_name() {
             dir.write(name, format.render(&summary).as_bytes())?;
         }
     }
-    info.ended_at = Some(results::rfc3339(result.ended_at));
+    info.ended_at = Some(results::rfc3339(ended_at));
     info.partial = Some(partial);
-    info.stop_reason = Some(stop_reason);
+    info.stop_reason = Some(stop_reason.as_str().to_owned());
     dir.write_run_info(&info)?;
     Ok(RunOutcome { summary, dir: dir.path })
 }

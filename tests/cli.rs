@@ -68,7 +68,7 @@ fn validate_accepts_good_files_and_run_rejects_bad_ones_with_2() {
     let (_dir, bad) = scenario_file(&SMALL.replace("concurrency = 4", "concurrency = 0"));
     let o = llmload().arg("run").arg(&bad).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("load.concurrency: must be 1..=100000, got 0"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("load.concurrency: must be 1..=100000 users, got 0"));
     let o = llmload().args(["run", "/nonexistent/scenario.toml"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let o = llmload().args(["run", "--seed", "x", "s.toml"]).output().unwrap();

@@ -4,11 +4,13 @@
 //! - `timing`: measured TTFT/ITL/e2e match a zero-jitter simulator.
 //! - `results`: the results directory and the summary.json contract.
 //! - `cli`: the binary's commands and exit codes.
+//! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates.
 
 mod util;
 
 mod cli;
+mod language;
 mod results;
 mod scenarios;
 mod timing;

@@ -42,7 +42,7 @@ async fn zero_jitter_simulator_gives_configured_ttft_and_itl() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (_dir, out) = run(EXACT).await;
     let s = variant(&out.summary, "stream");
-    assert!(s.requests.ok > 100, "enough samples: {:?}", s.requests);
+    assert!(s.requests.ok > 60, "enough samples: {:?}", s.requests);
     assert_eq!(s.requests.errors, 0);
     let ttft = s.ttft_ms.p50.unwrap();
     let itl = s.itl_ms.p50.unwrap();

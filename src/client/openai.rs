@@ -90,24 +90,7 @@ impl OpenAiBackend {
 impl Backend for OpenAiBackend {
     async fn send(&self, req: &WorkRequest, ticket: &Ticket) -> RequestRecord {
         let now = Instant::now();
-        let mut rec = RequestRecord {
-            variant: req.variant,
-            seq: req.seq,
-            warmup: ticket.warmup,
-            streaming: req.stream,
-            intended: ticket.intended,
-            sent: now,
-            headers: None,
-            first_token: None,
-            end: now,
-            itl: Vec::new(),
-            prompt_tokens: u64::from(req.prompt_tokens),
-            output_tokens: 0,
-            token_source: TokenSource::Estimate,
-            finish_reason: None,
-            outcome: Outcome::Ok,
-            error: None,
-        };
+        let mut rec = RequestRecord::new(req, ticket, now);
         let deadline = tokio::time::Instant::from_std(now + self.timeout);
         if tokio::time::timeout_at(deadline, self.exchange(req, &mut rec)).await.is_err() {
             let after = self.timeout;

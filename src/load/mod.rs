@@ -1,8 +1,10 @@
 //! Driving the load: a schedule of intended start times, one worker loop that
-//! serves every mode, and the stop signal.
+//! serves every mode, the budget, and the stop signal.
 
+mod budget;
 mod runner;
 mod schedule;
 
-pub use runner::{Progress, RunResult, run};
+pub use budget::BudgetGuard;
+pub use runner::{Progress, RunResult, Step, run};
 pub use schedule::{Schedule, StopReason, Ticket};

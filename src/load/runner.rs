@@ -1,37 +1,61 @@
 //! The one worker loop, and the collector that owns all measurements.
 //!
-//! Workers take tickets from the schedule, wait for the intended time, send,
-//! and pass the record on; they share nothing else. A single collector task
-//! owns the histograms and the requests.csv writer, so recording needs no
-//! locks and every finished request reaches disk even if the run is stopped.
+//! Workers take tickets from the schedule, wait for the intended time,
+//! reserve the budget, send, and pass the record on; they share nothing
+//! else. A single collector task owns the histograms and the requests.csv
+//! writer, so recording needs no locks and every finished request reaches
+//! disk even if the run is stopped. Closed loop, open loop, stages and
+//! sweeps all run through this loop; only the schedule differs.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
-use super::{Schedule, StopReason, Ticket};
+use super::{BudgetGuard, Schedule, StopReason, Ticket};
 use crate::client::Backend;
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::results::RequestsCsv;
-use crate::workload::Workload;
+use crate::workload::{WorkRequest, Workload};
 
-/// What the run produced, for the summary and run.json.
+/// Errors over this many recent requests decide `abort_on_error_rate`...
+const ERROR_WINDOW: usize = 100;
+/// ...once at least this many have ended.
+const ERROR_WINDOW_MIN: usize = 20;
+
+/// One pass of the schedule: the whole run, or one variant of a sequential
+/// sweep.
+pub struct Step<B> {
+    pub backend: Arc<B>,
+    pub workload: Arc<Workload>,
+    pub schedule: Arc<Schedule>,
+    /// Shared by all steps of a run: the cap is for the run.
+    pub budget: Arc<BudgetGuard>,
+    pub abort_on_error_rate: Option<f64>,
+    pub warn_usd: Option<f64>,
+}
+
+/// What a step produced, for the summary and run.json.
 pub struct RunResult {
     pub metrics: Metrics,
     pub stop_reason: StopReason,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
+    /// Things the user should know (budget warnings, aborts).
+    pub notes: Vec<String>,
 }
 
 /// Where progress lines go while the run goes on.
 pub type Progress = Box<dyn FnMut(&str) + Send>;
 
 struct Worker<B> {
+    id: usize,
     backend: Arc<B>,
     workload: Arc<Workload>,
     schedule: Arc<Schedule>,
+    budget: Arc<BudgetGuard>,
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<bool>,
     started: Arc<AtomicU64>,
@@ -39,7 +63,9 @@ struct Worker<B> {
 
 impl<B: Backend> Worker<B> {
     async fn run(mut self) {
-        while let Some(ticket) = self.schedule.next() {
+        let mut again = false;
+        while let Some(ticket) = self.schedule.next(self.id, again) {
+            again = true;
             let req = self.workload.request(ticket.seq);
             // A timer due now still waits for the next tick of tokio's 1 ms
             // wheel, which would add up to 1 ms of queue delay to every closed-loop
@@ -51,12 +77,21 @@ impl<B: Backend> Worker<B> {
                     Ok(_) = self.stop.wait_for(|s| *s) => return,
                 }
             }
+            let reserved = req.worst_cost.unwrap_or(0.0);
+            if !self.budget.reserve(reserved) {
+                self.schedule.stop(StopReason::Budget);
+                return;
+            }
             self.started.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
-            let record = tokio::select! {
+            let mut record = tokio::select! {
                 r = self.backend.send(&req, &ticket) => r,
                 Ok(_) = self.stop.wait_for(|s| *s) => cancelled(&req, &ticket, sent),
             };
+            record.stage = ticket.stage;
+            record.prompts = req.prompts;
+            record.cost_usd = req.price.map(|p| p.cost(record.prompt_tokens, record.output_tokens));
+            self.budget.settle(reserved, record.cost_usd.unwrap_or(0.0));
             if self.records.send(record).is_err() {
                 return;
             }
@@ -64,47 +99,36 @@ impl<B: Backend> Worker<B> {
     }
 }
 
-fn cancelled(req: &crate::workload::WorkRequest, t: &Ticket, sent: Instant) -> RequestRecord {
-    RequestRecord {
-        variant: req.variant,
-        seq: req.seq,
-        warmup: t.warmup,
-        streaming: req.stream,
-        intended: t.intended,
-        sent,
-        headers: None,
-        first_token: None,
-        end: Instant::now(),
-        itl: Vec::new(),
-        prompt_tokens: u64::from(req.prompt_tokens),
-        output_tokens: 0,
-        token_source: TokenSource::Estimate,
-        finish_reason: None,
-        outcome: Outcome::Cancelled,
-        error: Some("run stopped while the request was in flight".into()),
-    }
+fn cancelled(req: &WorkRequest, t: &Ticket, sent: Instant) -> RequestRecord {
+    let mut r = RequestRecord::new(req, t, sent);
+    r.end = Instant::now();
+    r.outcome = Outcome::Cancelled;
+    r.error = Some("run stopped while the request was in flight".into());
+    r.token_source = TokenSource::Estimate;
+    r
 }
 
-/// Runs the schedule to its end (or until `stop` turns true) and returns the
+/// Runs one step to its end (or until `stop` turns true) and returns its
 /// measurements. Every record is written to `csv` as it arrives.
 pub async fn run<B: Backend>(
-    backend: Arc<B>,
-    workload: Arc<Workload>,
-    schedule: Arc<Schedule>,
+    step: Step<B>,
     mut metrics: Metrics,
-    mut csv: RequestsCsv,
+    csv: &mut RequestsCsv,
     stop: watch::Receiver<bool>,
-    mut progress: Progress,
+    progress: &mut Progress,
 ) -> anyhow::Result<RunResult> {
     let started_at = SystemTime::now();
+    let schedule = step.schedule.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..schedule.workers() {
+    for id in 0..schedule.workers() {
         let w = Worker {
-            backend: backend.clone(),
-            workload: workload.clone(),
+            id,
+            backend: step.backend.clone(),
+            workload: step.workload.clone(),
             schedule: schedule.clone(),
+            budget: step.budget.clone(),
             records: tx.clone(),
             stop: stop.clone(),
             started: started.clone(),
@@ -118,7 +142,7 @@ pub async fn run<B: Backend>(
         let schedule = schedule.clone();
         tokio::spawn(async move {
             if stop_watch.wait_for(|s| *s).await.is_ok() {
-                schedule.interrupt();
+                schedule.stop(StopReason::Interrupted);
             }
         })
     };
@@ -127,21 +151,53 @@ pub async fn run<B: Backend>(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let (mut done, mut errors) = (0u64, 0u64);
+    let mut recent: VecDeque<bool> = VecDeque::with_capacity(ERROR_WINDOW);
+    let mut notes = Vec::new();
+    let mut warned = false;
     loop {
         tokio::select! {
             rec = rx.recv() => {
                 let Some(rec) = rec else { break };
                 csv.write(&rec, t0)?;
                 done += 1;
-                errors += u64::from(!rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled);
+                let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
+                errors += u64::from(failed);
+                if let Some(limit) = step.abort_on_error_rate
+                    && !rec.warmup
+                    && rec.outcome != Outcome::Cancelled
+                {
+                    if recent.len() == ERROR_WINDOW {
+                        recent.pop_front();
+                    }
+                    recent.push_back(failed);
+                    let rate = recent.iter().filter(|&&f| f).count() as f64 / recent.len() as f64;
+                    if recent.len() >= ERROR_WINDOW_MIN && rate > limit && schedule.stop_reason().is_none() {
+                        schedule.stop(StopReason::ErrorRate);
+                        notes.push(format!(
+                            "stopped: {:.0}% of the last {} requests failed (abort_on_error_rate = {limit})",
+                            rate * 100.0,
+                            recent.len()
+                        ));
+                    }
+                }
+                if let Some(warn) = step.warn_usd
+                    && !warned
+                    && step.budget.spent() >= warn
+                {
+                    warned = true;
+                    let msg = format!("spent ${:.4}, past budget.warn_usd = ${warn}", step.budget.spent());
+                    progress(&format!("warning: {msg}"));
+                    notes.push(msg);
+                }
                 metrics.record(&rec);
             }
             _ = tick.tick() => {
                 csv.flush()?;
                 let in_flight = started.load(Ordering::Relaxed).saturating_sub(done);
                 let phase = if Instant::now() < schedule.warmup_end() { " (warm-up)" } else { "" };
+                let planned = schedule.end().map(|e| format!("/{:.0}s", (e - t0).as_secs_f64())).unwrap_or_default();
                 progress(&format!(
-                    "[{:>6.1}s] done {done:>7}  errors {errors:>5}  in flight {in_flight:>5}{phase}",
+                    "[{:>6.1}s{planned}] done {done:>7}  errors {errors:>5}  in flight {in_flight:>5}{phase}",
                     t0.elapsed().as_secs_f64()
                 ));
             }
@@ -155,5 +211,6 @@ pub async fn run<B: Backend>(
         stop_reason: schedule.stop_reason().unwrap_or(StopReason::Interrupted),
         started_at,
         ended_at: SystemTime::now(),
+        notes,
     })
 }

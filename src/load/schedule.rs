@@ -1,13 +1,18 @@
 //! When requests should start: the one thing that differs between load modes.
 //!
 //! Workers ask the schedule for their next ticket. In closed loop the ticket
-//! is "now" (a user sends again as soon as it is free); in open loop it is the
-//! next arrival time, whether or not the server kept up. The same worker loop
-//! serves both, and a ticket's `intended` time is what latency is measured
-//! from, so a slow server cannot hide its queue (no coordinated omission).
+//! is "now" (a user sends again as soon as it is free, after its think time)
+//! for the users the current stage has; in open loop it is the next arrival
+//! time, whether or not the server kept up. The same worker loop serves both,
+//! and a ticket's `intended` time is what latency is measured from, so a slow
+//! server cannot hide its queue (no coordinated omission).
+//!
+//! Open-loop arrivals are drawn in "expected arrivals" space: unit gaps
+//! (constant) or Exp(1) gaps (Poisson) mapped through the cumulative rate of
+//! the stages, so rate changes between stages are exact, with no rounding at
+//! the boundaries.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::Xoshiro256PlusPlus;
@@ -22,66 +27,101 @@ pub struct Ticket {
     pub intended: Instant,
     /// Intended during warm-up: sent, not measured.
     pub warmup: bool,
+    /// The stage the intended time falls in (0 during warm-up).
+    pub stage: usize,
 }
 
 /// Why the schedule stopped issuing tickets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
+    /// The planned duration (all stages) is over.
     Duration,
+    /// The planned number of measured requests was sent.
     Requests,
+    /// Ctrl-C or SIGTERM.
     Interrupted,
+    /// The next request could have passed `budget.max_usd`.
+    Budget,
+    /// The error rate passed `load.abort_on_error_rate`.
+    ErrorRate,
 }
 
 impl StopReason {
     /// A stop that cut the planned run short.
     pub fn is_partial(self) -> bool {
-        self == StopReason::Interrupted
+        !matches!(self, StopReason::Duration | StopReason::Requests)
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration",
+            StopReason::Requests => "requests",
+            StopReason::Interrupted => "interrupted",
+            StopReason::Budget => "budget",
+            StopReason::ErrorRate => "error_rate",
+        }
+    }
+}
+
+/// A stretch of time at one load level.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    start: Instant,
+    /// `None`: runs until the request count stops it.
+    end: Option<Instant>,
+    level: f64,
+    /// Stage index (warm-up counts as stage 0).
+    stage: usize,
 }
 
 pub struct Schedule {
     start: Instant,
     warmup_end: Instant,
-    end: Option<Instant>,
+    /// Warm-up (when there is one) then the stages, back to back.
+    segments: Vec<Segment>,
+    arrival: Option<Arrival>,
+    think_time: Duration,
     max_measured: Option<u64>,
-    arrivals: Option<Arrivals>,
     workers: usize,
     state: Mutex<State>,
-    interrupted: AtomicBool,
 }
 
 struct State {
     seq: u64,
     measured: u64,
-    /// Seconds from `start` to the next open-loop arrival.
+    /// Expected arrivals from `start` to the next open-loop arrival.
     next_arrival: f64,
     rng: Xoshiro256PlusPlus,
     stopped: Option<StopReason>,
 }
 
-#[derive(Clone, Copy)]
-struct Arrivals {
-    rate: f64,
-    kind: Arrival,
-}
-
 impl Schedule {
     pub fn new(load: &Load, seed: u64, start: Instant) -> Self {
         let warmup_end = start + load.warmup;
-        let (arrivals, workers) = match load.mode {
-            LoadMode::Closed { concurrency } => (None, concurrency as usize),
-            LoadMode::Open { rate, arrival, max_in_flight } => {
-                (Some(Arrivals { rate, kind: arrival }), max_in_flight as usize)
-            }
+        let mut segments = Vec::new();
+        if !load.warmup.is_zero() {
+            segments.push(Segment { start, end: Some(warmup_end), level: load.stages[0].level, stage: 0 });
+        }
+        let mut t = Some(warmup_end);
+        for (i, st) in load.stages.iter().enumerate() {
+            let Some(from) = t else { break };
+            let end = st.duration.map(|d| from + d);
+            segments.push(Segment { start: from, end, level: st.level, stage: i });
+            t = end;
+        }
+        let arrival = match load.mode {
+            LoadMode::Closed => None,
+            LoadMode::Open { arrival, .. } => Some(arrival),
         };
         Schedule {
             start,
             warmup_end,
-            end: load.duration.map(|d| warmup_end + d),
+            segments,
+            arrival,
+            think_time: load.think_time,
             max_measured: load.requests,
-            arrivals,
-            workers,
+            workers: load.workers(),
             state: Mutex::new(State {
                 seq: 0,
                 measured: 0,
@@ -90,12 +130,10 @@ impl Schedule {
                 rng: Xoshiro256PlusPlus::seed_from_u64(crate::workload::mix(seed, u64::MAX)),
                 stopped: None,
             }),
-            interrupted: AtomicBool::new(false),
         }
     }
 
-    /// How many workers the loop should run: the users in closed loop, the
-    /// in-flight cap in open loop.
+    /// How many workers the loop should run.
     pub fn workers(&self) -> usize {
         self.workers
     }
@@ -108,32 +146,49 @@ impl Schedule {
         self.warmup_end
     }
 
-    /// The next ticket, or `None` once the run should stop starting requests.
-    pub fn next(&self) -> Option<Ticket> {
+    /// When the last stage ends, if the plan has an end in time.
+    pub fn end(&self) -> Option<Instant> {
+        self.segments.last().and_then(|s| s.end)
+    }
+
+    /// The next ticket for `worker`, or `None` once it should stop. `again`:
+    /// the worker has just finished a request (closed loop: think first).
+    pub fn next(&self, worker: usize, again: bool) -> Option<Ticket> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if self.interrupted.load(Ordering::Relaxed) {
-            st.stopped.get_or_insert(StopReason::Interrupted);
-        }
         if st.stopped.is_some() {
             return None;
         }
-        let intended = match self.arrivals {
-            None => Instant::now().max(self.start),
-            Some(a) => {
-                let at = self.start + Duration::from_secs_f64(st.next_arrival);
-                let gap = match a.kind {
-                    Arrival::Constant => 1.0 / a.rate,
-                    // Exponential gaps: -ln(U)/rate with U in (0, 1].
-                    Arrival::Poisson => -(1.0 - st.rng.random::<f64>()).ln() / a.rate,
+        let (intended, stage) = match self.arrival {
+            None => {
+                let now = Instant::now().max(self.start);
+                let wanted = if again { now + self.think_time } else { now };
+                match self.closed_slot(worker, wanted) {
+                    Slot::At(t, stage) => (t, stage),
+                    // This user has no place in any later stage; others go on.
+                    Slot::Retired => return None,
+                    Slot::Over => {
+                        st.stopped = Some(StopReason::Duration);
+                        return None;
+                    }
+                }
+            }
+            Some(kind) => {
+                let gap = match kind {
+                    Arrival::Constant => 1.0,
+                    // Exp(1) gaps: -ln(U) with U in (0, 1].
+                    Arrival::Poisson => -(1.0 - st.rng.random::<f64>()).ln(),
                 };
+                let at = st.next_arrival;
                 st.next_arrival += gap;
-                at
+                match self.open_time(at) {
+                    Some(x) => x,
+                    None => {
+                        st.stopped = Some(StopReason::Duration);
+                        return None;
+                    }
+                }
             }
         };
-        if self.end.is_some_and(|end| intended >= end) {
-            st.stopped = Some(StopReason::Duration);
-            return None;
-        }
         let warmup = intended < self.warmup_end;
         if !warmup {
             if self.max_measured.is_some_and(|max| st.measured >= max) {
@@ -144,100 +199,54 @@ impl Schedule {
         }
         let seq = st.seq;
         st.seq += 1;
-        Some(Ticket { seq, intended, warmup })
+        Some(Ticket { seq, intended, warmup, stage })
     }
 
-    /// Stop issuing tickets (Ctrl-C).
-    pub fn interrupt(&self) {
-        self.interrupted.store(true, Ordering::Relaxed);
+    /// Stops issuing tickets; the first reason given is kept.
+    pub fn stop(&self, reason: StopReason) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.stopped.get_or_insert(reason);
     }
 
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).stopped
     }
+
+    /// Closed loop: the first time at or after `t` when `worker` is one of
+    /// the current segment's users.
+    fn closed_slot(&self, worker: usize, t: Instant) -> Slot {
+        let mut saw_future = false;
+        for seg in &self.segments {
+            if seg.end.is_some_and(|e| e <= t) {
+                continue;
+            }
+            saw_future = true;
+            if (worker as f64) < seg.level {
+                return Slot::At(t.max(seg.start), seg.stage);
+            }
+        }
+        if saw_future { Slot::Retired } else { Slot::Over }
+    }
+
+    /// Open loop: the time at which `lambda` arrivals are expected, and its
+    /// stage; `None` past the end of the plan.
+    fn open_time(&self, mut lambda: f64) -> Option<(Instant, usize)> {
+        for seg in &self.segments {
+            let here = seg.end.map(|e| (e - seg.start).as_secs_f64() * seg.level);
+            match here {
+                Some(n) if lambda >= n => lambda -= n,
+                _ => return Some((seg.start + Duration::from_secs_f64(lambda / seg.level), seg.stage)),
+            }
+        }
+        None
+    }
+}
+
+enum Slot {
+    At(Instant, usize),
+    Retired,
+    Over,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(mode: LoadMode, duration: Option<u64>, requests: Option<u64>, warmup_ms: u64) -> Load {
-        Load {
-            mode,
-            duration: duration.map(Duration::from_secs),
-            requests,
-            warmup: Duration::from_millis(warmup_ms),
-            timeout: Duration::from_secs(1),
-        }
-    }
-
-    fn open(rate: f64, arrival: Arrival) -> LoadMode {
-        LoadMode::Open { rate, arrival, max_in_flight: 4 }
-    }
-
-    #[test]
-    fn constant_arrivals_are_evenly_spaced_and_stop_at_the_duration() {
-        let t0 = Instant::now();
-        let s = Schedule::new(&load(open(10.0, Arrival::Constant), Some(2), None, 500), 1, t0);
-        let tickets: Vec<Ticket> = std::iter::from_fn(|| s.next()).collect();
-        // 0.5 s warm-up + 2 s measured at 10/s.
-        assert_eq!(tickets.len(), 25);
-        assert_eq!(tickets.iter().filter(|t| t.warmup).count(), 5);
-        for (i, t) in tickets.iter().enumerate() {
-            let off = t.intended.duration_since(t0).as_secs_f64();
-            assert!((off - i as f64 * 0.1).abs() < 1e-6, "ticket {i} at {off}");
-            assert_eq!(t.seq, i as u64);
-        }
-        assert_eq!(s.stop_reason(), Some(StopReason::Duration));
-        assert!(s.next().is_none());
-    }
-
-    #[test]
-    fn poisson_arrivals_have_the_asked_rate_and_repeat_for_a_seed() {
-        let t0 = Instant::now();
-        let offsets = |seed| {
-            let s = Schedule::new(&load(open(50.0, Arrival::Poisson), Some(200), None, 0), seed, t0);
-            std::iter::from_fn(|| s.next()).map(|t| t.intended.duration_since(t0)).collect::<Vec<_>>()
-        };
-        let a = offsets(3);
-        let rate = a.len() as f64 / 200.0;
-        assert!((rate - 50.0).abs() < 1.5, "rate {rate}");
-        assert_eq!(a, offsets(3));
-        assert_ne!(a, offsets(4));
-        let gaps: Vec<f64> = a.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
-        let cv = std_dev(&gaps) / mean(&gaps);
-        assert!((cv - 1.0).abs() < 0.05, "exponential gaps have cv 1, got {cv}");
-    }
-
-    #[test]
-    fn request_count_counts_measured_requests_only() {
-        let t0 = Instant::now();
-        let s = Schedule::new(&load(open(100.0, Arrival::Constant), None, Some(7), 100), 1, t0);
-        let tickets: Vec<Ticket> = std::iter::from_fn(|| s.next()).collect();
-        assert_eq!(tickets.iter().filter(|t| !t.warmup).count(), 7);
-        assert_eq!(tickets.len(), 17);
-        assert_eq!(s.stop_reason(), Some(StopReason::Requests));
-    }
-
-    #[test]
-    fn closed_loop_tickets_are_now_and_interrupt_stops_them() {
-        let s =
-            Schedule::new(&load(LoadMode::Closed { concurrency: 3 }, Some(60), None, 0), 1, Instant::now());
-        assert_eq!(s.workers(), 3);
-        let before = Instant::now();
-        let t = s.next().unwrap();
-        assert!(t.intended >= before && !t.warmup);
-        s.interrupt();
-        assert!(s.next().is_none());
-        assert_eq!(s.stop_reason(), Some(StopReason::Interrupted));
-    }
-
-    fn mean(x: &[f64]) -> f64 {
-        x.iter().sum::<f64>() / x.len() as f64
-    }
-
-    fn std_dev(x: &[f64]) -> f64 {
-        let m = mean(x);
-        (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
-    }
-}
+mod tests;

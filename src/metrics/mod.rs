@@ -2,6 +2,7 @@
 //! time by the collector, and the `Summary` computed from them once.
 
 mod record;
+mod slo;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 pub use record::{Outcome, RequestRecord, TokenSource};
-pub use summary::{Percentiles, Stats, Summary};
+pub use slo::SloResult;
+pub use summary::{Percentiles, StageStats, Stats, Summary};
 
 /// A start this much later than intended counts as late.
 pub const LATE_START: Duration = Duration::from_millis(5);
@@ -87,11 +89,50 @@ pub struct VariantMetrics {
     pub output_tokens: u64,
     pub tokens_from_usage: u64,
     pub tokens_estimated: u64,
+    /// Prompts in ok requests (more than requests when batching).
+    pub prompts: u64,
+    /// Whether the model has a price; `cost_usd` is 0 otherwise.
+    pub priced: bool,
+    pub cost_usd: f64,
 }
 
 impl VariantMetrics {
     pub fn error_count(&self) -> u64 {
         self.errors.values().map(|e| e.count).sum()
+    }
+
+    /// Measured requests that ended, cancelled ones included.
+    pub fn ended(&self) -> u64 {
+        self.ok + self.error_count() + self.cancelled
+    }
+
+    /// Keeps name and kind, drops every count.
+    pub fn reset_counts(&mut self) {
+        let (name, streaming, priced) = (std::mem::take(&mut self.name), self.streaming, self.priced);
+        *self = VariantMetrics { name, streaming, priced, ..Default::default() };
+    }
+
+    /// Adds another set of counts (exact).
+    pub fn merge(&mut self, v: &VariantMetrics) {
+        self.h.add(&v.h);
+        self.ok += v.ok;
+        self.cancelled += v.cancelled;
+        self.late_starts += v.late_starts;
+        self.prompt_tokens += v.prompt_tokens;
+        self.output_tokens += v.output_tokens;
+        self.tokens_from_usage += v.tokens_from_usage;
+        self.tokens_estimated += v.tokens_estimated;
+        self.prompts += v.prompts;
+        self.priced |= v.priced;
+        self.cost_usd += v.cost_usd;
+        for (class, e) in &v.errors {
+            let t = self.errors.entry(class.clone()).or_default();
+            t.count += e.count;
+            t.other_messages += e.other_messages;
+            for (m, n) in &e.messages {
+                *t.messages.entry(m.clone()).or_default() += n;
+            }
+        }
     }
 
     fn record(&mut self, r: &RequestRecord) {
@@ -100,6 +141,8 @@ impl VariantMetrics {
             self.cancelled += 1;
             return;
         }
+        // Billed whatever the outcome (an error after some tokens still costs).
+        self.cost_usd += r.cost_usd.unwrap_or(0.0);
         self.h.queue_delay.saturating_record(us(r.queue_delay()));
         if r.queue_delay() > LATE_START {
             self.late_starts += 1;
@@ -118,6 +161,7 @@ impl VariantMetrics {
             return;
         }
         self.ok += 1;
+        self.prompts += u64::from(r.prompts);
         self.h.e2e.saturating_record(us(r.e2e()));
         self.h.e2e_service.saturating_record(us(r.e2e_service()));
         if let (Some(t), Some(ts)) = (r.ttft(), r.ttft_service()) {
@@ -139,23 +183,46 @@ impl VariantMetrics {
     }
 }
 
-/// The measured part of a run.
+/// The measured part of one step of a run (the whole run, or one variant of
+/// a sequential sweep).
 #[derive(Debug, Clone)]
 pub struct Metrics {
     pub variants: Vec<VariantMetrics>,
+    /// All variants together, per load stage.
+    pub stages: Vec<VariantMetrics>,
     /// Start of the measured window (end of warm-up).
     pub window_start: Instant,
     /// End of the last measured request.
     pub last_end: Option<Instant>,
 }
 
+/// What the metrics need to know of a variant.
+pub struct VariantInfo {
+    pub name: String,
+    pub streaming: bool,
+    pub priced: bool,
+}
+
 impl Metrics {
-    pub fn new(variants: impl IntoIterator<Item = (String, bool)>, window_start: Instant) -> Self {
-        let variants = variants
+    pub fn new(
+        variants: impl IntoIterator<Item = VariantInfo>,
+        stages: usize,
+        window_start: Instant,
+    ) -> Self {
+        let variants: Vec<VariantMetrics> = variants
             .into_iter()
-            .map(|(name, streaming)| VariantMetrics { name, streaming, ..Default::default() })
+            .map(|v| VariantMetrics {
+                name: v.name,
+                streaming: v.streaming,
+                priced: v.priced,
+                ..Default::default()
+            })
             .collect();
-        Metrics { variants, window_start, last_end: None }
+        let priced = variants.iter().any(|v| v.priced);
+        let stages = (0..stages.max(1))
+            .map(|i| VariantMetrics { name: format!("stage {}", i + 1), priced, ..Default::default() })
+            .collect();
+        Metrics { variants, stages, window_start, last_end: None }
     }
 
     /// Counts a finished request; warm-up requests are not measured.
@@ -165,6 +232,10 @@ impl Metrics {
         }
         if let Some(v) = self.variants.get_mut(r.variant) {
             v.record(r);
+        }
+        if let Some(s) = self.stages.get_mut(r.stage) {
+            s.streaming = s.streaming || r.streaming;
+            s.record(r);
         }
         if r.outcome != Outcome::Cancelled {
             self.last_end = Some(self.last_end.map_or(r.end, |e| e.max(r.end)));

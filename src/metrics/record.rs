@@ -2,6 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::load::Ticket;
+use crate::workload::WorkRequest;
+
 /// What happened to a request. Errors are classes, counted by class and
 /// message, never kept one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,9 +94,40 @@ pub struct RequestRecord {
     pub outcome: Outcome,
     /// Error message (status text, API error message, transport error).
     pub error: Option<String>,
+    /// The load stage the request was intended in.
+    pub stage: usize,
+    /// Prompts in the request (batching).
+    pub prompts: u32,
+    /// What the tokens cost, when the model has a price.
+    pub cost_usd: Option<f64>,
 }
 
 impl RequestRecord {
+    /// A record for `req` sent at `sent`, before anything came back.
+    pub fn new(req: &WorkRequest, t: &Ticket, sent: Instant) -> Self {
+        RequestRecord {
+            variant: req.variant,
+            seq: req.seq,
+            warmup: t.warmup,
+            streaming: req.stream,
+            intended: t.intended,
+            sent,
+            headers: None,
+            first_token: None,
+            end: sent,
+            itl: Vec::new(),
+            prompt_tokens: u64::from(req.prompt_tokens),
+            output_tokens: 0,
+            token_source: TokenSource::Estimate,
+            finish_reason: None,
+            outcome: Outcome::Ok,
+            error: None,
+            stage: t.stage,
+            prompts: req.prompts,
+            cost_usd: None,
+        }
+    }
+
     pub fn queue_delay(&self) -> Duration {
         self.sent.saturating_duration_since(self.intended)
     }

@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Histograms, Metrics, VariantMetrics};
 use hdrhistogram::Histogram;
+
+use super::{Histograms, Metrics, SloResult, VariantMetrics};
+use crate::scenario::{Slo, Stage};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
@@ -13,10 +15,28 @@ pub struct Summary {
     /// The run stopped before its plan was complete (e.g. Ctrl-C).
     pub partial: bool,
     pub stop_reason: String,
-    /// Seconds from the end of warm-up to the end of the last measured request.
+    /// Seconds from the end of warm-up to the end of the last measured
+    /// request (summed over the steps of a sequential sweep).
     pub measured_seconds: f64,
     pub variants: Vec<Stats>,
     pub total: Stats,
+    /// Per load stage, when the load has more than one.
+    pub stages: Vec<StageStats>,
+    /// Every objective of `[slo]` and whether it was met.
+    pub slo: Vec<SloResult>,
+    /// `null` without objectives.
+    pub slo_passed: Option<bool>,
+    /// Things to know about the run (budget warnings, aborts, estimates).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageStats {
+    /// 1-based, as people count stages.
+    pub stage: usize,
+    /// Users (closed loop) or requests/s (open loop) asked for.
+    pub level: f64,
+    pub stats: Stats,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +58,8 @@ pub struct Stats {
     pub output_tokens: u64,
     pub output_token_source: TokenSources,
     pub throughput: Throughput,
+    /// USD for the measured requests; `null` when a model has no price.
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,7 +96,10 @@ pub struct TokenSources {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
+    /// Ok requests per second.
     pub requests_per_s: f64,
+    /// Prompts of ok requests per second (more than requests when batching).
+    pub prompts_per_s: f64,
     pub output_tokens_per_s: f64,
 }
 
@@ -93,7 +118,7 @@ pub struct Percentiles {
 
 impl Percentiles {
     pub fn from_histogram(h: &Histogram<u64>) -> Self {
-        let ms = |us: f64| (us / 1000.0 * 1000.0).round() / 1000.0;
+        let ms = |us: f64| us.round() / 1000.0;
         let q = |q: f64| (!h.is_empty()).then(|| ms(h.value_at_quantile(q) as f64));
         Percentiles {
             count: h.len(),
@@ -109,16 +134,60 @@ impl Percentiles {
 }
 
 impl Summary {
-    pub fn new(scenario: &str, metrics: &Metrics, stop_reason: &str, partial: bool) -> Self {
-        let secs = metrics.window().as_secs_f64();
-        let variants: Vec<Stats> = metrics.variants.iter().map(|v| stats(v, secs)).collect();
+    /// Computes the summary once from the steps of a run (one step, or one
+    /// per variant in a sequential sweep). Each variant's throughput is over
+    /// the windows of the steps it ran in.
+    pub fn new(
+        scenario: &str,
+        steps: &[Metrics],
+        stages: &[Stage],
+        stop_reason: &str,
+        partial: bool,
+    ) -> Self {
+        let windows: Vec<f64> = steps.iter().map(|m| m.window().as_secs_f64()).collect();
+        let n_variants = steps.first().map_or(0, |m| m.variants.len());
+        let variants: Vec<Stats> = (0..n_variants)
+            .map(|i| {
+                let mut v = steps[0].variants[i].clone();
+                v.reset_counts();
+                let mut secs = 0.0;
+                for (m, w) in steps.iter().zip(&windows) {
+                    if m.variants[i].ended() > 0 || steps.len() == 1 {
+                        v.merge(&m.variants[i]);
+                        secs += w;
+                    }
+                }
+                stats(&v, secs)
+            })
+            .collect();
         let mut all = VariantMetrics { name: "total".into(), ..Default::default() };
-        for v in &metrics.variants {
-            merge(&mut all, v);
+        for m in steps {
+            for v in &m.variants {
+                all.merge(v);
+            }
         }
+        let secs: f64 = windows.iter().sum();
         let mut total = stats(&all, secs);
-        let kinds: Vec<bool> = metrics.variants.iter().map(|v| v.streaming).collect();
-        total.streaming = if kinds.iter().all(|&s| s == kinds[0]) { kinds.first().copied() } else { None };
+        let kinds: Vec<bool> =
+            steps.first().map(|m| m.variants.iter().map(|v| v.streaming).collect()).unwrap_or_default();
+        total.streaming =
+            if kinds.iter().all(|s| Some(s) == kinds.first()) { kinds.first().copied() } else { None };
+        let stage_stats = if stages.len() > 1 {
+            stages
+                .iter()
+                .enumerate()
+                .map(|(k, st)| {
+                    let mut agg = VariantMetrics { name: format!("stage {}", k + 1), ..Default::default() };
+                    for m in steps {
+                        agg.merge(&m.stages[k]);
+                    }
+                    let secs = st.duration.map_or(secs, |d| d.as_secs_f64() * steps.len() as f64);
+                    StageStats { stage: k + 1, level: st.level, stats: stats(&agg, secs) }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Summary {
             scenario: scenario.to_owned(),
             partial,
@@ -126,26 +195,21 @@ impl Summary {
             measured_seconds: (secs * 1000.0).round() / 1000.0,
             variants,
             total,
+            stages: stage_stats,
+            slo: Vec::new(),
+            slo_passed: None,
+            notes: Vec::new(),
         }
     }
-}
 
-fn merge(into: &mut VariantMetrics, v: &VariantMetrics) {
-    into.h.add(&v.h);
-    into.ok += v.ok;
-    into.cancelled += v.cancelled;
-    into.late_starts += v.late_starts;
-    into.prompt_tokens += v.prompt_tokens;
-    into.output_tokens += v.output_tokens;
-    into.tokens_from_usage += v.tokens_from_usage;
-    into.tokens_estimated += v.tokens_estimated;
-    for (class, e) in &v.errors {
-        let t = into.errors.entry(class.clone()).or_default();
-        t.count += e.count;
-        t.other_messages += e.other_messages;
-        for (m, n) in &e.messages {
-            *t.messages.entry(m.clone()).or_default() += n;
-        }
+    /// Judges the objectives against this summary and records the verdict.
+    pub fn judge(&mut self, objectives: &[Slo]) {
+        self.slo = super::slo::evaluate(objectives, self);
+        self.slo_passed = (!self.slo.is_empty()).then(|| self.slo.iter().all(|r| r.passed));
+    }
+
+    pub fn variant(&self, name: &str) -> Option<&Stats> {
+        self.variants.iter().find(|v| v.name == name)
     }
 }
 
@@ -188,6 +252,11 @@ fn stats(v: &VariantMetrics, secs: f64) -> Stats {
         prompt_tokens: v.prompt_tokens,
         output_tokens: v.output_tokens,
         output_token_source: TokenSources { usage: v.tokens_from_usage, estimate: v.tokens_estimated },
-        throughput: Throughput { requests_per_s: per_s(v.ok), output_tokens_per_s: per_s(v.output_tokens) },
+        throughput: Throughput {
+            requests_per_s: per_s(v.ok),
+            prompts_per_s: per_s(v.prompts),
+            output_tokens_per_s: per_s(v.output_tokens),
+        },
+        cost_usd: v.priced.then(|| (v.cost_usd * 1e6).round() / 1e6),
     }
 }

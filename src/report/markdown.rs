@@ -1,6 +1,6 @@
 //! summary.md: GitHub-flavoured Markdown, for PR comments and job summaries.
 
-use super::{Format, cell, status_line};
+use super::{Format, cell, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Markdown;
@@ -24,6 +24,33 @@ impl Format for Markdown {
         if s.variants.iter().any(|v| v.streaming == Some(false)) {
             out += "\n\\* not streamed: the whole answer arrives at once, so TTFT = e2e.\n";
         }
+        if !s.stages.is_empty() {
+            out += "\n### Stages\n\n| stage | level | requests | errors | TTFT | e2e | output tok/s |\n";
+            out += "|---:|---:|---:|---:|---:|---:|---:|\n";
+            for st in &s.stages {
+                let v = &st.stats;
+                out += &format!(
+                    "| {} | {} | {} | {} | {} | {} | {:.1} |\n",
+                    st.stage,
+                    st.level,
+                    v.requests.sent,
+                    v.requests.errors,
+                    three(&v.ttft_ms),
+                    three(&v.e2e_ms),
+                    v.throughput.output_tokens_per_s
+                );
+            }
+        }
+        if !s.slo.is_empty() {
+            let verdict = if s.slo_passed == Some(true) { "met" } else { "**not met**" };
+            out += &format!("\n### Service-level objectives: {verdict}\n\n");
+            for line in slo_lines(s) {
+                out += &format!("- {line}\n");
+            }
+        }
+        if let Some(c) = s.total.cost_usd {
+            out += &format!("\nCost of the measured requests: ${c:.4}.\n");
+        }
         if !s.total.errors.is_empty() {
             out += "\n### Errors\n\n| class | count | most frequent message |\n|---|---:|---|\n";
             for e in &s.total.errors {
@@ -31,8 +58,15 @@ impl Format for Markdown {
                 out += &format!("| {} | {} | {} |\n", e.class, e.count, msg);
             }
         }
+        for n in &s.notes {
+            out += &format!("\n> {n}\n");
+        }
         out
     }
+}
+
+fn three(p: &crate::metrics::Percentiles) -> String {
+    format!("{} / {} / {}", cell(p.p50), cell(p.p95), cell(p.p99))
 }
 
 fn row(v: &Stats, bold: bool) -> String {

@@ -37,6 +37,20 @@ fn p50_95_99(p: &Percentiles) -> [String; 3] {
     [cell(p.p50), cell(p.p95), cell(p.p99)]
 }
 
+/// One line per objective: "PASS ttft.p95 (total) 412 <= 800".
+fn slo_lines(s: &Summary) -> Vec<String> {
+    s.slo
+        .iter()
+        .map(|r| {
+            let scope = r.variant.as_deref().unwrap_or("total");
+            let op = if r.bound == "max" { "<=" } else { ">=" };
+            let actual = r.actual.map_or("no data".into(), |a| format!("{a:.3}"));
+            let verdict = if r.passed { "PASS" } else { "FAIL" };
+            format!("{verdict} {} ({scope}): {actual} {op} {}", r.metric, r.threshold)
+        })
+        .collect()
+}
+
 fn status_line(s: &Summary) -> String {
     format!(
         "{} — stopped by {}{}; measured window {:.1} s",

@@ -1,6 +1,6 @@
 //! The table printed to the terminal at the end of a run.
 
-use super::{Format, p50_95_99, status_line};
+use super::{Format, cell, p50_95_99, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Table;
@@ -43,6 +43,33 @@ impl Format for Table {
         for e in &s.total.errors {
             let top = e.messages.first().map(|m| m.message.as_str()).unwrap_or("");
             out += &format!("errors: {} × {} (e.g. {top})\n", e.count, e.class);
+        }
+        if !s.stages.is_empty() {
+            out += "\nstage  level  requests  errors  ttft p50    p99  e2e p50    p99  out tok/s\n";
+            for st in &s.stages {
+                let v = &st.stats;
+                out += &format!(
+                    "{:>5}  {:>5}  {:>8}  {:>6}  {:>8}  {:>5}  {:>7}  {:>5}  {:>9.1}\n",
+                    st.stage,
+                    st.level,
+                    v.requests.sent,
+                    v.requests.errors,
+                    cell(v.ttft_ms.p50),
+                    cell(v.ttft_ms.p99),
+                    cell(v.e2e_ms.p50),
+                    cell(v.e2e_ms.p99),
+                    v.throughput.output_tokens_per_s
+                );
+            }
+        }
+        if let Some(c) = s.total.cost_usd {
+            out += &format!("cost: ${c:.4} for the measured requests\n");
+        }
+        for line in slo_lines(s) {
+            out += &format!("slo: {line}\n");
+        }
+        for n in &s.notes {
+            out += &format!("note: {n}\n");
         }
         out
     }

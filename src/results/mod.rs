@@ -106,19 +106,25 @@ impl RunInfo {
             Target::Simulator => ("simulator", None),
             Target::OpenAi { api_key_env, .. } => ("openai", Some(api_key_env.clone())),
         };
-        let load = match s.load.mode {
-            LoadMode::Closed { concurrency } => {
-                serde_json::json!({ "mode": "closed", "concurrency": concurrency })
+        let stages: Vec<serde_json::Value> = s
+            .load
+            .stages
+            .iter()
+            .map(|st| serde_json::json!({ "duration_s": st.duration.map(|d| d.as_secs_f64()), "level": st.level }))
+            .collect();
+        let mut load = match s.load.mode {
+            LoadMode::Closed => {
+                serde_json::json!({ "mode": "closed", "think_time_s": s.load.think_time.as_secs_f64() })
             }
-            LoadMode::Open { rate, arrival, max_in_flight } => serde_json::json!({
-                "mode": "open", "rate": rate, "arrival": arrival, "max_in_flight": max_in_flight
-            }),
+            LoadMode::Open { arrival, max_in_flight } => {
+                serde_json::json!({ "mode": "open", "arrival": arrival, "max_in_flight": max_in_flight })
+            }
         };
-        let mut load = load;
-        load["duration_s"] = serde_json::json!(s.load.duration.map(|d| d.as_secs_f64()));
+        load["stages"] = serde_json::json!(stages);
         load["requests"] = serde_json::json!(s.load.requests);
         load["warmup_s"] = serde_json::json!(s.load.warmup.as_secs_f64());
         load["timeout_s"] = serde_json::json!(s.load.timeout.as_secs_f64());
+        load["sweep_mode"] = serde_json::json!(s.sweep_mode);
         RunInfo {
             tool: "llmload",
             version: env!("CARGO_PKG_VERSION"),

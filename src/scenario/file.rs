@@ -2,8 +2,8 @@
 //!
 //! These types mirror the TOML one to one and reject unknown keys, so a typo is
 //! an error with a line number rather than a silently ignored setting. Nothing
-//! here is validated beyond what serde can check; `Scenario::try_from` turns a
-//! `ScenarioFile` into the validated form the runner uses.
+//! here is validated beyond what serde can check; `validate.rs` turns a
+//! `ScenarioFile` into the `Scenario` the runner uses.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +20,17 @@ pub struct ScenarioFile {
     pub simulator: Option<SimulatorFile>,
     #[serde(rename = "variant", default)]
     pub variants: Vec<VariantFile>,
+    /// Parameter name → values; plus `mode`. Kept as a table because its keys
+    /// are variant parameters, checked against the sweepable set.
+    pub sweep: Option<toml::Table>,
+    /// A TOML file of `[pricing.<model>]` tables, relative to the scenario.
+    pub pricing_file: Option<String>,
+    #[serde(default)]
+    pub pricing: BTreeMap<String, PriceFile>,
+    pub budget: Option<BudgetFile>,
+    /// `"<metric>.<percentile>" = "800ms"`, `error_rate = 0.01`, …, and
+    /// `[slo.variants.<name>]` with the same keys.
+    pub slo: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -58,6 +69,20 @@ pub struct LoadFile {
     pub warmup: Option<Duration>,
     #[serde(default, deserialize_with = "duration_opt")]
     pub timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub think_time: Option<Duration>,
+    pub abort_on_error_rate: Option<f64>,
+    #[serde(default)]
+    pub stages: Vec<StageFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageFile {
+    #[serde(deserialize_with = "duration")]
+    pub duration: Duration,
+    pub concurrency: Option<u32>,
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,7 +116,17 @@ pub enum Endpoint {
     Completions,
 }
 
-#[derive(Debug, Deserialize)]
+/// How prompts are taken from a prompts file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptOrder {
+    /// A seeded random line per request.
+    Random,
+    /// Request k of the run uses line k (mod the number of lines).
+    Sequential,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantFile {
     pub name: String,
@@ -99,18 +134,90 @@ pub struct VariantFile {
     pub endpoint: Endpoint,
     pub model: String,
     pub max_tokens: u32,
+    pub n: Option<u32>,
+    pub best_of: Option<u32>,
+    pub stop: Option<StopFile>,
     pub stream: Option<bool>,
     pub include_usage: Option<bool>,
-    pub prompt_tokens: u32,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub seed: Option<i64>,
+    pub presence_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    pub logit_bias: Option<BTreeMap<String, i64>>,
+    pub extra_body: Option<toml::Table>,
+    pub batch: Option<u32>,
+    pub prompt_tokens: Option<PromptTokensFile>,
+    pub prompt: Option<String>,
+    pub prompts_file: Option<String>,
+    pub prompts_order: Option<PromptOrder>,
+    pub system: Option<String>,
+}
+
+/// `stop = "\n"` or `stop = ["\n", "END"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StopFile {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `prompt_tokens = 200`, `{ min = 100, max = 400 }` (uniform) or
+/// `{ mean = 300, stddev = 50 }` (normal, optionally bounded by min/max).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PromptTokensFile {
+    Fixed(u32),
+    Spread(SpreadFile),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpreadFile {
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub mean: Option<f64>,
+    pub stddev: Option<f64>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceFile {
+    pub input_per_1m: f64,
+    pub output_per_1m: f64,
+}
+
+/// A pricing file: `[pricing.<model>]` tables and a note of when the figures
+/// were taken.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingFile {
+    pub as_of: Option<toml::value::Datetime>,
+    pub source: Option<String>,
+    #[serde(default)]
+    pub pricing: BTreeMap<String, PriceFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetFile {
+    pub max_usd: Option<f64>,
+    pub warn_usd: Option<f64>,
 }
 
 /// Durations are written with their unit ("250ms", "20s", "1m 30s"): a bare
 /// number would leave the reader guessing between seconds and milliseconds.
-fn duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration {text:?}: {e} (write e.g. \"250ms\", \"20s\", \"2m\")"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map(Some).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "invalid duration {text:?}: {e} (write e.g. \"250ms\", \"20s\", \"2m\")"
-        ))
-    })
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }

@@ -16,6 +16,9 @@ pub enum Step {
 pub struct KeyPath(pub Vec<Step>);
 
 impl KeyPath {
+    pub fn root(key: &str) -> Self {
+        KeyPath::default().key(key)
+    }
     pub fn key(mut self, key: &str) -> Self {
         self.0.push(Step::Key(key.to_owned()));
         self
@@ -30,6 +33,9 @@ impl std::fmt::Display for KeyPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, step) in self.0.iter().enumerate() {
             match step {
+                Step::Key(k) if k.contains('.') || k.contains(' ') => {
+                    write!(f, "{}{k:?}", if i == 0 { "" } else { "." })?
+                }
                 Step::Key(k) if i == 0 => write!(f, "{k}")?,
                 Step::Key(k) => write!(f, ".{k}")?,
                 Step::Index(n) => write!(f, "[{n}]")?,
@@ -39,9 +45,10 @@ impl std::fmt::Display for KeyPath {
     }
 }
 
-/// 1-based line of the deepest part of `path` present in `source`: the key
-/// itself when it is written, else the table that should have held it.
-pub fn line_of(source: &str, path: &KeyPath) -> Option<usize> {
+/// 1-based (line, column) of the deepest part of `path` present in
+/// `source`: the key itself when it is written, else the table that should
+/// have held it.
+pub fn position_of(source: &str, path: &KeyPath) -> Option<(usize, usize)> {
     let root = DeTable::parse(source).ok()?;
     let mut offset = None;
     let mut table = Some(root.get_ref());
@@ -62,11 +69,15 @@ pub fn line_of(source: &str, path: &KeyPath) -> Option<usize> {
             }
         }
     }
-    offset.map(|o| line_at(source, o))
+    offset.map(|o| position_at(source, o))
 }
 
-pub fn line_at(source: &str, offset: usize) -> usize {
-    source[..offset.min(source.len())].bytes().filter(|&b| b == b'\n').count() + 1
+/// 1-based (line, column) of a byte offset.
+pub fn position_at(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 #[cfg(test)]
@@ -78,15 +89,15 @@ mod tests {
     #[test]
     fn finds_nested_keys_and_array_entries() {
         let p = KeyPath::default().key("load").key("concurrency");
-        assert_eq!(line_of(DOC, &p), Some(4));
+        assert_eq!(position_of(DOC, &p), Some((4, 1)));
         let p = KeyPath::default().key("variant").index(1).key("max_tokens");
-        assert_eq!(line_of(DOC, &p), Some(11));
+        assert_eq!(position_of(DOC, &p), Some((11, 1)));
         assert_eq!(p.to_string(), "variant[1].max_tokens");
     }
 
     #[test]
     fn missing_key_falls_back_to_nothing() {
         let p = KeyPath::default().key("target").key("kind");
-        assert_eq!(line_of(DOC, &p), None);
+        assert_eq!(position_of(DOC, &p), None);
     }
 }

@@ -1,17 +1,23 @@
-//! What each request carries: the variant drawn from the weighted mix, a
-//! seeded prompt, and the serialized request body.
+//! What each request carries: the variant drawn from the weighted mix, its
+//! prompts, and the serialized request body.
 //!
 //! A request is a pure function of (seed, sequence number), so the same
 //! scenario and seed send the same requests whichever worker sends them.
 
 mod prompt;
+mod prompts_file;
+pub mod tokens;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::scenario::{Endpoint, Variant};
+pub use prompts_file::read_prompts_file;
+
+use crate::scenario::{Endpoint, Price, PromptContent, PromptOrder, PromptSource, TokenSpread, Variant};
 
 /// A request ready to send.
 #[derive(Debug, Clone)]
@@ -22,36 +28,61 @@ pub struct WorkRequest {
     pub path: &'static str,
     pub body: Bytes,
     pub stream: bool,
+    /// Prompts in the request (the batch size).
+    pub prompts: u32,
+    /// Tokens of all its prompts, as we sized or counted them.
     pub prompt_tokens: u32,
+    /// The most this request can cost (USD), when its model has a price.
+    pub worst_cost: Option<f64>,
+    pub price: Option<Price>,
 }
 
 pub struct Workload {
-    variants: Vec<Variant>,
-    /// Running sums of the weights, for drawing a variant.
+    variants: Arc<[Variant]>,
+    /// Indices of the variants this workload draws from.
+    choices: Vec<usize>,
+    /// Running sums of their weights, for drawing one.
     cumulative: Vec<u64>,
     seed: u64,
 }
 
 impl Workload {
+    /// Draws from every variant by weight.
     pub fn new(variants: &[Variant], seed: u64) -> Self {
-        let cumulative = variants
+        Self::of(variants.into(), (0..variants.len()).collect(), seed)
+    }
+
+    /// Sends only variant `index` (a step of a sequential sweep).
+    pub fn single(variants: &[Variant], index: usize, seed: u64) -> Self {
+        Self::of(variants.into(), vec![index], seed)
+    }
+
+    fn of(variants: Arc<[Variant]>, choices: Vec<usize>, seed: u64) -> Self {
+        let cumulative = choices
             .iter()
-            .scan(0u64, |sum, v| {
-                *sum += u64::from(v.weight);
+            .scan(0u64, |sum, &i| {
+                *sum += u64::from(variants[i].weight);
                 Some(*sum)
             })
             .collect();
-        Workload { variants: variants.to_vec(), cumulative, seed }
+        Workload { variants, choices, cumulative, seed }
     }
 
     pub fn request(&self, seq: u64) -> WorkRequest {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(self.seed, seq));
         let total = *self.cumulative.last().unwrap_or(&1);
-        let draw = rng.random_range(0..total);
-        let variant = self.cumulative.partition_point(|&c| c <= draw);
+        let draw = rng.random_range(0..total.max(1));
+        let variant =
+            self.choices[self.cumulative.partition_point(|&c| c <= draw).min(self.choices.len() - 1)];
         let v = &self.variants[variant];
-        let mut prompt = String::new();
-        prompt::write_prompt(&mut rng, v.prompt_tokens, &mut prompt);
+        let mut prompt_tokens = 0u32;
+        let prompts: Vec<PromptContent> = (0..v.batch)
+            .map(|j| {
+                let (content, tokens) = pick_prompt(v, &mut rng, seq * u64::from(v.batch) + u64::from(j));
+                prompt_tokens += tokens + v.system_tokens;
+                content
+            })
+            .collect();
         WorkRequest {
             variant,
             seq,
@@ -59,23 +90,100 @@ impl Workload {
                 Endpoint::Chat => "/chat/completions",
                 Endpoint::Completions => "/completions",
             },
-            body: body(v, prompt),
+            body: body(v, prompts),
             stream: v.stream,
-            prompt_tokens: v.prompt_tokens,
+            prompts: v.batch,
+            prompt_tokens,
+            worst_cost: v.worst_case_cost(),
+            price: v.price,
         }
     }
 }
 
-fn body(v: &Variant, prompt: String) -> Bytes {
-    let mut b = json!({ "model": v.model, "max_tokens": v.max_tokens, "stream": v.stream });
+/// One prompt and its size in tokens. `k` numbers the prompts of the run,
+/// for sequential prompt files.
+fn pick_prompt(v: &Variant, rng: &mut Xoshiro256PlusPlus, k: u64) -> (PromptContent, u32) {
+    match &v.prompt {
+        PromptSource::Tokens(spread) => {
+            let n = match *spread {
+                TokenSpread::Fixed(n) => n,
+                TokenSpread::Uniform { min, max } => rng.random_range(min..=max),
+                TokenSpread::Normal { mean, stddev, min, max } => {
+                    let z: f64 = rng.sample(rand_distr::StandardNormal);
+                    ((mean + stddev * z).round().clamp(f64::from(min), f64::from(max))) as u32
+                }
+            };
+            let mut text = String::new();
+            prompt::write_prompt(rng, n, &mut text);
+            (PromptContent::Text(text), n)
+        }
+        PromptSource::Literal { text, tokens } => (PromptContent::Text(text.clone()), *tokens),
+        PromptSource::File { prompts, order, .. } => {
+            let i = match order {
+                PromptOrder::Random => rng.random_range(0..prompts.len()),
+                PromptOrder::Sequential => (k % prompts.len() as u64) as usize,
+            };
+            (prompts[i].content.clone(), prompts[i].tokens)
+        }
+    }
+}
+
+fn body(v: &Variant, prompts: Vec<PromptContent>) -> Bytes {
+    let mut b = serde_json::Map::new();
+    b.insert("model".into(), json!(v.model));
     match v.endpoint {
-        Endpoint::Chat => b["messages"] = json!([{ "role": "user", "content": prompt }]),
-        Endpoint::Completions => b["prompt"] = json!(prompt),
+        Endpoint::Chat => {
+            let mut messages = Vec::new();
+            if let Some(s) = &v.system {
+                messages.push(json!({ "role": "system", "content": s }));
+            }
+            match prompts.into_iter().next() {
+                Some(PromptContent::Text(t)) => messages.push(json!({ "role": "user", "content": t })),
+                Some(PromptContent::Messages(m)) => messages.extend(m),
+                None => {}
+            }
+            b.insert("messages".into(), Value::Array(messages));
+        }
+        Endpoint::Completions => {
+            let texts: Vec<Value> = prompts
+                .into_iter()
+                .map(|p| match p {
+                    PromptContent::Text(t) => Value::String(t),
+                    // Rejected by validation for completions; sent as text if it ever gets here.
+                    PromptContent::Messages(m) => Value::String(Value::Array(m).to_string()),
+                })
+                .collect();
+            let prompt = if texts.len() == 1 {
+                texts.into_iter().next().unwrap_or_default()
+            } else {
+                Value::Array(texts)
+            };
+            b.insert("prompt".into(), prompt);
+        }
     }
+    b.insert("max_tokens".into(), json!(v.max_tokens));
+    if v.n > 1 {
+        b.insert("n".into(), json!(v.n));
+    }
+    if let Some(best_of) = v.best_of {
+        b.insert("best_of".into(), json!(best_of));
+    }
+    match v.stop.as_slice() {
+        [] => {}
+        [one] => {
+            b.insert("stop".into(), json!(one));
+        }
+        many => {
+            b.insert("stop".into(), json!(many));
+        }
+    }
+    b.insert("stream".into(), json!(v.stream));
     if v.stream && v.include_usage {
-        b["stream_options"] = json!({ "include_usage": true });
+        b.insert("stream_options".into(), json!({ "include_usage": true }));
     }
-    Bytes::from(serde_json::to_vec(&b).unwrap_or_default())
+    b.extend(v.sampling.clone());
+    b.extend(v.extra_body.clone());
+    Bytes::from(serde_json::to_vec(&Value::Object(b)).unwrap_or_default())
 }
 
 /// SplitMix64 of seed and sequence: independent streams per request.
@@ -87,45 +195,4 @@ pub(crate) fn mix(seed: u64, seq: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn variant(name: &str, weight: u32, endpoint: Endpoint) -> Variant {
-        Variant {
-            name: name.into(),
-            weight,
-            endpoint,
-            model: "m".into(),
-            max_tokens: 5,
-            stream: true,
-            include_usage: true,
-            prompt_tokens: 12,
-        }
-    }
-
-    #[test]
-    fn mix_follows_weights_and_is_deterministic() {
-        let w = Workload::new(&[variant("a", 1, Endpoint::Chat), variant("b", 3, Endpoint::Completions)], 9);
-        let picks: Vec<usize> = (0..4000).map(|s| w.request(s).variant).collect();
-        let b = picks.iter().filter(|&&v| v == 1).count() as f64 / 4000.0;
-        assert!((b - 0.75).abs() < 0.03, "share of b = {b}");
-        let again: Vec<usize> = (0..4000).map(|s| w.request(s).variant).collect();
-        assert_eq!(picks, again);
-    }
-
-    #[test]
-    fn bodies_follow_the_endpoint_shape() {
-        let w = Workload::new(&[variant("a", 1, Endpoint::Chat)], 1);
-        let r = w.request(0);
-        let b: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(r.path, "/chat/completions");
-        assert_eq!(b["messages"][0]["role"], "user");
-        assert_eq!(b["messages"][0]["content"].as_str().unwrap().split(' ').count(), 12);
-        assert_eq!(b["stream_options"]["include_usage"], true);
-        assert_eq!(b["max_tokens"], 5);
-        let w = Workload::new(&[variant("c", 1, Endpoint::Completions)], 1);
-        let b: serde_json::Value = serde_json::from_slice(&w.request(3).body).unwrap();
-        assert!(b["prompt"].is_string() && b.get("messages").is_none());
-        assert_ne!(w.request(3).body, w.request(4).body, "each request gets its own prompt");
-    }
-}
+mod tests;

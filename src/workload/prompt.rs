@@ -22,7 +22,7 @@ const WORDS: &[&str] = &[
     "high", "off", "three", "every", "again", "home", "hand", "end", "light", "number", "city", "line",
     "school", "group", "point", "country", "system", "market", "family", "question", "company", "service",
     "order", "power", "case", "game", "book", "word", "music", "story", "table", "river", "street", "paper",
-    "friend", "night", "money", "idea", "door", "road", "window", "garden",
+    "friend", "night", "money", "idea", "door", "road", "window",
 ];
 
 /// Appends `tokens` seeded words, space-separated, to `out`.

@@ -1,0 +1,201 @@
+//! `[slo]`: service-level objectives the run is judged against.
+//!
+//! ```toml
+//! [slo]
+//! "ttft.p95" = "800ms"                     # a latency percentile: at most
+//! "e2e.p99" = { max = "4s" }
+//! error_rate = 0.01                        # a fraction: at most
+//! output_tokens_per_s = { min = 500 }      # throughput: at least
+//! [slo.variants."chat-small"]              # the same keys, for one variant
+//! "itl.p50" = "30ms"
+//! ```
+//! A bare value is a bound in the direction that makes sense for the metric
+//! (latency, errors, cost: at most; throughput: at least).
+
+use serde::Serialize;
+
+use super::validate::Problems;
+use super::{KeyPath, Variant, file};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slo {
+    /// A variant's name, or `None` for the whole run.
+    pub variant: Option<String>,
+    pub metric: SloMetric,
+    pub bound: Bound,
+    /// Milliseconds for latencies; a fraction, a rate or USD otherwise.
+    pub threshold: f64,
+    /// The key as written, e.g. `ttft.p95`.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    Max,
+    Min,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloMetric {
+    Latency(LatencyMetric, Stat),
+    ErrorRate,
+    RequestsPerS,
+    OutputTokensPerS,
+    CostUsd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyMetric {
+    Ttft,
+    TtftService,
+    E2e,
+    E2eService,
+    Itl,
+    Tpot,
+    QueueDelay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+const LATENCIES: &[(&str, LatencyMetric)] = &[
+    ("ttft", LatencyMetric::Ttft),
+    ("ttft_service", LatencyMetric::TtftService),
+    ("e2e", LatencyMetric::E2e),
+    ("e2e_service", LatencyMetric::E2eService),
+    ("itl", LatencyMetric::Itl),
+    ("tpot", LatencyMetric::Tpot),
+    ("queue_delay", LatencyMetric::QueueDelay),
+];
+
+const STATS: &[(&str, Stat)] = &[
+    ("p50", Stat::P50),
+    ("p90", Stat::P90),
+    ("p95", Stat::P95),
+    ("p99", Stat::P99),
+    ("p999", Stat::P999),
+    ("max", Stat::Max),
+    ("mean", Stat::Mean),
+];
+
+const OTHERS: &[(&str, SloMetric)] = &[
+    ("error_rate", SloMetric::ErrorRate),
+    ("requests_per_s", SloMetric::RequestsPerS),
+    ("output_tokens_per_s", SloMetric::OutputTokensPerS),
+    ("cost_usd", SloMetric::CostUsd),
+];
+
+pub(super) fn parse(table: Option<&toml::Table>, variants: &[Variant], p: &mut Problems) -> Vec<Slo> {
+    let mut out = Vec::new();
+    let Some(table) = table else { return out };
+    for (key, value) in table {
+        if key == "variants" {
+            let Some(per) = value.as_table() else {
+                p.push("slo.variants", "must be a table of [slo.variants.<variant name>] tables");
+                continue;
+            };
+            for (name, t) in per {
+                let at = KeyPath::root("slo").key("variants").key(name);
+                if !p.check(variants.iter().any(|v| &v.name == name), at.clone(), || {
+                    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                    format!("no variant named {name:?}; variants: {names:?}")
+                }) {
+                    continue;
+                }
+                match t.as_table() {
+                    Some(t) => {
+                        for (k, v) in t {
+                            out.extend(one(Some(name), k, v, at.clone().key(k), p));
+                        }
+                    }
+                    None => p.push(at, "must be a table of objectives"),
+                }
+            }
+        } else {
+            out.extend(one(None, key, value, KeyPath::root("slo").key(key), p));
+        }
+    }
+    out
+}
+
+fn one(variant: Option<&str>, key: &str, value: &toml::Value, at: KeyPath, p: &mut Problems) -> Option<Slo> {
+    let metric = metric(key);
+    let Some(metric) = metric else {
+        let lat: Vec<&str> = LATENCIES.iter().map(|(n, _)| *n).collect();
+        let stats: Vec<&str> = STATS.iter().map(|(n, _)| *n).collect();
+        let others: Vec<&str> = OTHERS.iter().map(|(n, _)| *n).collect();
+        p.push(
+            at,
+            format!(
+                "unknown metric {key:?}: use <{}>.<{}>, or one of {}",
+                lat.join("|"),
+                stats.join("|"),
+                others.join(", ")
+            ),
+        );
+        return None;
+    };
+    let natural = match metric {
+        SloMetric::RequestsPerS | SloMetric::OutputTokensPerS => Bound::Min,
+        _ => Bound::Max,
+    };
+    let (bound, raw) = match value {
+        toml::Value::Table(t) => match (t.get("max"), t.get("min"), t.len()) {
+            (Some(v), None, 1) => (Bound::Max, v),
+            (None, Some(v), 1) => (Bound::Min, v),
+            _ => {
+                p.push(at, format!("write a bound as {{ max = ... }} or {{ min = ... }}, got {value}"));
+                return None;
+            }
+        },
+        v => (natural, v),
+    };
+    let threshold = match metric {
+        SloMetric::Latency(..) => match raw.as_str().map(file::parse_duration) {
+            Some(Ok(d)) => d.as_secs_f64() * 1000.0,
+            Some(Err(e)) => {
+                p.push(at, e);
+                return None;
+            }
+            None => {
+                p.push(at, format!("a latency needs a duration with its unit, e.g. \"800ms\", got {raw}"));
+                return None;
+            }
+        },
+        _ => match raw.as_float().or_else(|| raw.as_integer().map(|i| i as f64)) {
+            Some(x) if x.is_finite() && x >= 0.0 => x,
+            _ => {
+                p.push(at, format!("must be a number >= 0, got {raw}"));
+                return None;
+            }
+        },
+    };
+    if metric == SloMetric::ErrorRate {
+        p.check(threshold <= 1.0, at, || {
+            format!("error_rate is a fraction 0..=1 (0.01 = 1%), got {threshold}")
+        });
+    }
+    Some(Slo { variant: variant.map(str::to_owned), metric, bound, threshold, key: key.to_owned() })
+}
+
+fn metric(key: &str) -> Option<SloMetric> {
+    if let Some((_, m)) = OTHERS.iter().find(|(n, _)| *n == key) {
+        return Some(*m);
+    }
+    let (name, stat) = key.rsplit_once('.')?;
+    let (_, m) = LATENCIES.iter().find(|(n, _)| *n == name)?;
+    let (_, s) = STATS.iter().find(|(n, _)| *n == stat)?;
+    Some(SloMetric::Latency(*m, *s))
+}

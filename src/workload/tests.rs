@@ -1,0 +1,106 @@
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::*;
+use crate::scenario::Scenario;
+
+/// Variants from a scenario text (the simplest way to build valid ones).
+fn variants(variant_tables: &str) -> Vec<Variant> {
+    let src = format!("name = \"w\"\n[load]\nconcurrency = 1\nrequests = 1\n{variant_tables}");
+    Scenario::parse(&src, Path::new("w.toml")).unwrap_or_else(|e| panic!("{e}")).variants
+}
+
+fn body_of(w: &Workload, seq: u64) -> Value {
+    serde_json::from_slice(&w.request(seq).body).unwrap()
+}
+
+const CHAT: &str = "[[variant]]\nname = \"a\"\nendpoint = \"chat\"\nmodel = \"gpt-4o\"\nmax_tokens = 5\nprompt_tokens = 12\n";
+
+#[test]
+fn mix_follows_weights_and_is_deterministic() {
+    let v = variants(&format!(
+        "{CHAT}[[variant]]\nname = \"b\"\nweight = 3\nendpoint = \"completions\"\nmodel = \"m\"\nmax_tokens = 5\nprompt_tokens = 3\n"
+    ));
+    let w = Workload::new(&v, 9);
+    let picks: Vec<usize> = (0..4000).map(|s| w.request(s).variant).collect();
+    let b = picks.iter().filter(|&&v| v == 1).count() as f64 / 4000.0;
+    assert!((b - 0.75).abs() < 0.03, "share of b = {b}");
+    let again: Vec<usize> = (0..4000).map(|s| w.request(s).variant).collect();
+    assert_eq!(picks, again);
+    let only_b = Workload::single(&v, 1, 9);
+    assert!((0..100).all(|s| only_b.request(s).variant == 1));
+}
+
+#[test]
+fn chat_body_has_messages_usage_and_only_the_set_parameters() {
+    let w = Workload::new(&variants(CHAT), 1);
+    let r = w.request(0);
+    let b = body_of(&w, 0);
+    assert_eq!(r.path, "/chat/completions");
+    assert_eq!(b["messages"][0]["role"], "user");
+    assert_eq!(b["stream_options"]["include_usage"], true);
+    assert_eq!(b["max_tokens"], 5);
+    for absent in ["n", "best_of", "stop", "temperature", "prompt"] {
+        assert!(b.get(absent).is_none(), "{absent} not sent unless set");
+    }
+    assert_ne!(w.request(3).body, w.request(4).body, "each request gets its own prompt");
+}
+
+#[test]
+fn generated_prompts_have_exactly_the_asked_tokens_in_the_model_encoding() {
+    for model in ["gpt-4o", "gpt-4", "llama-3-8b"] {
+        let w = Workload::new(
+            &variants(&CHAT.replace("gpt-4o", model).replace("12", "{ min = 5, max = 300 }")),
+            3,
+        );
+        for seq in 0..20 {
+            let r = w.request(seq);
+            let b: Value = serde_json::from_slice(&r.body).unwrap();
+            let text = b["messages"][0]["content"].as_str().unwrap();
+            assert_eq!(tokens::count(model, text), r.prompt_tokens as usize, "{model}: {text}");
+            assert!((5..=300).contains(&r.prompt_tokens));
+        }
+    }
+}
+
+#[test]
+fn completions_batch_sends_a_prompt_array_with_every_parameter() {
+    let v = variants(
+        "[[variant]]\nname = \"c\"\nendpoint = \"completions\"\nmodel = \"m\"\nmax_tokens = 7\nprompt_tokens = 4\n\
+         batch = 3\nn = 2\nbest_of = 3\nstream = false\nstop = [\"\\n\", \"END\"]\ntemperature = 0.5\nseed = 11\n\
+         logit_bias = { \"50256\" = -100 }\nextra_body = { ignore_eos = true, max_tokens = 9 }\n",
+    );
+    let w = Workload::new(&v, 1);
+    let r = w.request(0);
+    let b = body_of(&w, 0);
+    assert_eq!(r.path, "/completions");
+    assert_eq!(r.prompts, 3);
+    assert_eq!(r.prompt_tokens, 12);
+    assert_eq!(b["prompt"].as_array().unwrap().len(), 3);
+    assert_eq!((&b["n"], &b["best_of"]), (&Value::from(2), &Value::from(3)));
+    assert_eq!(b["stop"], serde_json::json!(["\n", "END"]));
+    assert_eq!(b["temperature"], 0.5);
+    assert_eq!(b["seed"], 11);
+    assert_eq!(b["logit_bias"]["50256"], -100);
+    assert_eq!(b["ignore_eos"], true);
+    assert_eq!(b["max_tokens"], 9, "extra_body is applied last, as written");
+    assert!(b.get("stream_options").is_none());
+}
+
+#[test]
+fn system_prompt_and_literal_prompt() {
+    let v = variants(
+        "[[variant]]\nname = \"s\"\nendpoint = \"chat\"\nmodel = \"gpt-4o\"\nmax_tokens = 3\n\
+         prompt = \"Say hello.\"\nsystem = \"You are terse.\"\n",
+    );
+    let w = Workload::new(&v, 1);
+    let b = body_of(&w, 0);
+    assert_eq!(b["messages"][0], serde_json::json!({"role": "system", "content": "You are terse."}));
+    assert_eq!(b["messages"][1]["content"], "Say hello.");
+    assert_eq!(w.request(0).body, w.request(1).body);
+    assert_eq!(
+        w.request(0).prompt_tokens,
+        (tokens::count("gpt-4o", "Say hello.") + tokens::count("gpt-4o", "You are terse.")) as u32
+    );
+}
