@@ -169,7 +169,17 @@ pub struct RunOutcome {
 /// Loads, runs and reports one scenario. `stop` turning true ends the run
 /// early (Ctrl-C); what was measured is kept and the summary marked partial.
 pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<bool>) -> anyhow::Result<RunOutcome> {
-    let mut scenario = Scenario::load(&opts.scenario)?;
+    let scenario = Scenario::load(&opts.scenario)?;
+    run_loaded(scenario, opts, stop).await
+}
+
+/// Runs an already validated scenario (tests shorten the load of example
+/// scenarios this way).
+pub async fn run_loaded(
+    mut scenario: Scenario,
+    opts: RunOptions,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<RunOutcome> {
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
         scenario.simulator.seed = seed;

@@ -1,19 +1,67 @@
-//! Every example scenario in scenarios/ is valid.
+//! Every example scenario in scenarios/ is valid, and the ones that target
+//! the simulator run (shortened to about a second per step).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use llmload::scenario::Scenario;
+use llmload::scenario::{Scenario, Target};
+use llmload::{RunOptions, run_loaded};
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
 
 #[test]
 fn every_example_scenario_validates() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            n += 1;
+    let files = examples();
+    assert!(files.len() >= 10, "scenarios/ holds the examples: {files:?}");
+    for path in files {
+        Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The same plan, about a second per stage and step.
+fn shorten(s: &mut Scenario) {
+    s.load.warmup = Duration::ZERO;
+    for st in &mut s.load.stages {
+        st.duration = st.duration.map(|d| d.min(Duration::from_millis(800)));
+    }
+    s.load.requests = s.load.requests.map(|r| r.min(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_simulator_example_runs() {
+    for path in examples() {
+        let mut s = Scenario::load(&path).unwrap();
+        if s.target != Target::Simulator {
+            continue;
+        }
+        shorten(&mut s);
+        let dir = tempfile::tempdir().unwrap();
+        let opts = RunOptions {
+            scenario: path.clone(),
+            out: Some(dir.path().join("out")),
+            seed: None,
+            reports_root: dir.path().to_owned(),
+            progress: false,
+        };
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let out = run_loaded(s, opts, rx).await.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+        for v in &out.summary.variants {
+            assert!(
+                v.requests.ok > 0,
+                "{}: variant {} had no ok request: {:?}",
+                path.display(),
+                v.name,
+                v.requests
+            );
         }
     }
-    assert!(n >= 1, "scenarios/ holds examples");
 }

@@ -1,26 +1,34 @@
 //! The routes, and the path of a request from arrival to response.
 //!
-//! A generation request goes: arrival time taken → body parsed into a `Generation` →
-//! admitted (a sequence number, which with the seed makes it reproducible, and a token
-//! schedule) → answered, streamed or whole. Rate limits, fault injection and a capacity
-//! model are steps of admission: they will reject the request or change its schedule,
-//! and nothing after them needs to know.
+//! A generation request goes, in the order the real API's layers would see it:
+//! arrival time taken → API key checked (401) → body read (413) and parsed (400) → model
+//! found (404) → a sequence number, which with the seed fixes everything random about
+//! the request → rate limits (429) → injected fault, if any → a place in the model's
+//! batch, waiting if it is full → a plan of what each sequence generates → answered,
+//! streamed or whole, at the times the schedule gives.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header, request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::SimConfig;
-use crate::openai::{self, ApiError, Endpoint, Meta, Usage};
-use crate::stream::{Schedule, sse_body};
+use crate::fault::{self, Fault};
+use crate::model::Model;
+use crate::openai::{self, ApiError, ChoiceText, Endpoint, Generation, Meta};
+use crate::plan::Plan;
+use crate::server::ConnControl;
+use crate::stream::{Schedule, generate_whole, sse_body, truncated_body};
 use crate::text;
 
 /// Larger than any prompt a real model accepts, small enough that a bad client cannot
@@ -30,17 +38,36 @@ const MAX_BODY_BYTES: usize = 32 << 20;
 /// Listed when no model is configured, so that `/v1/models` is never empty.
 const DEFAULT_MODEL: &str = "sim-default";
 
+const ORGANIZATION: HeaderName = HeaderName::from_static("openai-organization");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
 struct Sim {
-    config: SimConfig,
-    /// Counts admitted requests; with the seed it identifies each one.
+    models: HashMap<String, Arc<Model>>,
+    /// Serves every name not in `models`, when the configuration allows that.
+    fallback: Option<Arc<Model>>,
+    /// Empty: any key, or none, is accepted.
+    api_keys: HashSet<String>,
+    seed: u64,
+    /// Counts requests that got as far as a sequence number; with the seed it
+    /// identifies each one.
     next_seq: AtomicU64,
     /// Unix time the server started, reported as the models' creation time.
     started: u64,
 }
 
 pub(crate) fn router(config: SimConfig) -> Router {
-    let sim = Sim { config, next_seq: AtomicU64::new(0), started: unix_now() };
+    let models = config.models.iter().map(|(name, p)| (name.clone(), Arc::new(Model::new(p)))).collect();
+    let sim = Sim {
+        models,
+        fallback: config.serve_any_model.then(|| Arc::new(Model::new(&config.default_profile))),
+        api_keys: config.api_keys.into_iter().collect(),
+        seed: config.seed,
+        next_seq: AtomicU64::new(0),
+        started: unix_now(),
+    };
     Router::new()
+        .route("/health", get(health))
         .route("/v1/models", get(list_models))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/completions", post(completions))
@@ -62,43 +89,165 @@ async fn completions(State(sim): State<Arc<Sim>>, req: Request) -> Response {
 
 impl Sim {
     async fn generate(&self, endpoint: Endpoint, arrival: Instant, req: Request) -> Response {
-        let generation = match read_body(req).await.and_then(|body| openai::parse(endpoint, &body)) {
-            Ok(generation) => generation,
-            Err(e) => return e.into_response(),
+        let (parts, body) = req.into_parts();
+        let mut response = match self.admit_and_answer(endpoint, arrival, &parts, body).await {
+            Ok(response) | Err(response) => response,
         };
+        // The API answers with the organization the request was billed to.
+        if let Some(org) = parts.headers.get(&ORGANIZATION) {
+            response.headers_mut().insert(ORGANIZATION, org.clone());
+        }
+        response
+    }
+
+    /// Everything from the API key to the response; an early answer (an error, a 429, a
+    /// fault) is the `Err`.
+    async fn admit_and_answer(
+        &self,
+        endpoint: Endpoint,
+        arrival: Instant,
+        parts: &request::Parts,
+        body: Body,
+    ) -> Result<Response, Response> {
+        let api_key = self.authenticate(&parts.headers)?;
+        let body = read_body(&parts.headers, body).await?;
+        let generation = openai::parse(endpoint, &body)?;
+        let model = self.model(&generation.model)?;
 
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let key = text::request_key(self.config.seed, seq);
-        let profile = self.config.profile(&generation.model);
-        let schedule = Schedule::new(arrival, profile, key, generation.max_tokens);
+        let key = text::request_key(self.seed, seq);
+        let mut headers = HeaderMap::new();
+        if let Ok(id) = HeaderValue::from_str(&format!("req_{key:016x}")) {
+            headers.insert(REQUEST_ID, id);
+        }
+        if let Some(too_many) = over_rate_limit(&model, api_key, &generation, &mut headers) {
+            return Err(too_many);
+        }
 
+        let mut start = arrival;
+        let mut cut = None;
+        match fault::draw(&model.faults, key) {
+            Fault::None => {}
+            Fault::Http500 => return Err((headers, ApiError::server_error()).into_response()),
+            Fault::Http503 => return Err((headers, ApiError::overloaded()).into_response()),
+            Fault::Reset => {
+                if let Some(control) = parts.extensions.get::<Arc<ConnControl>>() {
+                    control.reset();
+                    // The connection task drops this future with the connection.
+                    std::future::pending::<()>().await;
+                }
+                // Not served by our accept loop (no control): the nearest thing.
+                return Err((headers, ApiError::server_error()).into_response());
+            }
+            Fault::Cut(fraction) => cut = Some(fraction),
+            Fault::SlowHeaders(delay) => {
+                tokio::time::sleep(delay).await;
+                start = Instant::now();
+            }
+        }
+
+        let slots = match model.pool.try_admit(generation.sequences()) {
+            Some(slots) => slots,
+            None => {
+                let slots = model.pool.admit(generation.sequences()).await;
+                // Time in the queue is TTFT the client sees; the model's own starts now.
+                start = Instant::now();
+                slots
+            }
+        };
+        let plan = Plan::new(&generation, &model, key);
+        let schedule = Schedule::new(start, &model, generation.prompt_tokens(), key);
         let id = format!("{}{key:016x}", openai::id_prefix(endpoint));
         let meta = Meta { id: &id, created: unix_now(), model: &generation.model };
-        let completion_tokens = u64::from(generation.max_tokens);
-        let usage = Usage {
-            prompt_tokens: generation.prompt_tokens,
-            completion_tokens,
-            total_tokens: generation.prompt_tokens + completion_tokens,
-        };
+        let cut_after = cut.map(|fraction| fault::cut_after(fraction, plan.steps()));
 
         if generation.stream {
-            let frames = openai::sse_frames(endpoint, &meta, usage, generation.include_usage);
-            let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
-            (headers, sse_body(frames, schedule, key)).into_response()
-        } else {
-            if let Some(done) = schedule.last_deadline() {
-                tokio::time::sleep_until(done).await;
-            }
-            let text = text::render(key, generation.max_tokens);
-            openai::response(endpoint, &meta, &text, usage)
+            let finishes: Vec<&'static str> = plan.returned().map(|s| s.finish).collect();
+            let frames = openai::sse_frames(endpoint, &meta, &finishes, plan.usage, generation.include_usage);
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            let body = sse_body(frames, &plan, schedule, slots, cut_after);
+            return Ok((headers, body).into_response());
+        }
+
+        generate_whole(schedule, &plan, slots).await;
+        let choices: Vec<ChoiceText> = plan
+            .returned()
+            .map(|s| ChoiceText { text: text::render(s.key, s.tokens, s.visible), finish_reason: s.finish })
+            .collect();
+        let json = openai::response_json(endpoint, &meta, &choices, plan.usage);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = if cut_after.is_some() { truncated_body(json) } else { Body::from(json) };
+        Ok((headers, body).into_response())
+    }
+
+    /// The key to count the request against, or 401.
+    fn authenticate<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, ApiError> {
+        let key = bearer(headers);
+        if self.api_keys.is_empty() || key.is_some_and(|k| self.api_keys.contains(k)) {
+            return Ok(key.unwrap_or(""));
+        }
+        Err(ApiError::invalid_api_key(key))
+    }
+
+    fn model(&self, name: &str) -> Result<Arc<Model>, ApiError> {
+        match self.models.get(name).or(self.fallback.as_ref()) {
+            Some(model) => Ok(model.clone()),
+            None => Err(ApiError::model_not_found(name)),
         }
     }
 }
 
-async fn read_body(req: Request) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ApiError::invalid(format!("could not read the request body: {e}"), None, None))
+/// Counts the request against the model's limits for `api_key`, writing their state
+/// into `headers`; over a limit, returns the 429 to answer.
+fn over_rate_limit(
+    model: &Model,
+    api_key: &str,
+    g: &Generation,
+    headers: &mut HeaderMap,
+) -> Option<Response> {
+    let limiter = model.limiter.as_ref()?;
+    match limiter.check(api_key, g.estimated_tokens(), Instant::now()) {
+        Ok(status) => {
+            status.write_headers(headers);
+            None
+        }
+        Err(limited) => {
+            limited.status.write_headers(headers);
+            let wait = limited.retry_after;
+            // Whole seconds, rounded up: retrying at the rounded-down second would fail.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            let ms = u64::try_from(wait.as_millis().max(1)).unwrap_or(u64::MAX);
+            headers.insert(RETRY_AFTER_MS, HeaderValue::from(ms));
+            let error = ApiError::rate_limited(limited.kind, limited.message);
+            Some((std::mem::take(headers), error).into_response())
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer TOKEN`, if the request has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    // A declared length over the limit is refused before reading any of it.
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        let too_large =
+            std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::too_large(MAX_BODY_BYTES)
+        } else {
+            ApiError::invalid(format!("could not read the request body: {e}"), None, None)
+        }
+    })
 }
 
 #[derive(Serialize)]
@@ -115,8 +264,12 @@ struct ModelEntry<'a> {
     owned_by: &'static str,
 }
 
-async fn list_models(State(sim): State<Arc<Sim>>) -> Response {
-    let mut names: Vec<&str> = sim.config.models.keys().map(String::as_str).collect();
+async fn list_models(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    if let Err(denied) = sim.authenticate(&headers) {
+        return denied.into_response();
+    }
+    let mut names: Vec<&str> = sim.models.keys().map(String::as_str).collect();
+    names.sort_unstable();
     if names.is_empty() {
         names.push(DEFAULT_MODEL);
     }
@@ -130,6 +283,10 @@ async fn list_models(State(sim): State<Arc<Sim>>) -> Response {
     openai::json_response(StatusCode::OK, &list)
 }
 
+async fn health() -> Response {
+    openai::json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
 // The real API answers unknown routes with its error JSON too; clients parse it.
 async fn unknown_route(method: Method, uri: Uri) -> Response {
     invalid_url(StatusCode::NOT_FOUND, &method, &uri)
@@ -140,10 +297,9 @@ async fn wrong_method(method: Method, uri: Uri) -> Response {
 }
 
 fn invalid_url(status: StatusCode, method: &Method, uri: &Uri) -> Response {
-    let e = ApiError::invalid(format!("Invalid URL ({method} {})", uri.path()), None, None);
-    let mut response = e.into_response();
-    *response.status_mut() = status;
-    response
+    ApiError::invalid(format!("Invalid URL ({method} {})", uri.path()), None, None)
+        .with_status(status)
+        .into_response()
 }
 
 fn unix_now() -> u64 {

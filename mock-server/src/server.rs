@@ -9,19 +9,27 @@
 
 use std::future::Future;
 use std::io;
-use std::pin::pin;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 /// How long in-flight responses may continue after shutdown before they are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Streams one HTTP/2 connection may carry at once.
+const H2_MAX_STREAMS: u32 = 16_384;
 
 /// Pause after an accept error that is not the peer's fault (typically EMFILE), so that
 /// a full file table does not turn the loop into a busy spin.
@@ -59,17 +67,99 @@ pub(crate) async fn run(
     drop(connections);
 }
 
+/// Lets a request's handler reset the connection it came on, which the handler has no
+/// other way to reach. Every request carries one as an extension.
+#[derive(Default)]
+pub(crate) struct ConnControl {
+    reset: AtomicBool,
+    notify: Notify,
+}
+
+impl ConnControl {
+    /// Closes the connection with a TCP reset, dropping whatever it was doing (on HTTP/2,
+    /// every stream it carries).
+    pub(crate) fn reset(&self) {
+        self.reset.store(true, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+}
+
 async fn serve_connection(stream: TcpStream, app: Router, mut stop: watch::Receiver<bool>) {
     // Best effort: a socket that refuses it still works, only with worse latency.
     let _ = stream.set_nodelay(true);
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app)));
+    let control = Arc::new(ConnControl::default());
+    let io = ResettableIo { stream, control: control.clone() };
+    let app = TowerToHyperService::new(app);
+    let for_requests = control.clone();
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(for_requests.clone());
+        hyper::service::Service::call(&app, req)
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's default of 200 streams per HTTP/2 connection would queue a load test's
+    // streams in the client; a real API gateway allows far more.
+    builder.http2().max_concurrent_streams(H2_MAX_STREAMS);
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
     tokio::select! {
         _ = conn.as_mut() => return,
+        // Returning drops the connection and with it the socket, which `ResettableIo`
+        // then closes with a reset.
+        () = control.notify.notified() => return,
         _ = stop.wait_for(|stopped| *stopped) => {}
     }
     conn.as_mut().graceful_shutdown();
     let _ = conn.await;
+}
+
+/// The connection's socket, which it closes with a TCP reset (RST) instead of the usual
+/// FIN when its [`ConnControl`] asked for one: what a crashed server or a proxy
+/// dropping the request looks like to a client.
+struct ResettableIo {
+    stream: TcpStream,
+    control: Arc<ConnControl>,
+}
+
+impl Drop for ResettableIo {
+    fn drop(&mut self) {
+        if self.control.reset.load(Ordering::Relaxed) {
+            // SO_LINGER 0 makes close() send RST. Tokio deprecates set_linger because a
+            // non-zero linger blocks the thread on close; a zero one does not block.
+            #[allow(deprecated)]
+            let _ = self.stream.set_linger(Some(Duration::ZERO));
+        }
+    }
+}
+
+impl AsyncRead for ResettableIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
 }
 
 /// Errors that concern one connection only: the listener itself is fine.

@@ -31,13 +31,64 @@ pub(crate) fn word(key: u64, index: u32) -> &'static str {
     WORDS[(h & (WORDS.len() as u64 - 1)) as usize]
 }
 
-/// The whole output of a request, for non-streaming responses.
-pub(crate) fn render(key: u64, tokens: u32) -> String {
+/// The text a sequence shows: its first `tokens` words, cut at byte `visible` when a
+/// stop sequence ended it (the stop string and whatever followed are not shown).
+pub(crate) fn render(key: u64, tokens: u32, visible: Option<u32>) -> String {
     let mut out = String::with_capacity(tokens as usize * 6);
     for i in 0..tokens {
         out.push_str(word(key, i));
     }
+    if let Some(v) = visible {
+        // Words are ASCII, so every byte offset is a char boundary.
+        out.truncate(v as usize);
+    }
     out
+}
+
+/// Where generation ends because a stop string appeared: the number of tokens generated
+/// (up to and including the one that completed the match) and the byte length of the
+/// text before the match. The earliest-ending match wins, as the API checks after each
+/// token; among those ending in the same token, the earliest-starting one.
+///
+/// Looks at no more than `limit` tokens and keeps only a window as long as the longest
+/// stop string, so it costs no allocation per token.
+pub(crate) fn find_stop(key: u64, limit: u32, stops: &[String]) -> Option<(u32, u32)> {
+    let longest = stops.iter().map(String::len).max().filter(|&n| n > 0)?;
+    let mut window = String::with_capacity(longest + 16);
+    // Bytes of the text before the window.
+    let mut dropped = 0usize;
+    for i in 0..limit {
+        window.push_str(word(key, i));
+        // Every match in the window ends in the word just added: one that ended earlier
+        // would have stopped generation then.
+        let start = stops.iter().filter(|s| !s.is_empty()).filter_map(|s| window.find(s.as_str())).min();
+        if let Some(start) = start {
+            let visible = u32::try_from(dropped + start).unwrap_or(u32::MAX);
+            return Some((i + 1, visible));
+        }
+        // Keep what a match ending in a later word could still start in.
+        let keep = longest - 1;
+        if window.len() > keep {
+            let cut = window.len() - keep;
+            window.drain(..cut);
+            dropped += cut;
+        }
+    }
+    None
+}
+
+/// The part of `word` that is shown, given that `offset` bytes of the sequence's text
+/// came before it and the text is cut at `visible`.
+pub(crate) fn visible_part(word: &'static str, offset: u32, visible: Option<u32>) -> &'static str {
+    match visible {
+        Some(v) if offset.saturating_add(word.len() as u32) > v => &word[..v.saturating_sub(offset) as usize],
+        _ => word,
+    }
+}
+
+/// The key of sequence `index` of a request: its text and natural length.
+pub(crate) fn sequence_key(request: u64, index: u32) -> u64 {
+    splitmix64(request ^ u64::from(index).wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
 /// Identifies the `seq`-th request of a server seeded with `seed`. It drives the
@@ -47,7 +98,7 @@ pub(crate) fn request_key(seed: u64, seq: u64) -> u64 {
 }
 
 /// SplitMix64's finaliser: a cheap, well-mixed 64-bit hash.
-fn splitmix64(x: u64) -> u64 {
+pub(crate) fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -76,10 +127,10 @@ mod tests {
 
     #[test]
     fn text_is_deterministic_and_varies_by_request() {
-        let a = render(request_key(7, 0), 50);
-        assert_eq!(a, render(request_key(7, 0), 50));
-        assert_ne!(a, render(request_key(7, 1), 50));
-        assert_ne!(a, render(request_key(8, 0), 50));
+        let a = render(request_key(7, 0), 50, None);
+        assert_eq!(a, render(request_key(7, 0), 50, None));
+        assert_ne!(a, render(request_key(7, 1), 50, None));
+        assert_ne!(a, render(request_key(8, 0), 50, None));
         assert_eq!(count_words(&a), 50);
         assert!(a.starts_with(' '));
     }
@@ -96,5 +147,44 @@ mod tests {
         assert_eq!(seen.len(), WORDS.len());
         assert!(seen.values().all(|&n| (50..=150).contains(&n)), "{seen:?}");
         assert!((50..=150).contains(&repeats), "{repeats} immediate repeats, want ~100");
+    }
+
+    /// The stop search agrees with searching the whole rendered text.
+    #[test]
+    fn stop_is_found_where_the_text_has_it() {
+        let stops = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for k in 0..200 {
+            let key = sequence_key(request_key(1, k), 0);
+            let text = render(key, 100, None);
+            for set in
+                [stops(&[" the"]), stops(&["he ", "xyz"]), stops(&[" of the", " and"]), stops(&["e t"])]
+            {
+                let found = find_stop(key, 100, &set);
+                // The earliest end, then the earliest start.
+                let best =
+                    set.iter().filter_map(|s| text.find(s.as_str()).map(|at| (at + s.len(), at))).min();
+                match (found, best) {
+                    (None, None) => {}
+                    (Some((tokens, visible)), Some((end, start))) => {
+                        assert!(render(key, tokens, None).len() >= end);
+                        assert!(render(key, tokens - 1, None).len() < end, "{k} {set:?}");
+                        assert_eq!(visible as usize, start, "{k} {set:?}");
+                        // And the shown words add up to the cut text.
+                        let mut offset = 0;
+                        let mut shown = String::new();
+                        for i in 0..tokens {
+                            let w = visible_part(word(key, i), offset, Some(visible));
+                            shown.push_str(w);
+                            offset += word(key, i).len() as u32;
+                        }
+                        assert_eq!(shown, render(key, tokens, Some(visible)));
+                        assert_eq!(shown, text[..start]);
+                    }
+                    other => panic!("{k} {set:?}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(find_stop(1, 100, &stops(&["", "Z"])), None);
+        assert_eq!(find_stop(1, 100, &[]), None);
     }
 }

@@ -17,7 +17,9 @@ pub struct ScenarioFile {
     pub seed: Option<u64>,
     pub target: Option<TargetFile>,
     pub load: LoadFile,
-    pub simulator: Option<SimulatorFile>,
+    /// The simulator's profile: the same keys as a `llmload-mock --config`
+    /// file, owned by the simulator crate.
+    pub simulator: Option<llmload_mock::ProfileFile>,
     #[serde(rename = "variant", default)]
     pub variants: Vec<VariantFile>,
     /// Parameter name → values; plus `mode`. Kept as a table because its keys
@@ -83,30 +85,6 @@ pub struct StageFile {
     pub duration: Duration,
     pub concurrency: Option<u32>,
     pub rate: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimulatorFile {
-    // Listed rather than `#[serde(flatten)]`ed from ProfileFile: serde cannot
-    // combine flatten with deny_unknown_fields.
-    #[serde(default, deserialize_with = "duration_opt")]
-    pub ttft: Option<Duration>,
-    #[serde(default, deserialize_with = "duration_opt")]
-    pub itl: Option<Duration>,
-    pub jitter: Option<f64>,
-    #[serde(default)]
-    pub models: BTreeMap<String, ProfileFile>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileFile {
-    #[serde(default, deserialize_with = "duration_opt")]
-    pub ttft: Option<Duration>,
-    #[serde(default, deserialize_with = "duration_opt")]
-    pub itl: Option<Duration>,
-    pub jitter: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -108,6 +108,7 @@ impl Plan {
             "weight",
             "request",
             "prompt tok",
+            "USD/req max",
             "requests",
             "worst tok in",
             "worst tok out",
@@ -120,6 +121,7 @@ impl Plan {
                 v.weight.to_string(),
                 describe_request(v),
                 v.prompt.max_tokens().to_string(),
+                v.worst_case_cost().map_or_else(|| "-".into(), |c| format!("{c:.6}")),
                 opt(p.requests, 0),
                 opt(p.requests.map(|r| r * p.worst_tokens.0 as f64), 0),
                 opt(p.requests.map(|r| r * p.worst_tokens.1 as f64), 0),
@@ -128,6 +130,7 @@ impl Plan {
         }
         rows.push([
             "total".into(),
+            String::new(),
             String::new(),
             String::new(),
             String::new(),

@@ -16,6 +16,7 @@ warmup = "500ms"
 ttft = "100ms"
 itl = "10ms"
 jitter = 0.0
+serve_any_model = true
 
 [simulator.models.big]
 itl = "30ms"
@@ -78,7 +79,7 @@ fn rejects_unknown_scenario_key_with_its_line() {
 fn rejects_unknown_variant_key_with_its_line() {
     let src = GOOD.replace("max_tokens = 8", "max_tokens = 8\ntemperatur = 0.5");
     let e = error(&src);
-    assert!(e.starts_with("s.toml:31:"), "{e}");
+    assert!(e.starts_with("s.toml:32:"), "{e}");
     assert!(e.contains("temperatur"), "{e}");
 }
 
@@ -91,11 +92,11 @@ fn rejects_duration_without_unit() {
 #[test]
 fn validation_errors_name_key_and_line() {
     let e = error(&GOOD.replace("max_tokens = 8", "max_tokens = 0"));
-    assert_eq!(e, "s.toml:30:1: variant[1].max_tokens: must be at least 1, got 0");
+    assert_eq!(e, "s.toml:31:1: variant[1].max_tokens: must be at least 1, got 0");
     let e = error(&GOOD.replace("concurrency = 4", "concurrency = 4\nrate = 5.0"));
     assert!(e.starts_with("s.toml:7:1: load.rate:"), "{e}");
     let e = error(&GOOD.replace("name = \"completions\"", "name = \"chat\""));
-    assert!(e.starts_with("s.toml:26:1: variant[1].name: duplicate"), "{e}");
+    assert!(e.starts_with("s.toml:27:1: variant[1].name: duplicate"), "{e}");
 }
 
 #[test]
@@ -177,7 +178,7 @@ fn rejects_what_the_api_would_reject() {
     problem("best_of = 2", "variant[2].best_of", "best_of = 2 cannot be streamed");
     problem("batch = 21", "variant[2].batch", "got 21");
     let e = error(&with_variant("").replace("max_tokens = 4", "max_tokens = 0"));
-    assert!(e.contains("s.toml:38:1: variant[2].max_tokens: must be at least 1, got 0"), "{e}");
+    assert!(e.contains("s.toml:39:1: variant[2].max_tokens: must be at least 1, got 0"), "{e}");
     let e = error(&GOOD.replace("max_tokens = 32", "max_tokens = 32\nbatch = 2"));
     assert!(e.contains("variant[0].batch: batch = 2 needs endpoint = \"completions\""), "{e}");
     let e = error(&GOOD.replace("model = \"big\"", "model = \"big\"\nbest_of = 2"));
@@ -218,7 +219,7 @@ fn sweep_expands_into_named_variants() {
 fn sweep_over_unknown_parameter_or_bad_value_is_located() {
     let e = error(&format!("{GOOD}[sweep]\nmax_tokenz = [1, 2]\n"));
     assert!(e.contains("sweep.max_tokenz: cannot sweep over \"max_tokenz\""), "{e}");
-    assert!(e.contains("s.toml:34:"), "{e}");
+    assert!(e.contains("s.toml:35:"), "{e}");
     let e = error(&format!("{GOOD}[sweep]\nmax_tokens = [1, 0]\n"));
     assert!(e.contains("sweep.max_tokens: must be at least 1, got 0"), "{e}");
 }
@@ -240,7 +241,7 @@ fn slo_keys_are_checked() {
     assert_eq!((tput.bound, tput.threshold), (Bound::Min, 500.0));
     assert_eq!(s.slo.iter().filter(|o| o.variant.as_deref() == Some("chat")).count(), 1);
     let e = error(&format!("{GOOD}[slo]\n\"tfft.p95\" = \"800ms\"\n"));
-    assert!(e.contains("slo.\"tfft.p95\": unknown metric \"tfft.p95\"") && e.contains("s.toml:34:"), "{e}");
+    assert!(e.contains("slo.\"tfft.p95\": unknown metric \"tfft.p95\"") && e.contains("s.toml:35:"), "{e}");
     let e = error(&format!("{GOOD}[slo]\n\"ttft.p95\" = \"800\"\n"));
     assert!(e.contains("invalid duration \"800\""), "{e}");
     let e = error(&format!("{GOOD}[slo.variants.nope]\n\"ttft.p95\" = \"1s\"\n"));
@@ -292,4 +293,14 @@ fn rejects_a_key_pasted_where_its_variable_name_goes() {
         e.contains("target.api_key_env") && !e.contains("sk-proj-abcdef123"),
         "the key is not echoed: {e}"
     );
+}
+
+#[test]
+fn simulator_profile_problems_and_unserved_models_are_located() {
+    let e = error(&GOOD.replace("serve_any_model = true\n", ""));
+    assert!(e.contains("s.toml:29:1: variant[1].model: the simulator serves only [\"big\"]"), "{e}");
+    let e = error(&GOOD.replace("jitter = 0.0", "jitter = 0.0\nmax_sequences = 0"));
+    assert!(e.contains("s.toml:14:1: simulator.max_sequences:"), "{e}");
+    let e = error(&GOOD.replace("itl = \"30ms\"", "itl = \"30\""));
+    assert!(e.contains("s.toml:17:7:") && e.contains("invalid duration \"30\""), "{e}");
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use llmload_mock::{ModelProfile, SimConfig};
+use llmload_mock::SimConfig;
 use sha2::{Digest, Sha256};
 
 use super::file::{self, PriceFile, PromptTokensFile, ScenarioFile, StopFile, TargetKind, VariantFile};
@@ -95,6 +95,7 @@ fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option
     }
     p.check(!raw.variants.is_empty(), "variant", || "at least one [[variant]] is required".into());
     let (mode, expanded) = sweep::expand(&raw.variants, raw.sweep.as_ref(), p);
+    simulator_models(target.as_ref(), simulator.as_ref(), &expanded, p);
     let mut names = BTreeSet::new();
     let mut variants = Vec::new();
     for e in expanded {
@@ -284,35 +285,36 @@ fn check_rate(r: f64, key: KeyPath, p: &mut Problems) -> Option<f64> {
     .then_some(r)
 }
 
-fn simulator(s: file::SimulatorFile, seed: u64, p: &mut Problems) -> Option<SimConfig> {
-    let base = ModelProfile::default();
-    let default_profile = profile(&base, s.ttft, s.itl, s.jitter, KeyPath::root("simulator"), p)?;
-    let mut models = BTreeMap::new();
-    for (name, m) in s.models {
-        let key = KeyPath::root("simulator").key("models").key(&name);
-        models.insert(name, profile(&default_profile, m.ttft, m.itl, m.jitter, key, p)?);
-    }
-    Some(SimConfig { default_profile, models, seed })
+fn simulator(s: llmload_mock::ProfileFile, seed: u64, p: &mut Problems) -> Option<SimConfig> {
+    SimConfig::from_profile(s, seed)
+        .map_err(|e| {
+            let key = e.path.iter().fold(KeyPath::root("simulator"), |k, step| k.key(step));
+            p.push(key, e.message);
+        })
+        .ok()
 }
 
-/// A model profile inherits what it does not set from `base`.
-fn profile(
-    base: &ModelProfile,
-    ttft: Option<Duration>,
-    itl: Option<Duration>,
-    jitter: Option<f64>,
-    key: KeyPath,
+/// With a simulator target, every variant's model must be one it serves.
+fn simulator_models(
+    target: Option<&Target>,
+    sim: Option<&SimConfig>,
+    expanded: &[Expanded],
     p: &mut Problems,
-) -> Option<ModelProfile> {
-    let jitter = jitter.unwrap_or(base.jitter);
-    let ok = p.check(jitter.is_finite() && (0.0..=5.0).contains(&jitter), key.clone().key("jitter"), || {
-        format!("must be 0..=5 (a fraction of the mean; 0 = exact), got {jitter}")
-    });
-    let prof = ModelProfile { ttft: ttft.unwrap_or(base.ttft), itl: itl.unwrap_or(base.itl), jitter };
-    // The simulator's own limits (e.g. durations up to 1 h), reported here
-    // against the file rather than when the run starts.
-    let valid = prof.validate().map_err(|e| p.push(key, e)).is_ok();
-    (ok && valid).then_some(prof)
+) {
+    let (Some(Target::Simulator), Some(sim)) = (target, sim) else { return };
+    if sim.serve_any_model {
+        return;
+    }
+    for e in expanded {
+        let m = &e.file.model;
+        p.check(sim.models.contains_key(m), e.key("model"), || {
+            let known: Vec<&String> = sim.models.keys().collect();
+            format!(
+                "the simulator serves only {known:?} (its [simulator.models] tables), got {m:?}: add \
+                 [simulator.models.{m:?}] or serve_any_model = true"
+            )
+        });
+    }
 }
 
 fn check_price(pr: &PriceFile, key: KeyPath, p: &mut Problems) -> Option<Price> {

@@ -2,16 +2,13 @@
 //! event; the token event, the hot path, is rendered once per request with a
 //! placeholder and then reused as a prefix and a suffix around each word.
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::{Endpoint, json_response};
+use super::{Endpoint, to_json};
 use crate::stream::SseFrames;
 
 const SYSTEM_FINGERPRINT: &str = "fp_llmload_sim";
-const FINISH_LENGTH: &str = "length";
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// What every chunk and response of one request shares.
@@ -21,11 +18,17 @@ pub(crate) struct Meta<'a> {
     pub(crate) model: &'a str,
 }
 
-#[derive(Serialize, Clone, Copy)]
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Usage {
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_tokens: u64,
     pub(crate) total_tokens: u64,
+}
+
+/// A returned choice of a non-streaming response, in index order.
+pub(crate) struct ChoiceText {
+    pub(crate) text: String,
+    pub(crate) finish_reason: &'static str,
 }
 
 /// The `usage` field of a chunk: absent unless usage was asked for; then `null` on
@@ -88,7 +91,7 @@ struct ChatCompletion<'a> {
     created: u64,
     model: &'a str,
     system_fingerprint: &'static str,
-    choices: [ChatChoice<'a>; 1],
+    choices: Vec<ChatChoice<'a>>,
     usage: Usage,
 }
 
@@ -104,6 +107,8 @@ struct ChatChoice<'a> {
 struct Message<'a> {
     role: &'static str,
     content: &'a str,
+    /// Always `null`: the simulator never refuses.
+    refusal: (),
 }
 
 pub(crate) fn id_prefix(endpoint: Endpoint) -> &'static str {
@@ -113,50 +118,67 @@ pub(crate) fn id_prefix(endpoint: Endpoint) -> &'static str {
     }
 }
 
-/// The complete non-streaming response.
-pub(crate) fn response(endpoint: Endpoint, meta: &Meta, text: &str, usage: Usage) -> Response {
+/// The body of a complete non-streaming response.
+pub(crate) fn response_json(
+    endpoint: Endpoint,
+    meta: &Meta,
+    choices: &[ChoiceText],
+    usage: Usage,
+) -> Vec<u8> {
+    let indexed = choices.iter().zip(0u32..);
     match endpoint {
-        Endpoint::Chat => json_response(
-            StatusCode::OK,
-            &ChatCompletion {
-                id: meta.id,
-                object: "chat.completion",
-                created: meta.created,
-                model: meta.model,
-                system_fingerprint: SYSTEM_FINGERPRINT,
-                choices: [ChatChoice {
-                    index: 0,
-                    message: Message { role: "assistant", content: text },
+        Endpoint::Chat => to_json(&ChatCompletion {
+            id: meta.id,
+            object: "chat.completion",
+            created: meta.created,
+            model: meta.model,
+            system_fingerprint: SYSTEM_FINGERPRINT,
+            choices: indexed
+                .map(|(c, index)| ChatChoice {
+                    index,
+                    message: Message { role: "assistant", content: &c.text, refusal: () },
                     logprobs: (),
-                    finish_reason: FINISH_LENGTH,
-                }],
-                usage,
-            },
-        ),
-        Endpoint::Completions => json_response(
-            StatusCode::OK,
-            &Completion {
+                    finish_reason: c.finish_reason,
+                })
+                .collect(),
+            usage,
+        }),
+        Endpoint::Completions => {
+            let choices: Vec<_> = indexed
+                .map(|(c, index)| CompletionChoice {
+                    text: &c.text,
+                    index,
+                    logprobs: (),
+                    finish_reason: Some(c.finish_reason),
+                })
+                .collect();
+            to_json(&Completion {
                 id: meta.id,
                 object: "text_completion",
                 created: meta.created,
                 model: meta.model,
-                choices: &[CompletionChoice {
-                    text,
-                    index: 0,
-                    logprobs: (),
-                    finish_reason: Some(FINISH_LENGTH),
-                }],
+                choices: &choices,
                 usage: Some(Some(usage)),
-            },
-        ),
+            })
+        }
     }
 }
 
-/// The SSE events of a streaming response, rendered ahead of time.
-pub(crate) fn sse_frames(endpoint: Endpoint, meta: &Meta, usage: Usage, include_usage: bool) -> SseFrames {
+/// The SSE events of a streaming response, rendered ahead of time. `finish_reasons` has
+/// one entry per returned choice, in index order.
+pub(crate) fn sse_frames(
+    endpoint: Endpoint,
+    meta: &Meta,
+    finish_reasons: &[&'static str],
+    usage: Usage,
+    include_usage: bool,
+) -> SseFrames {
     let chunk_usage = include_usage.then_some(None);
     let final_usage = include_usage.then_some(Some(usage));
-    let (open, token, finish, usage_event) = match endpoint {
+    let mut open = Vec::new();
+    let mut tokens = Vec::with_capacity(finish_reasons.len());
+    let mut finish = Vec::with_capacity(finish_reasons.len());
+    let usage_event = match endpoint {
         Endpoint::Chat => {
             let chunk = |choices: &[ChatChunkChoice], usage| {
                 sse_event(&ChatChunk {
@@ -169,18 +191,21 @@ pub(crate) fn sse_frames(endpoint: Endpoint, meta: &Meta, usage: Usage, include_
                     usage,
                 })
             };
-            let delta = |role, content, finish_reason| ChatChunkChoice {
-                index: 0,
+            let delta = |index, role, content, finish_reason| ChatChunkChoice {
+                index,
                 delta: Delta { role, content },
                 logprobs: (),
                 finish_reason,
             };
-            (
-                Some(chunk(&[delta(Some("assistant"), Some(""), None)], chunk_usage)),
-                chunk(&[delta(None, Some(PLACEHOLDER), None)], chunk_usage),
-                chunk(&[delta(None, None, Some(FINISH_LENGTH))], chunk_usage),
-                chunk(&[], final_usage),
-            )
+            for (reason, index) in finish_reasons.iter().zip(0u32..) {
+                open.extend(chunk(&[delta(index, Some("assistant"), Some(""), None)], chunk_usage));
+                tokens.push(split_at_placeholder(chunk(
+                    &[delta(index, None, Some(PLACEHOLDER), None)],
+                    chunk_usage,
+                )));
+                finish.push(Bytes::from(chunk(&[delta(index, None, None, Some(*reason))], chunk_usage)));
+            }
+            chunk(&[], final_usage)
         }
         Endpoint::Completions => {
             let chunk = |choices: &[CompletionChoice], usage| {
@@ -194,22 +219,20 @@ pub(crate) fn sse_frames(endpoint: Endpoint, meta: &Meta, usage: Usage, include_
                 })
             };
             let choice =
-                |text, finish_reason| CompletionChoice { text, index: 0, logprobs: (), finish_reason };
-            (
-                None,
-                chunk(&[choice(PLACEHOLDER, None)], chunk_usage),
-                chunk(&[choice("", Some(FINISH_LENGTH))], chunk_usage),
-                chunk(&[], final_usage),
-            )
+                |index, text, finish_reason| CompletionChoice { text, index, logprobs: (), finish_reason };
+            for (reason, index) in finish_reasons.iter().zip(0u32..) {
+                tokens.push(split_at_placeholder(chunk(&[choice(index, PLACEHOLDER, None)], chunk_usage)));
+                finish.push(Bytes::from(chunk(&[choice(index, "", Some(*reason))], chunk_usage)));
+            }
+            chunk(&[], final_usage)
         }
     };
-    let (token_prefix, token_suffix) = split_at_placeholder(token);
-    let mut tail = finish;
+    let mut tail = Vec::new();
     if include_usage {
         tail.extend_from_slice(&usage_event);
     }
     tail.extend_from_slice(DONE);
-    SseFrames { open: open.map(Bytes::from), token_prefix, token_suffix, tail: Some(Bytes::from(tail)) }
+    SseFrames { open: (!open.is_empty()).then(|| Bytes::from(open)), tokens, finish, tail: Bytes::from(tail) }
 }
 
 /// Stands for the token's text in the rendered token event. serde_json writes it as
@@ -247,19 +270,26 @@ mod tests {
         let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
         for endpoint in [Endpoint::Chat, Endpoint::Completions] {
             for include_usage in [false, true] {
-                let frames = sse_frames(endpoint, &meta, usage, include_usage);
-                let event = frames.token_prefix.iter().chain(b" word").chain(&frames.token_suffix);
-                let event: Vec<u8> = event.copied().collect();
-                let json =
-                    event.strip_prefix(b"data: ").and_then(|e| e.strip_suffix(b"\n\n")).expect("SSE framing");
-                let v: Value = serde_json::from_slice(json).expect("JSON");
-                assert_eq!(v["model"], json!(meta.model));
-                let text = match endpoint {
-                    Endpoint::Chat => &v["choices"][0]["delta"]["content"],
-                    Endpoint::Completions => &v["choices"][0]["text"],
-                };
-                assert_eq!(text, &json!(" word"));
-                assert_eq!(v.get("usage").is_some(), include_usage);
+                let frames = sse_frames(endpoint, &meta, &["stop", "length", "stop"], usage, include_usage);
+                assert_eq!(frames.tokens.len(), 3);
+                for (index, (prefix, suffix)) in frames.tokens.iter().enumerate() {
+                    let event = prefix.iter().chain(b" word").chain(suffix);
+                    let event: Vec<u8> = event.copied().collect();
+                    let json = event
+                        .strip_prefix(b"data: ")
+                        .and_then(|e| e.strip_suffix(b"\n\n"))
+                        .expect("SSE framing");
+                    let v: Value = serde_json::from_slice(json).expect("JSON");
+                    assert_eq!(v["model"], json!(meta.model));
+                    assert_eq!(v["choices"][0]["index"], json!(index));
+                    let text = match endpoint {
+                        Endpoint::Chat => &v["choices"][0]["delta"]["content"],
+                        Endpoint::Completions => &v["choices"][0]["text"],
+                    };
+                    assert_eq!(text, &json!(" word"));
+                    assert_eq!(v.get("usage").is_some(), include_usage);
+                }
+                assert_eq!(frames.open.is_some(), endpoint == Endpoint::Chat);
             }
         }
     }

@@ -1,126 +1,17 @@
-//! The simulator seen from a client: routes, response shapes, and above all the timing
-//! of streamed tokens, measured on the client side.
+//! Routes, response shapes, and above all the timing of streamed tokens, measured on
+//! the client side.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use llmload_mock::{ModelProfile, SimConfig, serve};
+use llmload_mock::serve;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-struct Server {
-    base: String,
-    // Built up front: building one loads the system's root certificates, tens of
-    // milliseconds that must not land inside a timed request.
-    client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(config: SimConfig) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Self { base, client: client(), stop: Some(stop), task }
-    }
-
-    async fn with_profile(ttft_ms: u64, itl_ms: u64) -> Self {
-        Self::start(config(profile(ttft_ms, itl_ms, 0.0), 0)).await
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(&body).send().await.expect("send")
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.expect("join").expect("serve");
-    }
-}
-
-fn profile(ttft_ms: u64, itl_ms: u64, jitter: f64) -> ModelProfile {
-    ModelProfile { ttft: Duration::from_millis(ttft_ms), itl: Duration::from_millis(itl_ms), jitter }
-}
-
-fn config(default_profile: ModelProfile, seed: u64) -> SimConfig {
-    SimConfig { default_profile, models: BTreeMap::new(), seed }
-}
-
-fn client() -> reqwest::Client {
-    // Already installed by another test: fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().expect("client")
-}
-
-/// One SSE event's data and when the client had it.
-struct Event {
-    at: Instant,
-    data: String,
-}
-
-/// Reads a whole SSE response, timestamping each event as soon as its bytes arrive.
-async fn events(response: reqwest::Response) -> Vec<Event> {
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
-    assert_eq!(content_type, "text/event-stream");
-    let mut body = response.bytes_stream();
-    let mut buf = Vec::new();
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let at = Instant::now();
-        buf.extend_from_slice(&chunk.expect("body chunk"));
-        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = buf.drain(..end + 2).collect();
-            let text = String::from_utf8(event).expect("utf-8");
-            let data = text.trim_end().strip_prefix("data: ").expect("a data line").to_owned();
-            out.push(Event { at, data });
-        }
-    }
-    assert!(buf.is_empty(), "trailing bytes: {buf:?}");
-    out
-}
-
-fn json_of(e: &Event) -> Value {
-    serde_json::from_str(&e.data).expect("event JSON")
-}
-
-fn chat_body(max_tokens: u32, stream: bool, include_usage: bool) -> Value {
-    let mut body = json!({
-        "model": "sim-test",
-        "messages": [{"role": "user", "content": "one two three four"}],
-        "max_tokens": max_tokens,
-        "stream": stream,
-    });
-    if include_usage {
-        body["stream_options"] = json!({"include_usage": true});
-    }
-    body
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+use super::*;
 
 /// The chunks of a chat stream, checked for shape; returns the content chunks' events.
-fn check_chat_stream(events: &[Event], tokens: usize, include_usage: bool) -> Vec<&Event> {
+pub fn check_chat_stream(events: &[Event], tokens: usize, include_usage: bool) -> Vec<&Event> {
     let expected = 1 + tokens + 1 + usize::from(include_usage) + 1;
     assert_eq!(events.len(), expected, "event count");
     assert_eq!(events[expected - 1].data, "[DONE]");
@@ -162,13 +53,9 @@ fn check_chat_stream(events: &[Event], tokens: usize, include_usage: bool) -> Ve
     events[1..=tokens].iter().collect()
 }
 
-/// Timing measured on a machine that may be busy (2 cores, perhaps a build running):
-/// a timing miss is retried on a fresh server, a shape error fails at once. A real
-/// regression, such as relative sleeps drifting, misses every attempt.
-const TIMING_ATTEMPTS: usize = 3;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_stream_is_paced_by_absolute_deadlines() {
+    let _turn = TIMING.lock().await;
     let mut misses = Vec::new();
     for _ in 0..TIMING_ATTEMPTS {
         match paced_chat_stream().await {
@@ -229,7 +116,7 @@ async fn streams_over_http2_too() {
 async fn completion_stream_shape() {
     let server = Server::with_profile(5, 1).await;
     let body = json!({
-        "model": "davinci-sim", "prompt": ["a b", "c"], "max_tokens": 3,
+        "model": "davinci-sim", "prompt": "a b c", "max_tokens": 3,
         "stream": true, "stream_options": {"include_usage": true},
     });
     let events = events(server.post("/completions", body).await).await;
@@ -263,6 +150,7 @@ async fn completion_stream_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_streaming_responses_arrive_when_the_last_token_is_due() {
+    let _turn = TIMING.lock().await;
     let server = Server::with_profile(50, 5).await;
     // ttft + (n-1) * itl = 50 + 9 * 5 = 95 ms.
     let sent = Instant::now();
@@ -322,6 +210,7 @@ async fn models_are_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_model_gets_its_own_profile() {
+    let _turn = TIMING.lock().await;
     let mut cfg = config(profile(200, 50, 0.0), 0);
     cfg.models.insert("fast".into(), profile(10, 1, 0.0));
     let server = Server::start(cfg).await;
@@ -334,46 +223,8 @@ async fn each_model_gets_its_own_profile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_openai_errors() {
-    let server = Server::with_profile(1, 1).await;
-    let cases = [
-        ("/chat/completions", "{not json", Value::Null),
-        ("/completions", "[1, 2]", Value::Null),
-        ("/chat/completions", r#"{"messages": []}"#, json!("model")),
-        ("/completions", r#"{"prompt": "hi"}"#, json!("model")),
-        ("/completions", r#"{"model": "m", "max_tokens": 0}"#, json!("max_tokens")),
-        (
-            "/chat/completions",
-            r#"{"model": "m", "messages": [], "max_completion_tokens": -1}"#,
-            json!("max_completion_tokens"),
-        ),
-    ];
-    for (path, body, param) in cases {
-        let response = server
-            .client
-            .post(server.url(path))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), 400, "{body}");
-        let v: Value = response.json().await.expect("error JSON");
-        let error = &v["error"];
-        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-        assert_eq!(error["type"], "invalid_request_error");
-        assert_eq!(error["param"], param, "{body}");
-        assert!(error.get("code").is_some(), "{v}");
-    }
-    let response = server.client.get(server.url("/nowhere")).send().await.expect("send");
-    assert_eq!(response.status(), 404);
-    let v: Value = response.json().await.expect("error JSON");
-    assert_eq!(v["error"]["type"], "invalid_request_error");
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jitter_is_deterministic_for_a_seed() {
+    let _turn = TIMING.lock().await;
     async fn first_text(seed: u64) -> (String, Vec<Duration>) {
         let server = Server::start(config(profile(5, 3, 0.5), seed)).await;
         let events = events(server.post("/chat/completions", chat_body(30, true, false)).await).await;

@@ -1,0 +1,67 @@
+//! The simulator's own lateness: how long after its deadline each token event left the
+//! stream, measured inside the server. A client measures this plus its own delays;
+//! this is what the simulator adds, which a benchmark needs to state separately.
+//!
+//! Process-wide and off unless [`enable`]d: when off, a token costs one relaxed load of
+//! a flag. When on, one relaxed increment of a bucket (10 µs wide, up to 100 ms).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+const BUCKET: Duration = Duration::from_micros(10);
+/// 100 ms in 10 µs buckets, and one more for everything later.
+const BUCKETS: usize = 10_001;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static COUNTS: [AtomicU64; BUCKETS] = [const { AtomicU64::new(0) }; BUCKETS];
+
+/// Starts recording, for every server in this process.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Records a token event sent now against its deadline `due`.
+pub(crate) fn record(due: Instant) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let late = Instant::now().saturating_duration_since(due);
+    let bucket = (late.as_nanos() / BUCKET.as_nanos()).min(BUCKETS as u128 - 1) as usize;
+    COUNTS[bucket].fetch_add(1, Ordering::Relaxed);
+}
+
+/// What has been recorded so far.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    counts: Vec<u64>,
+}
+
+pub fn snapshot() -> Snapshot {
+    Snapshot { counts: COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).collect() }
+}
+
+impl Snapshot {
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The upper edge of the bucket holding quantile `q` (0..=1), so a slight
+    /// overstatement; `None` when nothing was recorded. 100 ms means "100 ms or more".
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64 * q.clamp(0.0, 1.0)).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &n) in self.counts.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(BUCKET * (i as u32 + 1).min(BUCKETS as u32 - 1));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,64 @@
+//! The simulator as a standalone server: the arguments and the entry point shared by
+//! the `llmload-mock` binary and `llmload mock`, so that both take the same flags and
+//! print the same first line.
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::SimConfig;
+use crate::profile;
+
+/// Serve an OpenAI-compatible API with simulated latency, capacity, rate limits and
+/// faults.
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// Profile (TOML) with the models and their behaviour; without it the built-in
+    /// synthetic profile serves `sim-small` and `sim-large`.
+    #[arg(long, value_name = "PROFILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (printed on start).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Accept only this API key (repeatable; adds to the profile's `api_keys`). Without
+    /// any, every key is accepted.
+    #[arg(long = "api-key", value_name = "KEY")]
+    pub api_keys: Vec<String>,
+    /// Seed of every output text, sampled duration and length, and injected fault.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Loads the profile, binds, prints `llmload-mock listening on http://ADDR/v1` as the
+/// first line of stdout, and serves until `shutdown` completes.
+///
+/// A profile that cannot be used fails with a [`profile::LoadError`] (naming the file,
+/// line and key) inside the `anyhow::Error`: callers can downcast to it to exit with a
+/// usage error's code.
+pub async fn run_standalone(
+    args: Args,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => profile::load(path, args.seed)?,
+        None => SimConfig::builtin(args.seed),
+    };
+    config.api_keys.extend(args.api_keys.iter().cloned());
+
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener =
+        tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "llmload-mock listening on http://{local}/v1")?;
+    stdout.flush()?;
+    drop(stdout);
+
+    crate::serve(listener, config, shutdown).await?;
+    Ok(())
+}
