@@ -7,12 +7,12 @@
 //! absolute deadlines a late wake-up is caught up by the next one instead.
 //!
 //! Tokio's timer has a 1 ms resolution (it rounds a deadline up to the next millisecond
-//! and parks for whole milliseconds), so a token leaves 0.2–2.5 ms after its deadline,
-//! about 1.2 ms at the median, whatever the load. A dedicated clock thread with a heap of
-//! deadlines and high-resolution sleeps was measured (2,000 HTTP/2 streams at 20 ms,
-//! client alongside): median lateness 0.3 ms, but ~30% more server CPU (every wake-up
-//! crosses threads) and a p99 that varied from 1.5 to 8.7 ms between runs against
-//! 2.7–3.8 ms here; not worth it while CPU is what limits a 2-core run.
+//! and parks for whole milliseconds), so a token leaves about 1.2 ms after its deadline
+//! at the median and 2.5–4 ms at p99, whatever the load. A dedicated clock thread with
+//! a heap of deadlines and high-resolution sleeps was tried (2,000 HTTP/2 streams at
+//! 20 ms, client alongside): median lateness 0.3 ms, but ~30% more server CPU (every
+//! wake-up crosses threads) and a p99 that varied from 1.5 to 8.7 ms between runs
+//! against 2.7–3.8 ms here; not worth it while CPU is what limits a 2-core run.
 //!
 //! A step is one decode step of the batch: every sequence of the request still running
 //! produces one token in it. The gap to the next step is drawn when a step is taken,
@@ -78,8 +78,6 @@ impl Schedule {
 /// to look at the batch size again.
 const WHOLE_STEPS: u32 = 16;
 
-/// Waits until every sequence of `plan` has produced its last token, freeing each
-/// sequence's slot when it does.
 /// Waits for `due` unless it has passed: a deadline already missed costs no timer.
 async fn sleep_until(due: Instant) {
     if due > Instant::now() {
@@ -87,6 +85,8 @@ async fn sleep_until(due: Instant) {
     }
 }
 
+/// Waits until every sequence of `plan` has produced its last token, freeing each
+/// sequence's slot when it does.
 pub(crate) async fn generate_whole(mut schedule: Schedule, plan: &Plan, mut slots: Slots) {
     let mut ends: Vec<u32> = plan.sequences.iter().map(|s| s.tokens).collect();
     ends.sort_unstable();
@@ -145,12 +145,22 @@ struct SseState {
 }
 
 impl SseState {
-    /// The events of one step, in one buffer: one allocation per step, whatever `n`.
+    /// The events of one step, in one buffer: one allocation per step, whatever `n`,
+    /// of exactly the size needed (a `Vec` with spare capacity would make `Bytes` add a
+    /// second allocation).
     fn step_events(&mut self, step: u32) -> Bytes {
         let mut size = 0;
-        for (c, (prefix, suffix)) in self.choices.iter().zip(&self.frames.tokens) {
-            if step < c.tokens {
-                size += prefix.len() + suffix.len() + 16;
+        for (i, c) in self.choices.iter().enumerate() {
+            if step >= c.tokens {
+                continue;
+            }
+            let shown = text::visible_part(text::word(c.key, step), c.offset, c.visible);
+            if !shown.is_empty() {
+                let (prefix, suffix) = &self.frames.tokens[i];
+                size += prefix.len() + shown.len() + suffix.len();
+            }
+            if step + 1 == c.tokens {
+                size += self.frames.finish[i].len();
             }
         }
         let mut out = Vec::with_capacity(size);
@@ -174,6 +184,7 @@ impl SseState {
             }
         }
         self.slots.finish(finished);
+        debug_assert_eq!(out.len(), size);
         Bytes::from(out)
     }
 }

@@ -104,3 +104,53 @@ fn system_prompt_and_literal_prompt() {
         (tokens::count("gpt-4o", "Say hello.") + tokens::count("gpt-4o", "You are terse.")) as u32
     );
 }
+
+#[test]
+fn prompts_file_lines_in_every_shape_sampled_or_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.jsonl");
+    std::fs::write(
+        &file,
+        "\"first prompt\"\n\n{\"prompt\": \"second prompt\"}\n[{\"role\": \"user\", \"content\": \"third\"}]\n\
+         {\"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", \"content\": \"fourth\"}]}\n",
+    )
+    .unwrap();
+    let scenario = String::from(
+        "name = \"w\"\n[load]\nconcurrency = 1\nrequests = 1\n[[variant]]\nname = \"f\"\nendpoint = \"chat\"\n\
+         model = \"gpt-4o\"\nmax_tokens = 3\nprompts_file = \"p.jsonl\"\nprompts_order = \"sequential\"\n",
+    );
+    let s = Scenario::parse(&scenario, &dir.path().join("s.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let w = Workload::new(&s.variants, 1);
+    let contents: Vec<Value> = (0..5).map(|seq| body_of(&w, seq)["messages"].clone()).collect();
+    assert_eq!(contents[0][0]["content"], "first prompt");
+    assert_eq!(contents[1][0]["content"], "second prompt");
+    assert_eq!(contents[2][0]["content"], "third");
+    assert_eq!(contents[3][0]["role"], "system");
+    assert_eq!(contents[3][1]["content"], "fourth");
+    assert_eq!(contents[4], contents[0], "sequential wraps around");
+    assert_eq!(w.request(0).prompt_tokens as usize, tokens::count("gpt-4o", "first prompt"));
+
+    let random =
+        Scenario::parse(&scenario.replace("sequential", "random"), &dir.path().join("s.toml")).unwrap();
+    let w = Workload::new(&random.variants, 1);
+    let firsts: std::collections::BTreeSet<String> =
+        (0..40).map(|seq| body_of(&w, seq)["messages"].to_string()).collect();
+    assert_eq!(firsts.len(), 4, "every line gets drawn");
+
+    // Completions cannot take a messages array: the error names file and line.
+    let bad = scenario.replace("endpoint = \"chat\"", "endpoint = \"completions\"");
+    let e = Scenario::parse(&bad, &dir.path().join("s.toml")).unwrap_err().to_string();
+    assert!(e.contains("p.jsonl:4: a messages array needs endpoint = \"chat\""), "{e}");
+}
+
+#[test]
+fn normal_prompt_spread_stays_within_bounds() {
+    let v = variants(
+        &CHAT.replace("prompt_tokens = 12", "prompt_tokens = { mean = 50, stddev = 20, min = 30, max = 60 }"),
+    );
+    let w = Workload::new(&v, 5);
+    let sizes: Vec<u32> = (0..500).map(|s| w.request(s).prompt_tokens).collect();
+    assert!(sizes.iter().all(|n| (30..=60).contains(n)));
+    let mean = sizes.iter().map(|&n| f64::from(n)).sum::<f64>() / 500.0;
+    assert!((mean - 48.0).abs() < 4.0, "mean {mean}");
+}
