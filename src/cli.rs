@@ -25,8 +25,9 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
-    /// Start the simulator on its own and print its base URL.
-    Mock(MockArgs),
+    /// Start the simulator on its own and print its base URL (the same as
+    /// `llmload-mock`).
+    Mock(llmload_mock::Args),
 }
 
 #[derive(Debug, Args)]
@@ -47,17 +48,4 @@ pub struct RunArgs {
     /// and cost) and exit without sending anything.
     #[arg(long)]
     pub dry_run: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct MockArgs {
-    /// Take the latency profiles from this scenario's [simulator] section.
-    #[arg(long, value_name = "SCENARIO")]
-    pub scenario: Option<PathBuf>,
-    /// Address to listen on (loopback by default).
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 0)]
-    pub port: u16,
 }

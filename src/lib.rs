@@ -17,14 +17,14 @@ pub mod scenario;
 pub mod target;
 pub mod workload;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use cli::{Cli, Command, MockArgs, RunArgs};
+use cli::{Cli, Command, RunArgs};
 use client::OpenAiBackend;
 use load::{BudgetGuard, Schedule, Step, StopReason};
 use metrics::{Metrics, Summary, VariantInfo};
@@ -51,7 +51,8 @@ pub enum Exit {
 pub struct BadInput(pub String);
 
 fn is_bad_input(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<BadInput>() || c.is::<ScenarioError>())
+    e.chain()
+        .any(|c| c.is::<BadInput>() || c.is::<ScenarioError>() || c.is::<llmload_mock::profile::LoadError>())
 }
 
 /// Runs one parsed command line; prints errors; returns the exit code.
@@ -91,18 +92,8 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-async fn cmd_mock(args: MockArgs) -> anyhow::Result<Exit> {
-    let config = match &args.scenario {
-        Some(p) => Scenario::load(p)?.simulator,
-        None => llmload_mock::SimConfig::default(),
-    };
-    let addr = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| BadInput(format!("cannot listen on {addr}: {e}")))?;
-    println!("llmload-mock listening on http://{}/v1", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    llmload_mock::serve(listener, config, async {
+async fn cmd_mock(args: llmload_mock::Args) -> anyhow::Result<Exit> {
+    llmload_mock::run_standalone(args, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

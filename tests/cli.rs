@@ -92,3 +92,31 @@ fn a_run_where_nothing_succeeds_exits_1_and_keeps_its_results() {
     assert_eq!(s["total"]["errors"][0]["class"], "connect");
     assert!(String::from_utf8_lossy(&o.stdout).contains("connect"));
 }
+
+#[test]
+fn mock_prints_its_base_url_and_serves_models() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child =
+        llmload().args(["mock", "--port", "0"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first.trim().strip_prefix("llmload-mock listening on ").unwrap_or_else(|| panic!("{first}"));
+    let addr = url.strip_prefix("http://").unwrap().strip_suffix("/v1").unwrap();
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(conn, "GET /v1/models HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("sim-small"), "the built-in profile's models: {response}");
+}
+
+#[test]
+fn mock_with_a_bad_profile_exits_2_naming_the_key() {
+    let (_dir, path) = scenario_file("ttft = \"fast\"\n");
+    let o = llmload().arg("mock").arg("--config").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("ttft") && stderr.contains(":1"), "{stderr}");
+}
