@@ -6,8 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
 ///
-/// Exit codes: 0 ok, 1 the run failed (no request succeeded, or a fault
-/// stopped it), 2 bad input (scenario, arguments, output path).
+/// Exit codes: 0 ok, 1 the run failed (no request succeeded, a fault stopped
+/// it, or an SLO was missed), 2 bad input (scenario, arguments, output path),
+/// 130 stopped by Ctrl-C/SIGTERM (results so far are written).
 #[derive(Debug, Parser)]
 #[command(name = "llmload", version, about, long_about)]
 pub struct Cli {

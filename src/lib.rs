@@ -26,6 +26,7 @@ use tokio::sync::watch;
 
 use cli::{Cli, Command, RunArgs};
 use client::OpenAiBackend;
+use load::shutdown::Stop;
 use load::{BudgetGuard, Schedule, Step, StopReason};
 use metrics::{Metrics, Summary, VariantInfo};
 use report::Format;
@@ -42,6 +43,9 @@ pub enum Exit {
     Failed = 1,
     /// Bad input: scenario, arguments or output path.
     BadInput = 2,
+    /// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells expect); the
+    /// results so far are written and marked partial.
+    Interrupted = 130,
 }
 
 /// An error in what the user gave us (exit code 2), as opposed to a failure
@@ -109,13 +113,8 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
         print!("{}", scenario::Plan::new(&s).render(&s));
         return Ok(Exit::Ok);
     }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: in-flight requests are cancelled, results so far are kept");
-            let _ = stop_tx.send(true);
-        }
-    });
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
+    tokio::spawn(load::shutdown::escalate_on_signals(stop_tx));
     let quiet = args.quiet;
     let opts = RunOptions {
         scenario: args.scenario,
@@ -130,7 +129,9 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
     }
     println!("{}", report::Table.render(&outcome.summary));
     println!("results: {}", outcome.dir.display());
-    Ok(if outcome.summary.total.requests.ok == 0 {
+    Ok(if outcome.summary.stop_reason == StopReason::Interrupted.as_str() {
+        Exit::Interrupted
+    } else if outcome.summary.total.requests.ok == 0 {
         eprintln!("error: no request succeeded");
         Exit::Failed
     } else if outcome.summary.slo_passed == Some(false) {
@@ -159,7 +160,7 @@ pub struct RunOutcome {
 
 /// Loads, runs and reports one scenario. `stop` turning true ends the run
 /// early (Ctrl-C); what was measured is kept and the summary marked partial.
-pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<bool>) -> anyhow::Result<RunOutcome> {
+pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<Stop>) -> anyhow::Result<RunOutcome> {
     let scenario = Scenario::load(&opts.scenario)?;
     run_loaded(scenario, opts, stop).await
 }
@@ -169,7 +170,7 @@ pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<bool>) -> anyh
 pub async fn run_loaded(
     mut scenario: Scenario,
     opts: RunOptions,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Stop>,
 ) -> anyhow::Result<RunOutcome> {
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
@@ -195,6 +196,9 @@ pub async fn run_loaded(
         SweepMode::Mix => vec![None],
     };
     let mut measured = Vec::new();
+    let mut dispatch_lateness = metrics::new_histogram();
+    let cpu_start = client_cpu_seconds();
+    let wall_start = Instant::now();
     let mut notes = Vec::new();
     let mut stop_reason = StopReason::Duration;
     let mut ended_at = now;
@@ -230,6 +234,7 @@ pub async fn run_loaded(
             }
         };
         measured.push(result.metrics);
+        let _ = dispatch_lateness.add(&result.dispatch_lateness);
         notes.extend(result.notes);
         stop_reason = result.stop_reason;
         ended_at = result.ended_at;
@@ -258,6 +263,11 @@ pub async fn run_loaded(
     info.ended_at = Some(results::rfc3339(ended_at));
     info.partial = Some(partial);
     info.stop_reason = Some(stop_reason.as_str().to_owned());
+    info.client = Some(results::ClientOverhead::new(
+        &dispatch_lateness,
+        cpu_start.zip(client_cpu_seconds()).map(|(a, b)| b - a),
+        wall_start.elapsed(),
+    ));
     dir.write_run_info(&info)?;
     Ok(RunOutcome { summary, dir: dir.path })
 }
@@ -276,4 +286,16 @@ fn progress_printer(enabled: bool) -> load::Progress {
             eprintln!("{line}");
         }
     })
+}
+
+/// CPU time (user + system) this process has used, from /proc on Linux;
+/// `None` elsewhere. The kernel reports it in clock ticks of 1/100 s.
+fn client_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }

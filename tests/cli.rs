@@ -120,3 +120,27 @@ fn mock_with_a_bad_profile_exits_2_naming_the_key() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("ttft") && stderr.contains(":1"), "{stderr}");
 }
+
+#[test]
+fn sigint_drains_writes_everything_and_exits_130() {
+    let long = SMALL.replace("requests = 20", "duration = \"60s\"");
+    let (dir, path) = scenario_file(&long);
+    let out = dir.path().join("out");
+    let child = llmload().args(["run", "-q", "--out"]).arg(&out).arg(&path).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130));
+    let s = read_json(&out.join("summary.json"));
+    assert_eq!(s["partial"], true);
+    assert_eq!(s["stop_reason"], "interrupted");
+    let t = &s["total"]["requests"];
+    let finished = t["sent"].as_u64().unwrap() + t["cancelled"].as_u64().unwrap();
+    assert!(t["ok"].as_u64().unwrap() > 10, "ran for a while: {t}");
+    let rows = csv::Reader::from_path(out.join("requests.csv")).unwrap().records().count() as u64;
+    assert_eq!(rows, finished, "one row per finished request");
+    let info = read_json(&out.join("run.json"));
+    assert_eq!(info["partial"], true);
+    assert!(info["client"]["wall_seconds"].as_f64().unwrap() < 10.0);
+}

@@ -57,7 +57,7 @@ async fn every_simulator_example_runs() {
             reports_root: dir.path().to_owned(),
             progress: false,
         };
-        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
         let out = run_loaded(s, opts, rx).await.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         for v in &out.summary.variants {
             assert!(

@@ -4,6 +4,7 @@
 mod budget;
 mod runner;
 mod schedule;
+pub mod shutdown;
 
 pub use budget::BudgetGuard;
 pub use runner::{Progress, RunResult, Step, run};

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 
+use super::shutdown::{GRACE, Stop, with_grace};
 use super::{BudgetGuard, Schedule, StopReason, Ticket};
 use crate::client::Backend;
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
@@ -45,6 +47,8 @@ pub struct RunResult {
     pub ended_at: SystemTime,
     /// Things the user should know (budget warnings, aborts).
     pub notes: Vec<String>,
+    /// How late workers woke for intended starts (µs).
+    pub dispatch_lateness: Histogram<u64>,
 }
 
 /// Where progress lines go while the run goes on.
@@ -57,12 +61,15 @@ struct Worker<B> {
     schedule: Arc<Schedule>,
     budget: Arc<BudgetGuard>,
     records: mpsc::UnboundedSender<RequestRecord>,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Stop>,
     started: Arc<AtomicU64>,
 }
 
 impl<B: Backend> Worker<B> {
-    async fn run(mut self) {
+    /// Returns how late this worker woke for the starts it waited for: the
+    /// client's own timing error, the floor of what the run can measure.
+    async fn run(mut self) -> Histogram<u64> {
+        let mut lateness = crate::metrics::new_histogram();
         let mut again = false;
         while let Some(ticket) = self.schedule.next(self.id, again) {
             again = true;
@@ -72,30 +79,34 @@ impl<B: Backend> Worker<B> {
             // request: only sleep for a start that is still ahead.
             if ticket.intended > Instant::now() {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(ticket.intended.into()) => {}
+                    _ = tokio::time::sleep_until(ticket.intended.into()) => {
+                        let late = ticket.intended.elapsed().as_micros();
+                        lateness.saturating_record(u64::try_from(late).unwrap_or(u64::MAX));
+                    }
                     // Not sent yet, so not a request: nothing to record.
-                    Ok(_) = self.stop.wait_for(|s| *s) => return,
+                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => return lateness,
                 }
             }
             let reserved = req.worst_cost.unwrap_or(0.0);
             if !self.budget.reserve(reserved) {
                 self.schedule.stop(StopReason::Budget);
-                return;
+                return lateness;
             }
             self.started.fetch_add(1, Ordering::Relaxed);
             let sent = Instant::now();
             let mut record = tokio::select! {
                 r = self.backend.send(&req, &ticket) => r,
-                Ok(_) = self.stop.wait_for(|s| *s) => cancelled(&req, &ticket, sent),
+                Ok(_) = self.stop.wait_for(|s| *s == Stop::Cancel) => cancelled(&req, &ticket, sent),
             };
             record.stage = ticket.stage;
             record.prompts = req.prompts;
             record.cost_usd = req.price.map(|p| p.cost(record.prompt_tokens, record.output_tokens));
             self.budget.settle(reserved, record.cost_usd.unwrap_or(0.0));
             if self.records.send(record).is_err() {
-                return;
+                return lateness;
             }
         }
+        lateness
     }
 }
 
@@ -108,17 +119,18 @@ fn cancelled(req: &WorkRequest, t: &Ticket, sent: Instant) -> RequestRecord {
     r
 }
 
-/// Runs one step to its end (or until `stop` turns true) and returns its
+/// Runs one step to its end (or until `stop` says so) and returns its
 /// measurements. Every record is written to `csv` as it arrives.
 pub async fn run<B: Backend>(
     step: Step<B>,
     mut metrics: Metrics,
     csv: &mut RequestsCsv,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Stop>,
     progress: &mut Progress,
 ) -> anyhow::Result<RunResult> {
     let started_at = SystemTime::now();
     let schedule = step.schedule.clone();
+    let stop = with_grace(stop, GRACE);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
@@ -141,7 +153,7 @@ pub async fn run<B: Backend>(
     let interrupt = {
         let schedule = schedule.clone();
         tokio::spawn(async move {
-            if stop_watch.wait_for(|s| *s).await.is_ok() {
+            if stop_watch.wait_for(|s| *s >= Stop::Draining).await.is_ok() {
                 schedule.stop(StopReason::Interrupted);
             }
         })
@@ -203,7 +215,12 @@ pub async fn run<B: Backend>(
             }
         }
     }
-    while workers.join_next().await.is_some() {}
+    let mut dispatch_lateness = crate::metrics::new_histogram();
+    while let Some(done) = workers.join_next().await {
+        if let Ok(h) = done {
+            let _ = dispatch_lateness.add(&h);
+        }
+    }
     interrupt.abort();
     csv.flush()?;
     Ok(RunResult {
@@ -212,5 +229,6 @@ pub async fn run<B: Backend>(
         started_at,
         ended_at: SystemTime::now(),
         notes,
+        dispatch_lateness,
     })
 }

@@ -42,9 +42,13 @@ impl ResultsDir {
         self.path.join(name)
     }
 
+    /// Writes a whole file atomically (a temporary file, then a rename), so a
+    /// crash never leaves a half-written summary or run.json.
     pub fn write(&self, name: &str, contents: &[u8]) -> anyhow::Result<()> {
         let p = self.file(name);
-        std::fs::write(&p, contents).with_context(|| format!("cannot write {}", p.display()))
+        let tmp = self.file(&format!(".{name}.tmp"));
+        std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &p).with_context(|| format!("cannot write {}", p.display()))
     }
 
     pub fn write_run_info(&self, info: &RunInfo) -> anyhow::Result<()> {
@@ -83,6 +87,40 @@ pub struct RunInfo {
     pub load: serde_json::Value,
     pub partial: Option<bool>,
     pub stop_reason: Option<String>,
+    /// The client's own cost and timing error: the measurement floor.
+    pub client: Option<ClientOverhead>,
+}
+
+/// How much the client itself took, and how precisely it kept the schedule.
+#[derive(Debug, Serialize)]
+pub struct ClientOverhead {
+    /// How late workers woke for intended starts they were waiting for
+    /// (ms): every latency measured from the intended start includes this.
+    pub dispatch_lateness_ms: serde_json::Value,
+    /// CPU seconds of the whole process (the embedded simulator included).
+    pub cpu_seconds: Option<f64>,
+    pub wall_seconds: f64,
+}
+
+impl ClientOverhead {
+    pub fn new(
+        lateness_us: &hdrhistogram::Histogram<u64>,
+        cpu_seconds: Option<f64>,
+        wall: std::time::Duration,
+    ) -> Self {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let dispatch_lateness_ms = if lateness_us.is_empty() {
+            serde_json::json!({ "count": 0 })
+        } else {
+            serde_json::json!({
+                "count": lateness_us.len(),
+                "p50": ms(lateness_us.value_at_quantile(0.5)),
+                "p99": ms(lateness_us.value_at_quantile(0.99)),
+                "max": ms(lateness_us.max()),
+            })
+        };
+        ClientOverhead { dispatch_lateness_ms, cpu_seconds, wall_seconds: wall.as_secs_f64() }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -140,6 +178,7 @@ impl RunInfo {
             load,
             partial: None,
             stop_reason: None,
+            client: None,
         }
     }
 }

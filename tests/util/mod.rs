@@ -17,7 +17,7 @@ pub fn scenario_file(toml: &str) -> (tempfile::TempDir, PathBuf) {
 pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
     let (dir, path) = scenario_file(toml);
     let out = dir.path().join("out");
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
     let opts = RunOptions {
         scenario: path,
         out: Some(out),

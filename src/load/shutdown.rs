@@ -1,0 +1,105 @@
+//! Stopping a run without losing what was measured.
+//!
+//! The first Ctrl-C (or SIGTERM) drains: no request starts any more, and those
+//! in flight may finish for up to `GRACE`. A second signal, or the end of the
+//! grace period, cancels them; they are recorded as `cancelled`. Either way
+//! every finished request is on disk and the summary is written, marked
+//! partial.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// How far a stop has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    Running,
+    /// Start nothing new; let requests in flight finish.
+    Draining,
+    /// Cancel requests in flight.
+    Cancel,
+}
+
+/// How long requests in flight may go on after the first stop signal.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Escalates `tx` on each Ctrl-C or SIGTERM: Draining, then Cancel. Runs
+/// until the second signal (or until the process ends).
+pub async fn escalate_on_signals(tx: watch::Sender<Stop>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    for level in [Stop::Draining, Stop::Cancel] {
+        #[cfg(unix)]
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => if r.is_err() { return },
+            _ = terminated => {}
+        }
+        match level {
+            Stop::Draining => eprintln!(
+                "\nstopping: no new requests; those in flight may finish for up to {} s (press Ctrl-C again to cancel them)",
+                GRACE.as_secs()
+            ),
+            _ => eprintln!("\ncancelling the requests in flight"),
+        }
+        let _ = tx.send(level);
+    }
+}
+
+/// Follows `outer` and turns a drain into a cancel after `grace`: what the
+/// workers of one step watch.
+pub fn with_grace(mut outer: watch::Receiver<Stop>, grace: Duration) -> watch::Receiver<Stop> {
+    let (tx, rx) = watch::channel(*outer.borrow());
+    tokio::spawn(async move {
+        if outer.wait_for(|s| *s >= Stop::Draining).await.is_err() {
+            return;
+        }
+        let _ = tx.send(Stop::Draining);
+        tokio::select! {
+            _ = outer.wait_for(|s| *s == Stop::Cancel) => {}
+            _ = tokio::time::sleep(grace) => {}
+            // Nobody watches any more: the step is over.
+            _ = tx.closed() => return,
+        }
+        let _ = tx.send(Stop::Cancel);
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_drain_becomes_a_cancel_after_the_grace_period() {
+        let (tx, rx) = watch::channel(Stop::Running);
+        let mut inner = with_grace(rx, Duration::from_millis(50));
+        tx.send(Stop::Draining).unwrap();
+        inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
+        let t = std::time::Instant::now();
+        inner.wait_for(|s| *s == Stop::Cancel).await.unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(40));
+    }
+
+    #[tokio::test]
+    async fn a_second_signal_cancels_at_once() {
+        let (tx, rx) = watch::channel(Stop::Running);
+        let mut inner = with_grace(rx, Duration::from_secs(60));
+        tx.send(Stop::Draining).unwrap();
+        inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
+        tx.send(Stop::Cancel).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), inner.wait_for(|s| *s == Stop::Cancel))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
