@@ -5,12 +5,15 @@
 //! - `results`: the results directory and the summary.json contract.
 //! - `cli`: the binary's commands and exit codes.
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
-//! - `scenarios`: every example scenario validates.
+//! - `scenarios`: every example scenario validates, and runs.
+//! - `simulator`: the knee, rate limits and faults, seen through llmload.
 
 mod util;
 
 mod cli;
+mod client;
 mod language;
 mod results;
 mod scenarios;
+mod simulator;
 mod timing;

@@ -13,6 +13,10 @@ pub struct Body {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Choice {
+    /// Which choice (n > 1) or prompt × choice (batches) this is; servers that
+    /// omit it have one choice.
+    #[serde(default)]
+    pub index: u32,
     /// Streaming chat.
     pub delta: Option<Message>,
     /// Non-streaming chat.
@@ -25,6 +29,10 @@ pub struct Choice {
 #[derive(Debug, Default, Deserialize)]
 pub struct Message {
     pub content: Option<String>,
+    /// Reasoning text as DeepSeek and vLLM stream it.
+    pub reasoning_content: Option<String>,
+    /// The same under the name other servers (OpenRouter, Ollama) use.
+    pub reasoning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -47,21 +55,29 @@ impl Choice {
         }
         text(&self.delta).or_else(|| text(&self.message)).or(self.text.as_deref())
     }
+
+    /// The reasoning text this choice carries, if any and non-empty.
+    pub fn reasoning(&self) -> Option<&str> {
+        let m = self.delta.as_ref().or(self.message.as_ref())?;
+        [&m.reasoning_content, &m.reasoning].into_iter().flatten().map(String::as_str).find(|t| !t.is_empty())
+    }
+
+    /// Non-empty generated text: what makes an event content-bearing.
+    pub fn has_content(&self) -> bool {
+        self.content().is_some_and(|t| !t.is_empty())
+    }
 }
 
 impl Body {
     /// A content-bearing event carries non-empty text on some choice;
     /// role-only, empty and usage-only chunks do not count.
     pub fn has_content(&self) -> bool {
-        self.choices.iter().any(|c| c.content().is_some_and(|t| !t.is_empty()))
+        self.choices.iter().any(Choice::has_content)
     }
 
-    pub fn content_chars(&self) -> usize {
-        self.choices.iter().filter_map(Choice::content).map(str::len).sum()
-    }
-
-    pub fn finish_reason(&self) -> Option<&str> {
-        self.choices.iter().rev().find_map(|c| c.finish_reason.as_deref())
+    /// Reasoning deltas are timed apart and never count as content.
+    pub fn has_reasoning(&self) -> bool {
+        self.choices.iter().any(|c| c.reasoning().is_some())
     }
 }
 
@@ -90,6 +106,17 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_is_not_content() {
+        for field in ["reasoning_content", "reasoning"] {
+            let b = parse(&format!(r#"{{"choices":[{{"index":1,"delta":{{"{field}":"hmm"}}}}]}}"#));
+            assert!(b.has_reasoning() && !b.has_content(), "{field}");
+            assert_eq!(b.choices[0].index, 1);
+        }
+        let empty = parse(r#"{"choices":[{"delta":{"reasoning_content":"","content":"a"}}]}"#);
+        assert!(!empty.has_reasoning() && empty.has_content());
+    }
+
+    #[test]
     fn completions_text_counts_and_usage_only_chunk_does_not() {
         assert!(parse(r#"{"choices":[{"text":" a","index":0}]}"#).has_content());
         assert!(!parse(r#"{"choices":[{"text":"","index":0,"finish_reason":"length"}]}"#).has_content());
@@ -105,7 +132,7 @@ mod tests {
             r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
         );
         assert!(b.has_content());
-        assert_eq!(b.finish_reason(), Some("stop"));
+        assert_eq!(b.choices[0].finish_reason.as_deref(), Some("stop"));
         let msg = error_message(
             br#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#,
         );

@@ -2,15 +2,18 @@
 //!
 //! The runner only knows the `Backend` trait; `openai.rs` implements it over
 //! HTTP. Parsing is kept pure (`sse.rs`, `chunk.rs`) so every byte-level case
-//! is unit-tested without a server.
+//! is unit-tested without a server. `body.rs` reads a 2xx body into the
+//! record; `retry.rs` decides how long to wait before trying again.
 
+mod body;
 mod chunk;
 mod openai;
+mod retry;
 pub mod sse;
 
 use std::future::Future;
 
-pub use openai::{ApiKey, OpenAiBackend};
+pub use openai::{ApiKey, OpenAiBackend, Policy};
 
 use crate::load::Ticket;
 use crate::metrics::RequestRecord;
@@ -21,4 +24,17 @@ pub trait Backend: Send + Sync + 'static {
     /// Sends `req` now and returns its record. Never fails: every fault is an
     /// outcome in the record.
     fn send(&self, req: &WorkRequest, ticket: &Ticket) -> impl Future<Output = RequestRecord> + Send;
+}
+
+/// reqwest's top-level message is generic ("error sending request"); the cause
+/// is further down the chain.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
 }

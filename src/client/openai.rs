@@ -1,18 +1,18 @@
 //! The HTTP backend for OpenAI-compatible APIs (the simulator included).
 //!
 //! Timestamps are taken as bytes arrive, before any parsing, so parsing cost
-//! never counts as server latency.
+//! never counts as server latency. Retries happen here, inside one `send`,
+//! so the runner sees one request with one intended start whatever it took.
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 
-use super::Backend;
-use super::chunk::{self, Body, Usage};
-use super::sse::SseParser;
+use super::retry::{self, Backoff};
+use super::{Backend, body, chunk, error_chain};
 use crate::load::Ticket;
-use crate::metrics::{Outcome, RequestRecord, TokenSource};
+use crate::metrics::{Outcome, RequestRecord};
+use crate::scenario::{ClientConfig, Scenario};
 use crate::workload::WorkRequest;
 
 /// An API key. Its `Debug` never shows the value and it is only ever turned
@@ -34,16 +34,68 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// How requests are sent: every timeout and the retry rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Bounds the whole request, backoff between retries included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// From an attempt's send to its response headers.
+    pub first_byte_timeout: Duration,
+    /// The longest gap between two body chunks.
+    pub idle_timeout: Duration,
+    /// Extra attempts after a status in `retry_on`.
+    pub retries: u32,
+    pub retry_on: Vec<u16>,
+}
+
+impl Policy {
+    /// Only a total timeout; the others default to it (connect: 10 s at most)
+    /// and nothing is retried.
+    pub fn new(timeout: Duration) -> Self {
+        Self::with(timeout, &ClientConfig::defaults(timeout))
+    }
+
+    /// The scenario's `[load]` timeouts and retries.
+    pub fn from_scenario(s: &Scenario) -> Self {
+        Self::with(s.load.timeout, &s.client)
+    }
+
+    fn with(timeout: Duration, c: &ClientConfig) -> Self {
+        Policy {
+            timeout,
+            connect_timeout: c.connect_timeout,
+            first_byte_timeout: c.first_byte_timeout,
+            idle_timeout: c.idle_timeout,
+            retries: c.retries,
+            retry_on: c.retry_on.clone(),
+        }
+    }
+}
+
 pub struct OpenAiBackend {
     client: reqwest::Client,
     base_url: String,
     headers: HeaderMap,
-    timeout: Duration,
+    policy: Policy,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    /// Final: the record holds the outcome.
+    Done,
+    /// A status in `retry_on`; the server's wait hint, if it gave one.
+    Retryable(Option<Duration>),
 }
 
 impl OpenAiBackend {
     /// `base_url` ends with the API version, e.g. `http://127.0.0.1:8000/v1`.
+    /// Only a total timeout, no retries: see `with_policy`.
     pub fn new(base_url: &str, key: Option<ApiKey>, timeout: Duration) -> anyhow::Result<Self> {
+        Self::with_policy(base_url, key, Policy::new(timeout))
+    }
+
+    pub fn with_policy(base_url: &str, key: Option<ApiKey>, policy: Policy) -> anyhow::Result<Self> {
         // One process-wide TLS provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
@@ -59,31 +111,86 @@ impl OpenAiBackend {
             .user_agent(concat!("llmload/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
             .tcp_nodelay(true)
-            .connect_timeout(timeout)
+            .connect_timeout(policy.connect_timeout)
             .build()?;
-        Ok(OpenAiBackend { client, base_url: base_url.trim_end_matches('/').to_owned(), headers, timeout })
+        Ok(OpenAiBackend { client, base_url: base_url.trim_end_matches('/').to_owned(), headers, policy })
     }
 
-    /// Everything after the request is built; fills `rec` as it goes so a
-    /// timeout keeps what was measured.
-    async fn exchange(&self, req: &WorkRequest, rec: &mut RequestRecord) {
+    /// Attempts until one is final, retries are spent, or the next wait would
+    /// pass the total deadline. Only statuses are retried, and a 2xx is never
+    /// retried, so nothing is retried once content has started streaming.
+    async fn attempts(&self, req: &WorkRequest, rec: &mut RequestRecord, deadline: Instant) {
+        let mut backoff = Backoff::new(req.seq);
+        loop {
+            let Attempt::Retryable(hint) = self.attempt(req, rec).await else { return };
+            let retry = rec.attempts;
+            if retry > self.policy.retries {
+                return;
+            }
+            let wait = hint.unwrap_or_else(|| backoff.next(retry));
+            if Instant::now() + wait >= deadline {
+                // Waiting would only end in a timeout; the status says more.
+                if let Some(e) = &mut rec.error {
+                    e.push_str(" (not retried: the wait would pass the total timeout)");
+                }
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            rec.attempts += 1;
+            rec.headers = None;
+            rec.outcome = Outcome::Ok;
+            rec.error = None;
+        }
+    }
+
+    /// One HTTP exchange; fills `rec` as it goes so a timeout keeps what was
+    /// measured.
+    async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
         let url = format!("{}{}", self.base_url, req.path);
         let sent = self.client.post(url).headers(self.headers.clone()).body(req.body.clone()).send();
-        rec.sent = Instant::now();
-        let resp = match sent.await {
-            Ok(r) => r,
-            Err(e) => return fail(rec, transport_outcome(&e, Outcome::Connect), error_chain(&e)),
+        if rec.attempts == 1 {
+            rec.sent = Instant::now();
+        }
+        let first_byte = self.policy.first_byte_timeout;
+        let resp = match tokio::time::timeout(first_byte, sent).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                fail(rec, transport_outcome(&e), error_chain(&e));
+                return Attempt::Done;
+            }
+            Err(_) => {
+                fail(rec, Outcome::FirstByteTimeout, format!("no response headers within {first_byte:?}"));
+                return Attempt::Done;
+            }
         };
         rec.headers = Some(Instant::now());
         let status = resp.status();
-        if !status.is_success() {
-            let body = resp.bytes().await.unwrap_or_default();
-            let outcome =
-                if status.as_u16() == 429 { Outcome::RateLimited } else { Outcome::Http(status.as_u16()) };
-            let msg = chunk::error_message(&body).unwrap_or_else(|| status.to_string());
-            return fail(rec, outcome, msg);
+        if status.is_success() {
+            let idle = self.policy.idle_timeout;
+            if req.stream {
+                body::read_stream(resp, rec, idle).await;
+            } else {
+                body::read_whole(resp, rec, idle).await;
+            }
+            return Attempt::Done;
         }
-        if req.stream { read_stream(resp, rec).await } else { read_whole(resp, rec).await }
+        let code = status.as_u16();
+        let hint = retry::server_hint(resp.headers());
+        let outcome = if code == 429 {
+            rec.rate_limited += 1;
+            Outcome::RateLimited
+        } else {
+            Outcome::Http(code)
+        };
+        // An error body is small; one that stalls is not worth waiting for.
+        let body = tokio::time::timeout(self.policy.idle_timeout, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let msg = chunk::error_message(&body).unwrap_or_else(|| status.to_string());
+        fail(rec, outcome, msg);
+        if self.policy.retry_on.contains(&code) { Attempt::Retryable(hint) } else { Attempt::Done }
     }
 }
 
@@ -91,9 +198,10 @@ impl Backend for OpenAiBackend {
     async fn send(&self, req: &WorkRequest, ticket: &Ticket) -> RequestRecord {
         let now = Instant::now();
         let mut rec = RequestRecord::new(req, ticket, now);
-        let deadline = tokio::time::Instant::from_std(now + self.timeout);
-        if tokio::time::timeout_at(deadline, self.exchange(req, &mut rec)).await.is_err() {
-            let after = self.timeout;
+        let deadline = now + self.policy.timeout;
+        let run = self.attempts(req, &mut rec, deadline);
+        if tokio::time::timeout_at(deadline.into(), run).await.is_err() {
+            let after = self.policy.timeout;
             fail(&mut rec, Outcome::Timeout, format!("no complete response within {after:?}"));
         }
         rec
@@ -106,136 +214,11 @@ fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
     rec.error = Some(message);
 }
 
-fn transport_outcome(e: &reqwest::Error, otherwise: Outcome) -> Outcome {
+/// reqwest only times out connecting (we set no other reqwest timeout).
+fn transport_outcome(e: &reqwest::Error) -> Outcome {
     if e.is_timeout() {
-        Outcome::Timeout
-    } else if e.is_connect() {
-        Outcome::Connect
+        Outcome::ConnectTimeout
     } else {
-        otherwise
-    }
-}
-
-/// reqwest's top-level message is generic ("error sending request"); the cause
-/// is further down the chain.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
-/// Accumulates what a stream's events say.
-#[derive(Default)]
-struct StreamState {
-    done: bool,
-    last_content: Option<Instant>,
-    content_events: u64,
-    usage: Option<Usage>,
-    bad: Option<(Outcome, String)>,
-}
-
-impl StreamState {
-    fn on_event(&mut self, data: &str, at: Instant, rec: &mut RequestRecord) {
-        if data == "[DONE]" {
-            self.done = true;
-            rec.end = at;
-            return;
-        }
-        let body: Body = match serde_json::from_str(data) {
-            Ok(b) => b,
-            Err(e) => {
-                let shown: String = data.chars().take(80).collect();
-                self.bad.get_or_insert((Outcome::MalformedEvent, format!("not JSON ({e}): {shown}")));
-                return;
-            }
-        };
-        if let Some(err) = &body.error {
-            self.bad = Some((Outcome::ApiError, err.message.clone()));
-        }
-        if body.has_content() {
-            match self.last_content {
-                None => rec.first_token = Some(at),
-                Some(prev) => rec.itl.push(at.saturating_duration_since(prev)),
-            }
-            self.last_content = Some(at);
-            self.content_events += 1;
-        }
-        if let Some(reason) = body.finish_reason() {
-            rec.finish_reason = Some(reason.to_owned());
-        }
-        if body.usage.is_some() {
-            self.usage = body.usage;
-        }
-    }
-}
-
-async fn read_stream(resp: reqwest::Response, rec: &mut RequestRecord) {
-    let mut parser = SseParser::new();
-    let mut state = StreamState::default();
-    let mut stream = resp.bytes_stream();
-    let mut broken = None;
-    while let Some(item) = stream.next().await {
-        let at = Instant::now();
-        rec.end = at;
-        match item {
-            Ok(bytes) => parser.push(&bytes, |ev| state.on_event(&ev.data, at, rec)),
-            Err(e) => {
-                broken = Some(error_chain(&e));
-                break;
-            }
-        }
-        if state.done {
-            break;
-        }
-    }
-    apply_usage(rec, state.usage, state.content_events);
-    if let Some((outcome, msg)) = state.bad {
-        rec.outcome = outcome;
-        rec.error = Some(msg);
-    } else if !state.done {
-        rec.outcome = Outcome::StreamTruncated;
-        rec.error = Some(broken.unwrap_or_else(|| "stream ended before [DONE]".into()));
-    }
-}
-
-async fn read_whole(resp: reqwest::Response, rec: &mut RequestRecord) {
-    let bytes = match resp.bytes().await {
-        Ok(b) => b,
-        Err(e) => return fail(rec, transport_outcome(&e, Outcome::StreamTruncated), error_chain(&e)),
-    };
-    let at = Instant::now();
-    rec.end = at;
-    let body: Body = match serde_json::from_slice(&bytes) {
-        Ok(b) => b,
-        Err(e) => return fail(rec, Outcome::MalformedEvent, format!("response is not the API's JSON: {e}")),
-    };
-    if let Some(err) = body.error {
-        return fail(rec, Outcome::ApiError, err.message);
-    }
-    // The whole answer arrives at once: time to first token is the e2e time.
-    rec.first_token = Some(at);
-    rec.finish_reason = body.finish_reason().map(str::to_owned);
-    apply_usage(rec, body.usage, body.content_chars().div_ceil(4) as u64);
-}
-
-fn apply_usage(rec: &mut RequestRecord, usage: Option<Usage>, estimate: u64) {
-    let usage = usage.unwrap_or_default();
-    if let Some(p) = usage.prompt_tokens {
-        rec.prompt_tokens = p;
-    }
-    match usage.completion_tokens {
-        Some(c) => {
-            rec.output_tokens = c;
-            rec.token_source = TokenSource::Usage;
-        }
-        None => {
-            rec.output_tokens = estimate;
-            rec.token_source = TokenSource::Estimate;
-        }
+        Outcome::Connect
     }
 }

@@ -41,6 +41,11 @@ impl SseParser {
 
     /// Feeds bytes; calls `emit` for every event completed by them.
     pub fn push(&mut self, mut input: &[u8], mut emit: impl FnMut(SseEvent)) {
+        // An empty read must not clear `after_cr`: a CR, an empty read, then
+        // an LF are still one line ending (found by the random-split test).
+        if input.is_empty() {
+            return;
+        }
         if !self.started {
             // The BOM may itself be split across reads.
             let bom = b"\xEF\xBB\xBF";
@@ -217,5 +222,81 @@ mod tests {
     fn text_that_only_starts_like_a_bom_is_kept() {
         assert_eq!(data(&parse_in(&[b"\xEF", b"data: x\n\n"])), Vec::<&str>::new());
         assert_eq!(data(&parse_in(&[b"data: x\n\n"])), ["x"]);
+    }
+
+    /// A random valid stream and the events it must give: random fields,
+    /// comments, multi-line data with multi-byte text, a BOM or not, and a
+    /// random line ending per line.
+    fn random_stream(rng: &mut impl rand::Rng) -> (Vec<u8>, Vec<SseEvent>) {
+        use rand::RngExt;
+        const ALPHABET: &[&str] =
+            &["a", "z", " ", ":", "{", "\"", "é", "€", "😀", "中", "data", "[DONE]", "\t"];
+        let text = |rng: &mut dyn rand::Rng, len: usize| -> String {
+            (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]).collect()
+        };
+        let mut out: Vec<u8> = Vec::new();
+        if rng.random_bool(0.2) {
+            out.extend_from_slice("\u{FEFF}".as_bytes());
+        }
+        let mut after_cr = false;
+        let mut line = |out: &mut Vec<u8>, rng: &mut dyn rand::Rng, content: &str| {
+            out.extend_from_slice(content.as_bytes());
+            // After a CR, an empty line ending in LF would read as one CRLF.
+            let choices: &[&str] =
+                if after_cr && content.is_empty() { &["\r", "\r\n"] } else { &["\n", "\r", "\r\n"] };
+            let ending = choices[rng.random_range(0..choices.len())];
+            out.extend_from_slice(ending.as_bytes());
+            after_cr = ending == "\r";
+        };
+        let mut events = Vec::new();
+        let mut id = None;
+        for _ in 0..rng.random_range(0..6) {
+            if rng.random_bool(0.3) {
+                let c = text(rng, 3);
+                line(&mut out, rng, &format!(": {c}"));
+            }
+            let event = rng.random_bool(0.3).then(|| text(rng, 2).trim_start().to_owned());
+            if let Some(e) = &event {
+                line(&mut out, rng, &format!("event: {e}"));
+            }
+            if rng.random_bool(0.3) {
+                let v = text(rng, 2).trim_start().to_owned();
+                line(&mut out, rng, &format!("id: {v}"));
+                id = Some(v);
+            }
+            let mut data = Vec::new();
+            for _ in 0..rng.random_range(1..4) {
+                let len = rng.random_range(0..12);
+                let d = text(rng, len);
+                line(&mut out, rng, &format!("data: {d}"));
+                data.push(d);
+            }
+            line(&mut out, rng, "");
+            events.push(SseEvent { event, data: data.join("\n"), id: id.clone() });
+        }
+        (out, events)
+    }
+
+    #[test]
+    fn random_streams_split_at_random_points_parse_like_one_read() {
+        use rand::rngs::Xoshiro256PlusPlus;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        for case in 0..5000 {
+            let (bytes, want) = random_stream(&mut rng);
+            let whole = parse_in(&[&bytes]);
+            assert_eq!(whole, want, "case {case}: one read of {:?}", String::from_utf8_lossy(&bytes));
+            let mut cuts: Vec<usize> =
+                (0..rng.random_range(1..8)).map(|_| rng.random_range(0..=bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for c in cuts {
+                pieces.push(&bytes[from..c]);
+                from = c;
+            }
+            pieces.push(&bytes[from..]);
+            assert_eq!(parse_in(&pieces), whole, "case {case}: split {pieces:?}");
+        }
     }
 }

@@ -34,6 +34,8 @@ pub struct Histograms {
     pub itl: Histogram<u64>,
     pub tpot: Histogram<u64>,
     pub queue_delay: Histogram<u64>,
+    /// Time to first reasoning token (thinking models only).
+    pub ttfr: Histogram<u64>,
 }
 
 impl Default for Histograms {
@@ -46,6 +48,7 @@ impl Default for Histograms {
             itl: new_histogram(),
             tpot: new_histogram(),
             queue_delay: new_histogram(),
+            ttfr: new_histogram(),
         }
     }
 }
@@ -61,6 +64,7 @@ impl Histograms {
             (&mut self.itl, &o.itl),
             (&mut self.tpot, &o.tpot),
             (&mut self.queue_delay, &o.queue_delay),
+            (&mut self.ttfr, &o.ttfr),
         ] {
             // Same bounds on both sides, so adding cannot fail.
             let _ = a.add(b);
@@ -91,6 +95,12 @@ pub struct VariantMetrics {
     pub tokens_estimated: u64,
     /// Prompts in ok requests (more than requests when batching).
     pub prompts: u64,
+    /// Extra attempts (retries) of measured requests, whatever their outcome.
+    pub retries: u64,
+    /// 429 responses seen, including ones a retry got past.
+    pub rate_limited: u64,
+    /// Finish reason → choices that ended with it (ok requests).
+    pub finish_reasons: BTreeMap<String, u64>,
     /// Whether the model has a price; `cost_usd` is 0 otherwise.
     pub priced: bool,
     pub cost_usd: f64,
@@ -125,6 +135,11 @@ impl VariantMetrics {
         self.prompts += v.prompts;
         self.priced |= v.priced;
         self.cost_usd += v.cost_usd;
+        self.retries += v.retries;
+        self.rate_limited += v.rate_limited;
+        for (reason, n) in &v.finish_reasons {
+            *self.finish_reasons.entry(reason.clone()).or_default() += n;
+        }
         for (class, e) in &v.errors {
             let t = self.errors.entry(class.clone()).or_default();
             t.count += e.count;
@@ -143,6 +158,8 @@ impl VariantMetrics {
         }
         // Billed whatever the outcome (an error after some tokens still costs).
         self.cost_usd += r.cost_usd.unwrap_or(0.0);
+        self.retries += u64::from(r.attempts.saturating_sub(1));
+        self.rate_limited += u64::from(r.rate_limited);
         self.h.queue_delay.saturating_record(us(r.queue_delay()));
         if r.queue_delay() > LATE_START {
             self.late_starts += 1;
@@ -167,6 +184,12 @@ impl VariantMetrics {
         if let (Some(t), Some(ts)) = (r.ttft(), r.ttft_service()) {
             self.h.ttft.saturating_record(us(t));
             self.h.ttft_service.saturating_record(us(ts));
+        }
+        if let Some(t) = r.ttfr() {
+            self.h.ttfr.saturating_record(us(t));
+        }
+        for reason in &r.finish_reasons {
+            *self.finish_reasons.entry(reason.clone()).or_default() += 1;
         }
         for gap in &r.itl {
             self.h.itl.saturating_record(us(*gap));

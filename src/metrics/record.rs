@@ -14,7 +14,14 @@ pub enum Outcome {
     RateLimited,
     /// Any other non-2xx status.
     Http(u16),
+    /// The total `timeout` passed (backoff between retries included).
     Timeout,
+    /// The connection could not be set up within `connect_timeout`.
+    ConnectTimeout,
+    /// No response headers within `first_byte_timeout` of an attempt's send.
+    FirstByteTimeout,
+    /// A gap between two body chunks longer than `idle_timeout`.
+    IdleTimeout,
     Connect,
     /// The body ended (or broke) before `[DONE]`.
     StreamTruncated,
@@ -38,6 +45,9 @@ impl Outcome {
             Outcome::RateLimited => "http_429".into(),
             Outcome::Http(s) => format!("http_{s}"),
             Outcome::Timeout => "timeout".into(),
+            Outcome::ConnectTimeout => "connect_timeout".into(),
+            Outcome::FirstByteTimeout => "first_byte_timeout".into(),
+            Outcome::IdleTimeout => "idle_timeout".into(),
             Outcome::Connect => "connect".into(),
             Outcome::StreamTruncated => "stream_truncated".into(),
             Outcome::MalformedEvent => "malformed_event".into(),
@@ -78,6 +88,7 @@ pub struct RequestRecord {
     pub streaming: bool,
     /// When the schedule wanted the request sent.
     pub intended: Instant,
+    /// The first attempt's send; retries do not move it.
     pub sent: Instant,
     /// Response headers received.
     pub headers: Option<Instant>,
@@ -85,12 +96,19 @@ pub struct RequestRecord {
     pub first_token: Option<Instant>,
     /// `[DONE]`, the last byte, or the moment the request failed.
     pub end: Instant,
+    /// First reasoning delta (`reasoning_content` / `reasoning`): timed apart
+    /// from content so a thinking model's TTFT is not hidden.
+    pub first_reasoning: Option<Instant>,
     /// Gaps between consecutive content-bearing events.
     pub itl: Vec<Duration>,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
     pub token_source: TokenSource,
+    /// The last finish reason seen (the CSV column).
     pub finish_reason: Option<String>,
+    /// Every choice's finish reason (n > 1 and batches have several). Kept as
+    /// strings: servers add reasons of their own beyond OpenAI's.
+    pub finish_reasons: Vec<String>,
     pub outcome: Outcome,
     /// Error message (status text, API error message, transport error).
     pub error: Option<String>,
@@ -100,6 +118,10 @@ pub struct RequestRecord {
     pub prompts: u32,
     /// What the tokens cost, when the model has a price.
     pub cost_usd: Option<f64>,
+    /// HTTP attempts made: 1 plus retries.
+    pub attempts: u32,
+    /// 429 responses seen, including ones a later retry got past.
+    pub rate_limited: u32,
 }
 
 impl RequestRecord {
@@ -114,17 +136,21 @@ impl RequestRecord {
             sent,
             headers: None,
             first_token: None,
+            first_reasoning: None,
             end: sent,
             itl: Vec::new(),
             prompt_tokens: u64::from(req.prompt_tokens),
             output_tokens: 0,
             token_source: TokenSource::Estimate,
             finish_reason: None,
+            finish_reasons: Vec::new(),
             outcome: Outcome::Ok,
             error: None,
             stage: t.stage,
             prompts: req.prompts,
             cost_usd: None,
+            attempts: 1,
+            rate_limited: 0,
         }
     }
 
@@ -142,6 +168,10 @@ impl RequestRecord {
     }
     pub fn ttft_service(&self) -> Option<Duration> {
         self.first_token.map(|t| t.saturating_duration_since(self.sent))
+    }
+    /// Time to first reasoning token, from the intended start.
+    pub fn ttfr(&self) -> Option<Duration> {
+        self.first_reasoning.map(|t| t.saturating_duration_since(self.intended))
     }
     /// (end − first token) / (output tokens − 1); streaming only.
     pub fn tpot(&self) -> Option<Duration> {

@@ -2,6 +2,8 @@
 //! computes figures of its own. Field names are a contract: later versions add
 //! fields, never rename these.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use hdrhistogram::Histogram;
@@ -60,6 +62,14 @@ pub struct Stats {
     pub throughput: Throughput,
     /// USD for the measured requests; `null` when a model has no price.
     pub cost_usd: Option<f64>,
+    /// Time to first reasoning token (`reasoning_content`), from the intended
+    /// start; count 0 for models that do not stream their reasoning.
+    #[serde(default)]
+    pub ttfr_ms: Percentiles,
+    /// Finish reason → choices of ok requests that ended with it (per choice:
+    /// n > 1 and batches count each).
+    #[serde(default)]
+    pub finish_reasons: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +81,12 @@ pub struct Requests {
     pub cancelled: u64,
     /// Started more than 5 ms after their intended time.
     pub late_starts: u64,
+    /// Extra attempts made by retries (a request tried 3 times counts 2).
+    #[serde(default)]
+    pub retries: u64,
+    /// HTTP 429 responses seen, including ones a later retry got past.
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,7 +120,7 @@ pub struct Throughput {
 }
 
 /// Milliseconds; `null` when there were no samples.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: Option<f64>,
@@ -214,7 +230,7 @@ impl Summary {
 }
 
 fn stats(v: &VariantMetrics, secs: f64) -> Stats {
-    let Histograms { ttft, ttft_service, e2e, e2e_service, itl, tpot, queue_delay } = &v.h;
+    let Histograms { ttft, ttft_service, e2e, e2e_service, itl, tpot, queue_delay, ttfr } = &v.h;
     let p = Percentiles::from_histogram;
     let errors = v.error_count();
     let per_s = |n: u64| if secs > 0.0 { (n as f64 / secs * 1000.0).round() / 1000.0 } else { 0.0 };
@@ -227,6 +243,8 @@ fn stats(v: &VariantMetrics, secs: f64) -> Stats {
             errors,
             cancelled: v.cancelled,
             late_starts: v.late_starts,
+            retries: v.retries,
+            rate_limited: v.rate_limited,
         },
         errors: v
             .errors
@@ -258,5 +276,64 @@ fn stats(v: &VariantMetrics, secs: f64) -> Stats {
             output_tokens_per_s: per_s(v.output_tokens),
         },
         cost_usd: v.priced.then(|| (v.cost_usd * 1e6).round() / 1e6),
+        ttfr_ms: p(ttfr),
+        finish_reasons: v.finish_reasons.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::load::Ticket;
+    use crate::metrics::{Outcome, RequestRecord, VariantInfo};
+    use crate::workload::WorkRequest;
+
+    fn record(intended: Instant) -> RequestRecord {
+        let req = WorkRequest {
+            variant: 0,
+            seq: 0,
+            path: "/chat/completions",
+            body: bytes::Bytes::new(),
+            stream: true,
+            prompts: 1,
+            prompt_tokens: 1,
+            worst_cost: None,
+            price: None,
+        };
+        RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
+    }
+
+    #[test]
+    fn retries_rate_limits_finish_reasons_and_ttfr_are_counted() {
+        let t0 = Instant::now();
+        let info = VariantInfo { name: "v".into(), streaming: true, priced: false };
+        let mut m = Metrics::new([info], 1, t0);
+        let mut ok = record(t0);
+        ok.attempts = 2;
+        ok.rate_limited = 1;
+        ok.first_reasoning = Some(t0 + Duration::from_millis(20));
+        ok.first_token = Some(t0 + Duration::from_millis(50));
+        ok.end = t0 + Duration::from_millis(90);
+        ok.finish_reasons = vec!["stop".into(), "length".into()];
+        m.record(&ok);
+        let mut failed = record(t0);
+        failed.attempts = 3;
+        failed.rate_limited = 3;
+        failed.outcome = Outcome::RateLimited;
+        m.record(&failed);
+        let s = Summary::new("t", &[m], &[], "duration", false);
+        for stats in [&s.variants[0], &s.total] {
+            assert_eq!((stats.requests.retries, stats.requests.rate_limited), (3, 4));
+            assert_eq!(stats.finish_reasons.get("stop"), Some(&1));
+            assert_eq!(stats.finish_reasons.get("length"), Some(&1));
+            assert_eq!(stats.ttfr_ms.count, 1);
+            assert_eq!(stats.ttfr_ms.p50, Some(20.0));
+        }
+        let json = serde_json::to_value(&s).expect("serializes");
+        assert_eq!(json["total"]["requests"]["retries"], 3);
+        assert_eq!(json["total"]["finish_reasons"]["stop"], 1);
+        assert!(json["total"]["ttfr_ms"]["p99"].is_number());
     }
 }

@@ -74,6 +74,14 @@ pub struct LoadFile {
     #[serde(default, deserialize_with = "duration_opt")]
     pub think_time: Option<Duration>,
     pub abort_on_error_rate: Option<f64>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub first_byte_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub idle_timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub retry_on: Option<Vec<u16>>,
     #[serde(default)]
     pub stages: Vec<StageFile>,
 }

@@ -30,6 +30,11 @@ pub use sweep::SweepMode;
 /// late and the lateness is reported as queue delay.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Statuses retried when `retries` > 0: rate limits and transient server faults.
+pub const DEFAULT_RETRY_ON: [u16; 5] = [429, 500, 502, 503, 504];
+/// The most retries a request may make: more only hides a broken target.
+pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
 /// Prompts in one batched completions request, as the API allows.
 pub const MAX_BATCH: u32 = 20;
@@ -44,6 +49,8 @@ pub struct Scenario {
     pub sha256: String,
     pub target: Target,
     pub load: Load,
+    /// Timeouts and retries from `[load]`: how each request is sent.
+    pub client: ClientConfig,
     pub simulator: SimConfig,
     /// After sweep expansion: the variants actually sent.
     pub variants: Vec<Variant>,
@@ -79,6 +86,36 @@ pub struct Load {
     pub think_time: Duration,
     /// Stop when the error rate over the last requests passes this fraction.
     pub abort_on_error_rate: Option<f64>,
+}
+
+/// The per-request half of `[load]`, kept apart from `Load` because only the
+/// HTTP backend reads it (the schedule does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// TCP (and TLS) connection set-up.
+    pub connect_timeout: Duration,
+    /// From an attempt's send to its response headers.
+    pub first_byte_timeout: Duration,
+    /// The longest gap between two body chunks.
+    pub idle_timeout: Duration,
+    /// Extra attempts after a retryable status.
+    pub retries: u32,
+    /// The statuses that are retried.
+    pub retry_on: Vec<u16>,
+}
+
+impl ClientConfig {
+    /// The defaults for a total timeout: connect 10 s (or the total when
+    /// shorter), first byte and idle gap bounded only by the total.
+    pub fn defaults(total: Duration) -> Self {
+        ClientConfig {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT.min(total),
+            first_byte_timeout: total,
+            idle_timeout: total,
+            retries: 0,
+            retry_on: DEFAULT_RETRY_ON.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -81,6 +81,7 @@ pub(super) fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError
 fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option<Scenario> {
     p.check(!raw.name.trim().is_empty(), "name", || "must not be empty".into());
     let target = target(raw.target, p);
+    let client = client(&raw.load, p);
     let load = load(raw.load, p);
     let seed = raw.seed.unwrap_or(0);
     let simulator = simulator(raw.simulator.unwrap_or_default(), seed, p);
@@ -118,6 +119,7 @@ fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option
         sha256: String::new(),
         target: target?,
         load: load?,
+        client,
         simulator: simulator?,
         variants,
         sweep_mode: mode,
@@ -271,6 +273,37 @@ fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
         think_time: l.think_time.unwrap_or_default(),
         abort_on_error_rate: l.abort_on_error_rate,
     })
+}
+
+/// Timeouts and retries; a bad value is reported and replaced by its default
+/// so the other checks still run.
+fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
+    let total = l.timeout.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_TIMEOUT);
+    let mut c = ClientConfig::defaults(total);
+    for (value, key, slot) in [
+        (l.connect_timeout, "load.connect_timeout", &mut c.connect_timeout),
+        (l.first_byte_timeout, "load.first_byte_timeout", &mut c.first_byte_timeout),
+        (l.idle_timeout, "load.idle_timeout", &mut c.idle_timeout),
+    ] {
+        duration_positive(value, key, p);
+        if let Some(d) = value.filter(|d| !d.is_zero()) {
+            *slot = d;
+        }
+    }
+    if let Some(n) = l.retries {
+        if p.check(n <= MAX_RETRIES, "load.retries", || format!("must be 0..={MAX_RETRIES}, got {n}")) {
+            c.retries = n;
+        }
+    }
+    if let Some(statuses) = &l.retry_on {
+        for (i, &s) in statuses.iter().enumerate() {
+            p.check((400..=599).contains(&s), KeyPath::root("load").key("retry_on").index(i), || {
+                format!("must be an HTTP error status 400..=599, got {s}")
+            });
+        }
+        c.retry_on = statuses.clone();
+    }
+    c
 }
 
 fn check_concurrency(c: u32, key: KeyPath, p: &mut Problems) -> Option<f64> {
@@ -569,4 +602,55 @@ fn budget(b: Option<file::BudgetFile>, variants: &[Variant], p: &mut Problems) -
         format!("a budget needs a price for every model: add [pricing.<model>] for {unpriced:?}")
     });
     Budget { max_usd: b.max_usd, warn_usd: b.warn_usd }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn with_load(extra: &str) -> Result<Scenario, ScenarioError> {
+        let src = format!(
+            "name = \"t\"\n[load]\nconcurrency = 1\nrequests = 1\n{extra}\n\
+             [[variant]]\nname = \"v\"\nendpoint = \"chat\"\nmodel = \"m\"\nmax_tokens = 4\nprompt_tokens = 5\n\
+             [simulator]\nserve_any_model = true\n"
+        );
+        Scenario::parse(&src, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn client_keys_default_from_the_total_timeout() {
+        let s = with_load("timeout = \"5s\"").expect("valid");
+        assert_eq!(s.client, ClientConfig::defaults(Duration::from_secs(5)));
+        assert_eq!(s.client.connect_timeout, Duration::from_secs(5));
+        assert_eq!(s.client.first_byte_timeout, Duration::from_secs(5));
+        assert_eq!(s.client.retries, 0);
+        assert_eq!(s.client.retry_on, DEFAULT_RETRY_ON);
+    }
+
+    #[test]
+    fn client_keys_are_read() {
+        let s = with_load(
+            "connect_timeout = \"2s\"\nfirst_byte_timeout = \"30s\"\nidle_timeout = \"5s\"\n\
+             retries = 3\nretry_on = [429, 503]",
+        )
+        .expect("valid");
+        let c = &s.client;
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.first_byte_timeout, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(5));
+        assert_eq!((c.retries, c.retry_on.as_slice()), (3, &[429, 503][..]));
+    }
+
+    #[test]
+    fn bad_client_keys_are_all_reported_with_their_line() {
+        let e = with_load("idle_timeout = \"0s\"\nconnect_timeout = \"0ms\"\nretries = 11\nretry_on = [429, 200]")
+            .expect_err("invalid")
+            .to_string();
+        assert!(e.contains("s.toml:5:1: load.idle_timeout: must be greater than 0"), "{e}");
+        assert!(e.contains("load.connect_timeout: must be greater than 0"), "{e}");
+        assert!(e.contains("s.toml:7:1: load.retries: must be 0..=10, got 11"), "{e}");
+        assert!(e.contains("load.retry_on[1]: must be an HTTP error status 400..=599, got 200"), "{e}");
+    }
 }

@@ -1,0 +1,258 @@
+//! Reading a 2xx response body: a stream of SSE events or one JSON document.
+//!
+//! Everything learned is written into the record as it arrives (tokens, first
+//! token, finish reasons), so a request cut short by any timeout keeps what
+//! was measured. Each read waits at most the idle timeout: a server that
+//! stalls mid-answer is its own outcome, not a hang.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use super::chunk::{Body, Usage};
+use super::error_chain;
+use super::sse::SseParser;
+use crate::metrics::{Outcome, RequestRecord, TokenSource};
+
+/// What one choice (by `index`) has produced so far.
+#[derive(Default)]
+struct ChoiceState {
+    /// Events carrying content or reasoning: one token each, for the estimate
+    /// (servers may pack several tokens in one event; usage is exact).
+    events: u64,
+    /// Characters of a whole body's text, for the estimate.
+    chars: usize,
+    finish: Option<String>,
+}
+
+/// Accumulates what a response's events say, per choice.
+#[derive(Default)]
+struct Accumulator {
+    done: bool,
+    last_content: Option<Instant>,
+    usage: Option<Usage>,
+    /// A BTreeMap, not a Vec indexed by `index`: the index is network data.
+    choices: BTreeMap<u32, ChoiceState>,
+    bad: Option<(Outcome, String)>,
+}
+
+impl Accumulator {
+    /// One SSE data payload, received at `at`.
+    fn on_event(&mut self, data: &str, at: Instant, rec: &mut RequestRecord) {
+        if data == "[DONE]" {
+            self.done = true;
+            rec.end = at;
+            return;
+        }
+        let body: Body = match serde_json::from_str(data) {
+            Ok(b) => b,
+            Err(e) => {
+                let shown: String = data.chars().take(80).collect();
+                self.bad.get_or_insert((Outcome::MalformedEvent, format!("not JSON ({e}): {shown}")));
+                return;
+            }
+        };
+        if body.has_reasoning() && rec.first_reasoning.is_none() {
+            rec.first_reasoning = Some(at);
+        }
+        if body.has_content() {
+            match self.last_content {
+                None => rec.first_token = Some(at),
+                Some(prev) => rec.itl.push(at.saturating_duration_since(prev)),
+            }
+            self.last_content = Some(at);
+        }
+        for c in &body.choices {
+            let st = self.choices.entry(c.index).or_default();
+            if c.has_content() || c.reasoning().is_some() {
+                st.events += 1;
+            }
+        }
+        self.on_body(body, rec);
+    }
+
+    /// What streamed and whole bodies share: errors, finish reasons, usage.
+    fn on_body(&mut self, body: Body, rec: &mut RequestRecord) {
+        if let Some(err) = body.error {
+            self.bad = Some((Outcome::ApiError, err.message));
+        }
+        for c in body.choices {
+            if let Some(reason) = c.finish_reason {
+                rec.finish_reason = Some(reason.clone());
+                self.choices.entry(c.index).or_default().finish = Some(reason);
+                rec.finish_reasons = self.choices.values().filter_map(|s| s.finish.clone()).collect();
+            }
+        }
+        if body.usage.is_some() {
+            self.usage = body.usage;
+        }
+        self.apply_tokens(rec);
+    }
+
+    /// Usage when the server sent it, else the sum of per-choice estimates.
+    fn apply_tokens(&self, rec: &mut RequestRecord) {
+        let usage = self.usage.unwrap_or_default();
+        if let Some(p) = usage.prompt_tokens {
+            rec.prompt_tokens = p;
+        }
+        match usage.completion_tokens {
+            Some(c) => {
+                rec.output_tokens = c;
+                rec.token_source = TokenSource::Usage;
+            }
+            None => {
+                rec.output_tokens =
+                    self.choices.values().map(|c| c.events + c.chars.div_ceil(4) as u64).sum();
+                rec.token_source = TokenSource::Estimate;
+            }
+        }
+    }
+
+    /// The outcome once the body ended (or broke) without a timeout.
+    fn finish(self, rec: &mut RequestRecord, broken: Option<String>) {
+        if let Some((outcome, msg)) = self.bad {
+            rec.outcome = outcome;
+            rec.error = Some(msg);
+        } else if !self.done {
+            rec.outcome = Outcome::StreamTruncated;
+            rec.error = Some(broken.unwrap_or_else(|| "stream ended before [DONE]".into()));
+        }
+    }
+}
+
+fn idle_timeout(rec: &mut RequestRecord, idle: Duration) {
+    rec.end = Instant::now();
+    rec.outcome = Outcome::IdleTimeout;
+    rec.error = Some(format!("no data for {idle:?} mid-response"));
+}
+
+/// Reads an SSE stream to `[DONE]` (or its end).
+pub(super) async fn read_stream(resp: reqwest::Response, rec: &mut RequestRecord, idle: Duration) {
+    let mut parser = SseParser::new();
+    let mut acc = Accumulator::default();
+    let mut stream = resp.bytes_stream();
+    let mut broken = None;
+    loop {
+        let Ok(item) = tokio::time::timeout(idle, stream.next()).await else {
+            return idle_timeout(rec, idle);
+        };
+        let Some(item) = item else { break };
+        // Taken before any parsing: parsing cost is not server latency.
+        let at = Instant::now();
+        rec.end = at;
+        match item {
+            Ok(bytes) => parser.push(&bytes, |ev| acc.on_event(&ev.data, at, rec)),
+            Err(e) => {
+                broken = Some(error_chain(&e));
+                break;
+            }
+        }
+        if acc.done {
+            break;
+        }
+    }
+    acc.finish(rec, broken);
+}
+
+/// Reads a whole JSON body. The answer arrives at once: TTFT is the e2e time.
+pub(super) async fn read_whole(resp: reqwest::Response, rec: &mut RequestRecord, idle: Duration) {
+    let mut stream = resp.bytes_stream();
+    let mut bytes = Vec::new();
+    loop {
+        let Ok(item) = tokio::time::timeout(idle, stream.next()).await else {
+            return idle_timeout(rec, idle);
+        };
+        match item {
+            None => break,
+            Some(Ok(b)) => bytes.extend_from_slice(&b),
+            Some(Err(e)) => {
+                rec.end = Instant::now();
+                rec.outcome = Outcome::StreamTruncated;
+                rec.error = Some(error_chain(&e));
+                return;
+            }
+        }
+    }
+    let at = Instant::now();
+    rec.end = at;
+    let body: Body = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            rec.outcome = Outcome::MalformedEvent;
+            rec.error = Some(format!("response is not the API's JSON: {e}"));
+            return;
+        }
+    };
+    if body.error.is_none() {
+        rec.first_token = Some(at);
+    }
+    let mut acc = Accumulator { done: true, ..Default::default() };
+    for c in &body.choices {
+        let chars = c.content().map_or(0, str::len) + c.reasoning().map_or(0, str::len);
+        acc.choices.entry(c.index).or_default().chars += chars;
+    }
+    acc.on_body(body, rec);
+    acc.finish(rec, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::Ticket;
+    use crate::workload::WorkRequest;
+
+    fn record() -> RequestRecord {
+        let now = Instant::now();
+        let req = WorkRequest {
+            variant: 0,
+            seq: 0,
+            path: "/chat/completions",
+            body: bytes::Bytes::new(),
+            stream: true,
+            prompts: 1,
+            prompt_tokens: 1,
+            worst_cost: None,
+            price: None,
+        };
+        RequestRecord::new(&req, &Ticket { seq: 0, intended: now, warmup: false, stage: 0 }, now)
+    }
+
+    #[test]
+    fn per_choice_tokens_and_finish_reasons() {
+        let mut rec = record();
+        let mut acc = Accumulator::default();
+        let t = Instant::now();
+        for ev in [
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant"}},{"index":1,"delta":{"role":"assistant"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"reasoning_content":"r"}}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"b"}},{"index":0,"delta":{"content":"c"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"index":1,"delta":{},"finish_reason":"length"}]}"#,
+            "[DONE]",
+        ] {
+            acc.on_event(ev, t, &mut rec);
+        }
+        assert_eq!(rec.output_tokens, 4);
+        assert_eq!(rec.token_source, TokenSource::Estimate);
+        assert_eq!(rec.finish_reasons, ["stop", "length"]);
+        assert_eq!(rec.itl.len(), 1, "one gap between two content events");
+        acc.finish(&mut rec, None);
+        assert_eq!(rec.outcome, Outcome::Ok);
+    }
+
+    #[test]
+    fn usage_wins_over_estimate_and_errors_win_over_truncation() {
+        let mut rec = record();
+        let mut acc = Accumulator::default();
+        let t = Instant::now();
+        acc.on_event(r#"{"choices":[{"delta":{"content":"a"}}]}"#, t, &mut rec);
+        acc.on_event(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9}}"#, t, &mut rec);
+        assert_eq!((rec.output_tokens, rec.prompt_tokens, rec.token_source), (9, 5, TokenSource::Usage));
+        acc.on_event(r#"{"error":{"message":"overloaded"}}"#, t, &mut rec);
+        acc.finish(&mut rec, None);
+        assert_eq!(rec.outcome, Outcome::ApiError);
+        assert_eq!(rec.error.as_deref(), Some("overloaded"));
+    }
+}

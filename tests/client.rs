@@ -1,0 +1,355 @@
+//! The HTTP backend against hand-written servers that misbehave on purpose.
+//!
+//! wiremock answers whole responses; these cases need bytes written at chosen
+//! times and split at chosen places, so each test scripts a tiny HTTP/1.1
+//! server on 127.0.0.1:0 and drives `OpenAiBackend::send` directly (no
+//! runner, no scenario), keeping the module fast.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use llmload::client::{Backend, OpenAiBackend, Policy};
+use llmload::load::Ticket;
+use llmload::metrics::{Outcome, RequestRecord, TokenSource};
+use llmload::workload::WorkRequest;
+
+/// One step of a scripted response.
+#[derive(Clone)]
+enum Step {
+    Sleep(u64),
+    /// Raw bytes, written and flushed; the moment is logged.
+    Write(Vec<u8>),
+}
+
+/// The response to one request (one connection: every response closes it).
+type Script = Vec<Step>;
+
+const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                        transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+
+fn head() -> Step {
+    Step::Write(SSE_HEAD.as_bytes().to_vec())
+}
+
+/// One HTTP chunk holding `data` (any bytes, e.g. half an event).
+fn chunk(data: &[u8]) -> Step {
+    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    Step::Write(out)
+}
+
+/// One SSE data event in its own HTTP chunk.
+fn event(json: &str) -> Step {
+    chunk(format!("data: {json}\n\n").as_bytes())
+}
+
+fn content(text: &str) -> Step {
+    event(&format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"{text}"}}}}]}}"#))
+}
+
+fn done() -> Vec<Step> {
+    vec![chunk(b"data: [DONE]\n\n"), end()]
+}
+
+/// The last chunk of a chunked body: the body ends cleanly.
+fn end() -> Step {
+    Step::Write(b"0\r\n\r\n".to_vec())
+}
+
+fn status(code: u16, headers: &str) -> Step {
+    let body = r#"{"error":{"message":"try again later"}}"#;
+    Step::Write(
+        format!(
+            "HTTP/1.1 {code} Whatever\r\ncontent-type: application/json\r\n{headers}\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+/// A server answering request k with `scripts[k]`; `writes` logs when each
+/// write of the current script was flushed, on the test's own clock.
+struct Server {
+    base_url: String,
+    writes: Arc<Mutex<Vec<Instant>>>,
+}
+
+async fn serve(scripts: Vec<Script>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let log = writes.clone();
+    tokio::spawn(async move {
+        for script in scripts {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let _ = sock.set_nodelay(true);
+            read_request(&mut sock).await;
+            let log = log.clone();
+            // Each response runs on its own so a hung one does not block the next.
+            tokio::spawn(async move {
+                for step in script {
+                    match step {
+                        Step::Sleep(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                        Step::Write(bytes) => {
+                            if sock.write_all(&bytes).await.is_err() || sock.flush().await.is_err() {
+                                return;
+                            }
+                            log.lock().expect("log").push(Instant::now());
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Server { base_url, writes }
+}
+
+/// Reads one request: headers, then `content-length` bytes of body.
+async fn read_request(sock: &mut tokio::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    loop {
+        let Ok(n) = sock.read(&mut tmp).await else { return };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return;
+            }
+        }
+    }
+}
+
+fn policy() -> Policy {
+    Policy::new(Duration::from_secs(5))
+}
+
+async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestRecord {
+    let backend = OpenAiBackend::with_policy(&server.base_url, None, policy).expect("backend");
+    let req = WorkRequest {
+        variant: 0,
+        seq: 42,
+        path: "/chat/completions",
+        body: bytes::Bytes::from_static(br#"{"model":"m","stream":true}"#),
+        stream,
+        prompts: 1,
+        prompt_tokens: 3,
+        worst_cost: None,
+        price: None,
+    };
+    let ticket = Ticket { seq: 42, intended: Instant::now(), warmup: false, stage: 0 };
+    backend.send(&req, &ticket).await
+}
+
+async fn send(server: &Server) -> RequestRecord {
+    send_with(server, policy(), true).await
+}
+
+/// `got` is within 15 ms of `want` (both on the same monotonic clock).
+fn near(got: Option<Instant>, want: Instant, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what} was not recorded"));
+    let diff = if got > want { got - want } else { want - got };
+    assert!(diff <= Duration::from_millis(15), "{what} off by {diff:?}");
+}
+
+fn write_at(server: &Server, k: usize) -> Instant {
+    server.writes.lock().expect("log")[k]
+}
+
+#[tokio::test]
+async fn role_only_first_chunk_is_not_ttft() {
+    let role = r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#;
+    let mut script = vec![head(), event(role), Step::Sleep(80), content("Hi"), content(" there")];
+    script.extend(done());
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
+    // Writes: 0 head, 1 role, 2 first content.
+    near(rec.first_token, write_at(&server, 2), "first token");
+    assert_eq!(rec.output_tokens, 2);
+    assert_eq!(rec.token_source, TokenSource::Estimate);
+    assert_eq!(rec.itl.len(), 1);
+}
+
+#[tokio::test]
+async fn crlf_line_endings_ping_comments_and_usage_only_final_chunk() {
+    let mut script = vec![
+        head(),
+        chunk(b": ping\r\n\r\n"),
+        chunk(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\r\n\r\n"),
+        chunk(b": ping\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\r\n\r\n"),
+        chunk(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":11}}\r\n\r\n"),
+    ];
+    script.extend(done());
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
+    near(rec.first_token, write_at(&server, 2), "first token");
+    assert_eq!((rec.output_tokens, rec.prompt_tokens), (11, 7));
+    assert_eq!(rec.token_source, TokenSource::Usage);
+    assert_eq!(rec.finish_reasons, ["stop"]);
+}
+
+#[tokio::test]
+async fn events_split_across_writes_at_odd_bytes_and_inside_utf8() {
+    let ev = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"h\u{e9}llo \u{1F600}\"}}]}\n\n";
+    let bytes = ev.repeat(3).into_bytes();
+    // Cut inside "é" (2 bytes) and inside the emoji (4 bytes), and at odd places.
+    let e = ev.find('\u{e9}').expect("é") + 1;
+    let smile = ev.len() + ev.find('\u{1F600}').expect("emoji") + 3;
+    let mut cuts = vec![0, 3, e, 51, smile, 2 * ev.len() + 1, 2 * ev.len() + 7, bytes.len()];
+    cuts.sort_unstable();
+    // An empty HTTP chunk would end the body.
+    cuts.dedup();
+    let mut script = vec![head()];
+    for w in cuts.windows(2) {
+        script.push(chunk(&bytes[w[0]..w[1]]));
+        script.push(Step::Sleep(2));
+    }
+    script.extend(done());
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
+    assert_eq!(rec.output_tokens, 3, "three content events, each parsed whole");
+    assert_eq!(rec.itl.len(), 2);
+}
+
+#[tokio::test]
+async fn reasoning_is_timed_apart_from_content() {
+    let think = r#"{"choices":[{"index":0,"delta":{"reasoning_content":"Let me think"}}]}"#;
+    let mut script =
+        vec![head(), Step::Sleep(40), event(think), event(think), Step::Sleep(80), content("42")];
+    script.extend(done());
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
+    near(rec.first_reasoning, write_at(&server, 1), "first reasoning");
+    near(rec.first_token, write_at(&server, 3), "first token");
+    assert!(rec.ttfr() < rec.ttft(), "{:?} {:?}", rec.ttfr(), rec.ttft());
+    assert!(rec.itl.is_empty(), "reasoning events are not inter-token gaps");
+}
+
+#[tokio::test]
+async fn stream_cut_without_done_is_truncated_and_keeps_tokens() {
+    let script = vec![head(), content("a"), content("b"), end()];
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::StreamTruncated);
+    assert_eq!(rec.output_tokens, 2);
+    near(rec.first_token, write_at(&server, 1), "first token");
+}
+
+#[tokio::test]
+async fn error_object_mid_stream_is_api_error() {
+    let mut script =
+        vec![head(), content("a"), event(r#"{"error":{"message":"model overloaded","type":"server_error"}}"#)];
+    script.push(end());
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::ApiError);
+    assert_eq!(rec.outcome.class(), "api_error");
+    assert_eq!(rec.error.as_deref(), Some("model overloaded"));
+    assert_eq!(rec.output_tokens, 1);
+}
+
+#[tokio::test]
+async fn non_json_event_is_malformed() {
+    let mut script = vec![head(), content("a"), chunk(b"data: <html>oops</html>\n\n")];
+    script.extend(done());
+    let server = serve(vec![script]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::MalformedEvent);
+    assert!(rec.error.as_deref().is_some_and(|e| e.contains("not JSON")), "{:?}", rec.error);
+}
+
+#[tokio::test]
+async fn headers_never_sent_is_first_byte_timeout() {
+    let server = serve(vec![vec![Step::Sleep(3000), head()]]).await;
+    let policy = Policy { first_byte_timeout: Duration::from_millis(150), ..policy() };
+    let started = Instant::now();
+    let rec = send_with(&server, policy, true).await;
+    assert_eq!(rec.outcome, Outcome::FirstByteTimeout);
+    assert_eq!(rec.outcome.class(), "first_byte_timeout");
+    assert!(rec.headers.is_none());
+    assert!(started.elapsed() < Duration::from_millis(1000));
+}
+
+#[tokio::test]
+async fn gap_between_chunks_is_idle_timeout_keeping_what_was_measured() {
+    let script = vec![head(), content("a"), content("b"), Step::Sleep(3000), content("c")];
+    let server = serve(vec![script]).await;
+    let policy = Policy { idle_timeout: Duration::from_millis(150), ..policy() };
+    let rec = send_with(&server, policy, true).await;
+    assert_eq!(rec.outcome, Outcome::IdleTimeout);
+    assert_eq!(rec.outcome.class(), "idle_timeout");
+    assert_eq!(rec.output_tokens, 2);
+    near(rec.first_token, write_at(&server, 1), "first token");
+}
+
+#[tokio::test]
+async fn rate_limited_then_ok_counts_from_the_intended_start() {
+    let mut ok = vec![head(), content("a")];
+    ok.extend(done());
+    let server = serve(vec![vec![status(429, "retry-after: 1\r\n")], ok]).await;
+    let policy = Policy { retries: 3, ..policy() };
+    let rec = send_with(&server, policy, true).await;
+    assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
+    assert_eq!((rec.attempts, rec.rate_limited), (2, 1));
+    assert!(rec.e2e() >= Duration::from_secs(1), "{:?}", rec.e2e());
+    assert!(rec.ttft() >= Some(Duration::from_secs(1)));
+    assert!(rec.sent < write_at(&server, 0), "sent stays the first attempt's send");
+}
+
+#[tokio::test]
+async fn retries_spent_on_503_end_in_the_last_status() {
+    let server = serve(vec![vec![status(503, "")]; 3]).await;
+    let policy = Policy { retries: 2, ..policy() };
+    let rec = send_with(&server, policy, true).await;
+    assert_eq!(rec.outcome, Outcome::Http(503));
+    assert_eq!(rec.outcome.class(), "http_503");
+    assert_eq!((rec.attempts, rec.rate_limited), (3, 0));
+    assert_eq!(rec.error.as_deref(), Some("try again later"));
+}
+
+#[tokio::test]
+async fn a_wait_past_the_total_timeout_is_not_taken() {
+    let server = serve(vec![vec![status(429, "retry-after-ms: 5000\r\n")]]).await;
+    let policy = Policy { retries: 2, timeout: Duration::from_secs(1), ..policy() };
+    let started = Instant::now();
+    let rec = send_with(&server, policy, true).await;
+    assert_eq!(rec.outcome, Outcome::RateLimited);
+    assert_eq!((rec.attempts, rec.rate_limited), (1, 1));
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn whole_body_counts_tokens_and_finish_reasons_per_choice() {
+    let body = r#"{"choices":[{"index":0,"message":{"content":"abcdefgh"},"finish_reason":"stop"},{"index":1,"message":{"content":"abcd"},"finish_reason":"length"}]}"#;
+    let script = vec![Step::Write(
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )];
+    let server = serve(vec![script]).await;
+    let rec = send_with(&server, policy(), false).await;
+    assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
+    assert_eq!(rec.output_tokens, 3, "8/4 + 4/4 characters");
+    assert_eq!(rec.finish_reasons, ["stop", "length"]);
+    assert_eq!(rec.first_token, Some(rec.end));
+}
