@@ -5,7 +5,8 @@
 //! `load::Schedule` (intended start times) → `load::run` (one worker loop,
 //! `client::Backend` sends) → `metrics` (histograms, `Summary`) →
 //! `results` (the results directory) and `report` (every output format).
-//! `target` starts the embedded simulator when a scenario asks for it.
+//! `target` starts the embedded simulator when a scenario asks for it;
+//! `run` puts one run together; this file maps commands to exit codes.
 
 pub mod cli;
 pub mod client;
@@ -13,27 +14,23 @@ pub mod load;
 pub mod metrics;
 pub mod report;
 pub mod results;
+mod run;
 pub mod scenario;
 pub mod target;
 pub mod workload;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 
 use cli::{Cli, Command, RunArgs};
-use client::OpenAiBackend;
+use load::StopReason;
 use load::shutdown::Stop;
-use load::{BudgetGuard, Schedule, Step, StopReason};
-use metrics::{Metrics, Summary, VariantInfo};
 use report::Format;
-use results::{RequestsCsv, ResultsDir, RunInfo};
-use scenario::{Scenario, ScenarioError, SweepMode};
-use target::RunningTarget;
-use workload::Workload;
+use scenario::{Scenario, ScenarioError};
+
+pub use run::{RunOptions, RunOutcome, run_loaded, run_scenario};
 
 /// Process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,162 +137,4 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Ok
     })
-}
-
-/// What `run_scenario` needs; the CLI fills it from its arguments.
-pub struct RunOptions {
-    pub scenario: PathBuf,
-    pub out: Option<PathBuf>,
-    pub seed: Option<u64>,
-    /// Where default results directories go (`reports/`).
-    pub reports_root: PathBuf,
-    /// Print progress lines to stderr.
-    pub progress: bool,
-}
-
-pub struct RunOutcome {
-    pub summary: Summary,
-    pub dir: PathBuf,
-}
-
-/// Loads, runs and reports one scenario. `stop` turning true ends the run
-/// early (Ctrl-C); what was measured is kept and the summary marked partial.
-pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<Stop>) -> anyhow::Result<RunOutcome> {
-    let scenario = Scenario::load(&opts.scenario)?;
-    run_loaded(scenario, opts, stop).await
-}
-
-/// Runs an already validated scenario (tests shorten the load of example
-/// scenarios this way).
-pub async fn run_loaded(
-    mut scenario: Scenario,
-    opts: RunOptions,
-    stop: watch::Receiver<Stop>,
-) -> anyhow::Result<RunOutcome> {
-    if let Some(seed) = opts.seed {
-        scenario.seed = seed;
-        scenario.simulator.seed = seed;
-    }
-    let now = SystemTime::now();
-    let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)
-        .map_err(|e| BadInput(format!("{e:#}")))?;
-    let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
-    let mut csv = RequestsCsv::create(&dir.file("requests.csv"), names.clone())
-        .map_err(|e| BadInput(format!("{e:#}")))?;
-
-    let target = RunningTarget::start(&scenario).await?;
-    let mut info = RunInfo::new(&scenario, &target.base_url, now);
-    dir.write_run_info(&info)?;
-    let backend = Arc::new(OpenAiBackend::new(&target.base_url, target.key.clone(), scenario.load.timeout)?);
-    let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
-    let mut progress = progress_printer(opts.progress);
-    // A sequential sweep runs the whole load plan once per variant; anything
-    // else is one step with every variant mixed.
-    let steps: Vec<Option<usize>> = match scenario.sweep_mode {
-        SweepMode::Sequential => (0..scenario.variants.len()).map(Some).collect(),
-        SweepMode::Mix => vec![None],
-    };
-    let mut measured = Vec::new();
-    let mut dispatch_lateness = metrics::new_histogram();
-    let cpu_start = client_cpu_seconds();
-    let wall_start = Instant::now();
-    let mut notes = Vec::new();
-    let mut stop_reason = StopReason::Duration;
-    let mut ended_at = now;
-    for (k, only) in steps.iter().enumerate() {
-        if let Some(i) = only {
-            progress(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
-        }
-        let workload = match only {
-            Some(i) => Workload::single(&scenario.variants, *i, scenario.seed),
-            None => Workload::new(&scenario.variants, scenario.seed),
-        };
-        let schedule = Arc::new(Schedule::new(&scenario.load, scenario.seed, Instant::now()));
-        let infos = scenario.variants.iter().map(|v| VariantInfo {
-            name: v.name.clone(),
-            streaming: v.stream,
-            priced: v.price.is_some(),
-        });
-        let metrics = Metrics::new(infos, scenario.load.stages.len(), schedule.warmup_end());
-        let step = Step {
-            backend: backend.clone(),
-            workload: Arc::new(workload),
-            schedule,
-            budget: budget.clone(),
-            abort_on_error_rate: scenario.load.abort_on_error_rate,
-            warn_usd: scenario.budget.warn_usd,
-        };
-        let result = load::run(step, metrics, &mut csv, stop.clone(), &mut progress).await;
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => {
-                target.stop().await?;
-                return Err(e);
-            }
-        };
-        measured.push(result.metrics);
-        let _ = dispatch_lateness.add(&result.dispatch_lateness);
-        notes.extend(result.notes);
-        stop_reason = result.stop_reason;
-        ended_at = result.ended_at;
-        if stop_reason.is_partial() {
-            break;
-        }
-    }
-    target.stop().await?;
-
-    let partial = stop_reason.is_partial() || measured.len() < steps.len();
-    let mut summary =
-        Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason.as_str(), partial);
-    summary.notes = notes;
-    if summary.total.output_token_source.estimate > 0 {
-        summary.notes.push(format!(
-            "{} ok requests had no usage from the server: their output tokens are estimated",
-            summary.total.output_token_source.estimate
-        ));
-    }
-    summary.judge(&scenario.slo);
-    for format in report::all() {
-        if let Some(name) = format.file_name() {
-            dir.write(name, format.render(&summary).as_bytes())?;
-        }
-    }
-    info.ended_at = Some(results::rfc3339(ended_at));
-    info.partial = Some(partial);
-    info.stop_reason = Some(stop_reason.as_str().to_owned());
-    info.client = Some(results::ClientOverhead::new(
-        &dispatch_lateness,
-        cpu_start.zip(client_cpu_seconds()).map(|(a, b)| b - a),
-        wall_start.elapsed(),
-    ));
-    dir.write_run_info(&info)?;
-    Ok(RunOutcome { summary, dir: dir.path })
-}
-
-/// Progress on stderr: one line rewritten in place on a terminal, a line
-/// every 5 s otherwise (logs), nothing when quiet.
-fn progress_printer(enabled: bool) -> load::Progress {
-    let tty = std::io::stderr().is_terminal();
-    let mut ticks = 0u64;
-    Box::new(move |line: &str| {
-        ticks += 1;
-        if !enabled {
-        } else if tty {
-            eprint!("\r{line}\x1b[K");
-        } else if ticks % 5 == 0 {
-            eprintln!("{line}");
-        }
-    })
-}
-
-/// CPU time (user + system) this process has used, from /proc on Linux;
-/// `None` elsewhere. The kernel reports it in clock ticks of 1/100 s.
-fn client_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
