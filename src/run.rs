@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::BadInput;
-use crate::client::OpenAiBackend;
+use crate::client::{self, OpenAiBackend};
 use crate::load::shutdown::Stop;
 use crate::load::{self, BudgetGuard, Schedule, Step, StopReason};
 use crate::metrics::{self, Metrics, Summary, VariantInfo};
@@ -64,7 +64,8 @@ pub async fn run_loaded(
     let target = RunningTarget::start(&scenario).await?;
     let mut info = RunInfo::new(&scenario, &target.base_url, now);
     dir.write_run_info(&info)?;
-    let backend = Arc::new(OpenAiBackend::new(&target.base_url, target.key.clone(), scenario.load.timeout)?);
+    let policy = client::Policy::from_scenario(&scenario);
+    let backend = Arc::new(OpenAiBackend::with_policy(&target.base_url, target.key.clone(), policy)?);
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let mut progress = progress_printer(opts.progress);
     // A sequential sweep runs the whole load plan once per variant; anything

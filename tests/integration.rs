@@ -7,6 +7,8 @@
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
+//! - `client`: the HTTP backend against scripted servers (stream cases,
+//!   timeouts, retries), timed against the server's writes.
 
 mod util;
 

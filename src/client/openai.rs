@@ -216,9 +216,5 @@ fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
 
 /// reqwest only times out connecting (we set no other reqwest timeout).
 fn transport_outcome(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        Outcome::ConnectTimeout
-    } else {
-        Outcome::Connect
-    }
+    if e.is_timeout() { Outcome::ConnectTimeout } else { Outcome::Connect }
 }

@@ -219,6 +219,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_read_between_cr_and_lf_keeps_them_one_line_ending() {
+        let got = parse_in(&[b"data: a\r", b"", b"\ndata: b\n\n"]);
+        assert_eq!(data(&got), ["a\nb"]);
+    }
+
+    #[test]
     fn text_that_only_starts_like_a_bom_is_kept() {
         assert_eq!(data(&parse_in(&[b"\xEF", b"data: x\n\n"])), Vec::<&str>::new());
         assert_eq!(data(&parse_in(&[b"data: x\n\n"])), ["x"]);

@@ -163,6 +163,12 @@ impl RunInfo {
         load["warmup_s"] = serde_json::json!(s.load.warmup.as_secs_f64());
         load["timeout_s"] = serde_json::json!(s.load.timeout.as_secs_f64());
         load["sweep_mode"] = serde_json::json!(s.sweep_mode);
+        let c = &s.client;
+        load["connect_timeout_s"] = serde_json::json!(c.connect_timeout.as_secs_f64());
+        load["first_byte_timeout_s"] = serde_json::json!(c.first_byte_timeout.as_secs_f64());
+        load["idle_timeout_s"] = serde_json::json!(c.idle_timeout.as_secs_f64());
+        load["retries"] = serde_json::json!(c.retries);
+        load["retry_on"] = serde_json::json!(c.retry_on);
         RunInfo {
             tool: "llmload",
             version: env!("CARGO_PKG_VERSION"),
@@ -204,6 +210,10 @@ struct Row<'a> {
     finish_reason: Option<&'a str>,
     outcome: String,
     error: Option<&'a str>,
+    /// Sends of this request: 1, plus its retries.
+    attempts: u32,
+    /// HTTP 429 answers it met, even when a retry then got through.
+    rate_limited: u32,
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -232,6 +242,8 @@ impl RequestsCsv {
             finish_reason: r.finish_reason.as_deref(),
             outcome: r.outcome.class(),
             error: r.error.as_deref(),
+            attempts: r.attempts,
+            rate_limited: r.rate_limited,
         })?;
         Ok(())
     }

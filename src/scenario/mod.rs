@@ -7,11 +7,13 @@
 //! `plan.rs` states what a run will send and what it can cost at most.
 
 mod file;
+mod load_rules;
 mod locate;
 mod plan;
 mod slo;
 mod sweep;
 mod validate;
+mod variant_rules;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,205 @@
+//! The rules of `[load]`: levels, stages, stop conditions, timeouts and
+//! retries.
+
+use std::time::Duration;
+
+use super::file;
+use super::locate::KeyPath;
+use super::validate::Problems;
+use super::*;
+
+fn duration_positive(d: Option<Duration>, key: &str, p: &mut Problems) {
+    if let Some(d) = d {
+        p.check(!d.is_zero(), key, || "must be greater than 0, got \"0s\"".into());
+    }
+}
+
+pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
+    let staged = !l.stages.is_empty();
+    if staged {
+        for (set, k) in [
+            (l.concurrency.is_some(), "concurrency"),
+            (l.rate.is_some(), "rate"),
+            (l.duration.is_some(), "duration"),
+        ] {
+            p.check(!set, KeyPath::root("load").key(k), || {
+                format!("not used with [[load.stages]]: each stage sets its own {k}")
+            });
+        }
+    }
+    let stage_closed: Vec<bool> = l.stages.iter().map(|s| s.concurrency.is_some()).collect();
+    let closed = if staged { stage_closed[0] } else { l.concurrency.is_some() };
+    if !staged {
+        match (l.concurrency, l.rate) {
+            (Some(_), Some(_)) => {
+                p.push("load.rate", "set either concurrency (closed loop) or rate (open loop), not both");
+            }
+            (None, None) => {
+                p.push(
+                    "load",
+                    "set concurrency (closed loop), rate (open loop, requests/s) or [[load.stages]]",
+                );
+            }
+            _ => {}
+        }
+    }
+    let mut stages = Vec::new();
+    if staged {
+        for (i, s) in l.stages.iter().enumerate() {
+            let key = |k: &str| KeyPath::root("load").key("stages").index(i).key(k);
+            let level = match (s.concurrency, s.rate) {
+                (Some(c), None) => check_concurrency(c, key("concurrency"), p),
+                (None, Some(r)) => check_rate(r, key("rate"), p),
+                _ => {
+                    p.push(key("duration"), "each stage sets exactly one of concurrency or rate");
+                    None
+                }
+            };
+            p.check(stage_closed[i] == closed, key(if closed { "rate" } else { "concurrency" }), || {
+                "all stages must be closed loop (concurrency) or all open loop (rate), not a mix".into()
+            });
+            p.check(!s.duration.is_zero(), key("duration"), || "must be greater than 0".into());
+            stages.push(Stage { duration: Some(s.duration), level: level.unwrap_or(1.0) });
+        }
+    } else {
+        let level = match (l.concurrency, l.rate) {
+            (Some(c), None) => check_concurrency(c, "load.concurrency".into(), p),
+            (None, Some(r)) => check_rate(r, "load.rate".into(), p),
+            _ => None,
+        };
+        p.check(l.duration.is_some() || l.requests.is_some(), "load", || {
+            "set duration (e.g. \"20s\") and/or requests (a count) to say when the run stops".into()
+        });
+        duration_positive(l.duration, "load.duration", p);
+        stages.push(Stage { duration: l.duration, level: level.unwrap_or(1.0) });
+    }
+    let mode = if closed {
+        for (set, k) in [(l.arrival.is_some(), "arrival"), (l.max_in_flight.is_some(), "max_in_flight")] {
+            p.check(!set, KeyPath::root("load").key(k), || "only applies to open loop (rate)".into());
+        }
+        LoadMode::Closed
+    } else {
+        p.check(l.think_time.is_none(), "load.think_time", || {
+            "only applies to closed loop (concurrency): open-loop arrivals do not wait for answers".into()
+        });
+        let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+        p.check((1..=100_000).contains(&max_in_flight), "load.max_in_flight", || {
+            format!("must be 1..=100000, got {max_in_flight}")
+        });
+        LoadMode::Open { arrival: l.arrival.unwrap_or(Arrival::Constant), max_in_flight }
+    };
+    if let Some(n) = l.requests {
+        p.check(n >= 1, "load.requests", || "must be at least 1, got 0".into());
+    }
+    duration_positive(l.timeout, "load.timeout", p);
+    if let Some(r) = l.abort_on_error_rate {
+        p.check(r > 0.0 && r <= 1.0, "load.abort_on_error_rate", || {
+            format!("must be a fraction in (0, 1], e.g. 0.2 for 20%, got {r}")
+        });
+    }
+    Some(Load {
+        mode,
+        stages,
+        requests: l.requests,
+        warmup: l.warmup.unwrap_or_default(),
+        timeout: l.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        think_time: l.think_time.unwrap_or_default(),
+        abort_on_error_rate: l.abort_on_error_rate,
+    })
+}
+
+/// Timeouts and retries; a bad value is reported and replaced by its default
+/// so the other checks still run.
+pub(super) fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
+    let total = l.timeout.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_TIMEOUT);
+    let mut c = ClientConfig::defaults(total);
+    for (value, key, slot) in [
+        (l.connect_timeout, "load.connect_timeout", &mut c.connect_timeout),
+        (l.first_byte_timeout, "load.first_byte_timeout", &mut c.first_byte_timeout),
+        (l.idle_timeout, "load.idle_timeout", &mut c.idle_timeout),
+    ] {
+        duration_positive(value, key, p);
+        if let Some(d) = value.filter(|d| !d.is_zero()) {
+            *slot = d;
+        }
+    }
+    if let Some(n) = l.retries {
+        if p.check(n <= MAX_RETRIES, "load.retries", || format!("must be 0..={MAX_RETRIES}, got {n}")) {
+            c.retries = n;
+        }
+    }
+    if let Some(statuses) = &l.retry_on {
+        for (i, &s) in statuses.iter().enumerate() {
+            p.check((400..=599).contains(&s), KeyPath::root("load").key("retry_on").index(i), || {
+                format!("must be an HTTP error status 400..=599, got {s}")
+            });
+        }
+        c.retry_on = statuses.clone();
+    }
+    c
+}
+
+fn check_concurrency(c: u32, key: KeyPath, p: &mut Problems) -> Option<f64> {
+    p.check((1..=100_000).contains(&c), key, || format!("must be 1..=100000 users, got {c}"))
+        .then_some(f64::from(c))
+}
+
+fn check_rate(r: f64, key: KeyPath, p: &mut Problems) -> Option<f64> {
+    p.check(r.is_finite() && r > 0.0 && r <= 1e6, key, || {
+        format!("must be > 0 and <= 1000000 requests/s, got {r}")
+    })
+    .then_some(r)
+}
+
+#[cfg(test)]
+mod client_tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn with_load(extra: &str) -> Result<Scenario, ScenarioError> {
+        let src = format!(
+            "name = \"t\"\n[load]\nconcurrency = 1\nrequests = 1\n{extra}\n\
+             [[variant]]\nname = \"v\"\nendpoint = \"chat\"\nmodel = \"m\"\nmax_tokens = 4\nprompt_tokens = 5\n\
+             [simulator]\nserve_any_model = true\n"
+        );
+        Scenario::parse(&src, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn client_keys_default_from_the_total_timeout() {
+        let s = with_load("timeout = \"5s\"").expect("valid");
+        assert_eq!(s.client, ClientConfig::defaults(Duration::from_secs(5)));
+        assert_eq!(s.client.connect_timeout, Duration::from_secs(5));
+        assert_eq!(s.client.first_byte_timeout, Duration::from_secs(5));
+        assert_eq!(s.client.retries, 0);
+        assert_eq!(s.client.retry_on, DEFAULT_RETRY_ON);
+    }
+
+    #[test]
+    fn client_keys_are_read() {
+        let s = with_load(
+            "connect_timeout = \"2s\"\nfirst_byte_timeout = \"30s\"\nidle_timeout = \"5s\"\n\
+             retries = 3\nretry_on = [429, 503]",
+        )
+        .expect("valid");
+        let c = &s.client;
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.first_byte_timeout, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(5));
+        assert_eq!((c.retries, c.retry_on.as_slice()), (3, &[429, 503][..]));
+    }
+
+    #[test]
+    fn bad_client_keys_are_all_reported_with_their_line() {
+        let e = with_load(
+            "idle_timeout = \"0s\"\nconnect_timeout = \"0ms\"\nretries = 11\nretry_on = [429, 200]",
+        )
+        .expect_err("invalid")
+        .to_string();
+        assert!(e.contains("s.toml:5:1: load.idle_timeout: must be greater than 0"), "{e}");
+        assert!(e.contains("load.connect_timeout: must be greater than 0"), "{e}");
+        assert!(e.contains("s.toml:7:1: load.retries: must be 0..=10, got 11"), "{e}");
+        assert!(e.contains("load.retry_on[1]: must be an HTTP error status 400..=599, got 200"), "{e}");
+    }
+}

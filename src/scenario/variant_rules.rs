@@ -1,0 +1,200 @@
+//! The rules of one `[[variant]]` (after sweep expansion): request
+//! parameters as the API accepts them, and where its prompts come from.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::file::{PromptTokensFile, StopFile, VariantFile};
+use super::locate::KeyPath;
+use super::sweep::Expanded;
+use super::validate::Problems;
+use super::*;
+
+pub(super) fn variant(
+    e: &Expanded,
+    dir: &Path,
+    prices: &BTreeMap<String, Price>,
+    p: &mut Problems,
+) -> Option<Variant> {
+    let v: &VariantFile = &e.file;
+    let at = |k: &str| e.key(k);
+    let before = p.0.len();
+    p.check(!v.name.trim().is_empty(), at("name"), || "must not be empty".into());
+    let weight = v.weight.unwrap_or(1);
+    p.check(weight >= 1, at("weight"), || format!("must be at least 1, got {weight}"));
+    p.check(!v.model.trim().is_empty(), at("model"), || "must not be empty".into());
+    p.check(v.max_tokens >= 1, at("max_tokens"), || format!("must be at least 1, got {}", v.max_tokens));
+    let completions = v.endpoint == Endpoint::Completions;
+    let n = v.n.unwrap_or(1);
+    p.check((1..=128).contains(&n), at("n"), || format!("must be 1..=128, got {n}"));
+    let stream = v.stream.unwrap_or(true);
+    if let Some(b) = v.best_of {
+        if p.check(completions, at("best_of"), || "only exists on endpoint = \"completions\"".into()) {
+            p.check((1..=20).contains(&b), at("best_of"), || format!("must be 1..=20, got {b}"));
+            p.check(b >= n, at("best_of"), || {
+                format!("must be >= n ({n}), got {b}: best_of generates best_of and returns n")
+            });
+            p.check(!(stream && b > 1), at("best_of"), || {
+                format!("best_of = {b} cannot be streamed (the API rejects it): set stream = false")
+            });
+        }
+    }
+    let stop = match &v.stop {
+        None => Vec::new(),
+        Some(StopFile::One(s)) => vec![s.clone()],
+        Some(StopFile::Many(list)) => list.clone(),
+    };
+    p.check(stop.len() <= 4, at("stop"), || format!("at most 4 stop sequences, got {}", stop.len()));
+    p.check(stop.iter().all(|s| !s.is_empty()), at("stop"), || {
+        "stop sequences must not be empty strings".into()
+    });
+    p.check(stream || v.include_usage.is_none(), at("include_usage"), || {
+        "only applies when stream = true".into()
+    });
+    let batch = v.batch.unwrap_or(1);
+    p.check((1..=MAX_BATCH).contains(&batch), at("batch"), || {
+        format!("must be 1..={MAX_BATCH}, got {batch}")
+    });
+    p.check(batch == 1 || completions, at("batch"), || {
+        format!("batch = {batch} needs endpoint = \"completions\" (chat takes one conversation per request)")
+    });
+    let sampling = sampling(v, &at, p);
+    let extra_body = match &v.extra_body {
+        None => serde_json::Map::new(),
+        Some(t) => match serde_json::to_value(t) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => {
+                p.push(at("extra_body"), "must be a table of JSON-compatible values");
+                serde_json::Map::new()
+            }
+        },
+    };
+    if let Some(s) = &v.system {
+        p.check(!completions, at("system"), || "a system prompt needs endpoint = \"chat\"".into());
+        p.check(!s.is_empty(), at("system"), || "must not be empty".into());
+    }
+    let prompt = prompt(v, dir, &at, p);
+    let system_tokens = v.system.as_deref().map_or(0, |s| crate::workload::tokens::count(&v.model, s) as u32);
+    (p.0.len() == before).then(|| Variant {
+        name: e.name.clone(),
+        weight,
+        endpoint: v.endpoint,
+        model: v.model.clone(),
+        max_tokens: v.max_tokens,
+        n,
+        best_of: v.best_of,
+        stop,
+        stream,
+        include_usage: v.include_usage.unwrap_or(stream),
+        sampling,
+        extra_body,
+        batch,
+        prompt: prompt.unwrap_or(PromptSource::Tokens(TokenSpread::Fixed(1))),
+        system: v.system.clone(),
+        system_tokens,
+        price: prices.get(&v.model).copied(),
+    })
+}
+
+fn sampling(
+    v: &VariantFile,
+    at: &dyn Fn(&str) -> KeyPath,
+    p: &mut Problems,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    let ranged = [
+        ("temperature", v.temperature, 0.0, 2.0),
+        ("top_p", v.top_p, 0.0, 1.0),
+        ("presence_penalty", v.presence_penalty, -2.0, 2.0),
+        ("frequency_penalty", v.frequency_penalty, -2.0, 2.0),
+    ];
+    for (k, val, lo, hi) in ranged {
+        if let Some(x) = val {
+            if p.check(x.is_finite() && (lo..=hi).contains(&x), at(k), || {
+                format!("must be {lo}..={hi}, got {x}")
+            }) {
+                m.insert(k.into(), serde_json::json!(x));
+            }
+        }
+    }
+    if let Some(s) = v.seed {
+        m.insert("seed".into(), serde_json::json!(s));
+    }
+    if let Some(bias) = &v.logit_bias {
+        for (tok, b) in bias {
+            p.check(tok.parse::<u32>().is_ok(), at("logit_bias"), || {
+                format!("keys are token ids, got {tok:?}")
+            });
+            p.check((-100..=100).contains(b), at("logit_bias"), || {
+                format!("biases are -100..=100, got {b} for {tok}")
+            });
+        }
+        m.insert("logit_bias".into(), serde_json::json!(bias));
+    }
+    m
+}
+
+fn prompt(
+    v: &VariantFile,
+    dir: &Path,
+    at: &dyn Fn(&str) -> KeyPath,
+    p: &mut Problems,
+) -> Option<PromptSource> {
+    let given = [v.prompt_tokens.is_some(), v.prompt.is_some(), v.prompts_file.is_some()];
+    if given.iter().filter(|&&g| g).count() != 1 {
+        p.push(at("prompt_tokens"), "set exactly one of prompt_tokens, prompt or prompts_file");
+        return None;
+    }
+    p.check(v.prompts_order.is_none() || v.prompts_file.is_some(), at("prompts_order"), || {
+        "only applies with prompts_file".into()
+    });
+    if let Some(t) = &v.prompt_tokens {
+        let key = at("prompt_tokens");
+        let spread = match t {
+            PromptTokensFile::Fixed(n) => TokenSpread::Fixed(*n),
+            PromptTokensFile::Spread(s) => match (s.min, s.max, s.mean, s.stddev) {
+                (Some(min), Some(max), None, None) => TokenSpread::Uniform { min, max },
+                (min, max, Some(mean), Some(stddev)) => {
+                    p.check(
+                        mean.is_finite() && mean >= 1.0 && stddev.is_finite() && stddev >= 0.0,
+                        key.clone(),
+                        || format!("needs mean >= 1 and stddev >= 0, got mean {mean}, stddev {stddev}"),
+                    );
+                    let max = max.unwrap_or((mean + 4.0 * stddev).ceil().min(1e6) as u32);
+                    TokenSpread::Normal { mean, stddev, min: min.unwrap_or(1), max }
+                }
+                _ => {
+                    p.push(key, "write a count, { min, max } (uniform) or { mean, stddev } (normal, optional min/max)");
+                    return None;
+                }
+            },
+        };
+        let (lo, hi) = match spread {
+            TokenSpread::Fixed(n) => (n, n),
+            TokenSpread::Uniform { min, max } | TokenSpread::Normal { min, max, .. } => (min, max),
+        };
+        let ok = p.check(lo >= 1 && hi <= 1_000_000 && lo <= hi, at("prompt_tokens"), || {
+            format!("token counts must be 1..=1000000 with min <= max, got {lo}..={hi}")
+        });
+        return ok.then_some(PromptSource::Tokens(spread));
+    }
+    if let Some(text) = &v.prompt {
+        p.check(!text.is_empty(), at("prompt"), || "must not be empty".into());
+        let tokens = crate::workload::tokens::count(&v.model, text) as u32;
+        return Some(PromptSource::Literal { text: text.clone(), tokens });
+    }
+    let rel = v.prompts_file.as_deref().unwrap_or_default();
+    let path = dir.join(rel);
+    match crate::workload::read_prompts_file(&path, &v.model, v.endpoint) {
+        Ok(prompts) => Some(PromptSource::File {
+            path,
+            prompts: Arc::new(prompts),
+            order: v.prompts_order.unwrap_or(PromptOrder::Random),
+        }),
+        Err(e) => {
+            p.push(at("prompts_file"), e);
+            None
+        }
+    }
+}
