@@ -157,8 +157,13 @@ fn progress_printer(enabled: bool) -> load::Progress {
     let tty = std::io::stderr().is_terminal();
     let mut ticks = 0u64;
     Box::new(move |line: &str| {
-        ticks += 1;
+        // Status ticks start with '[' and may be thinned out; anything else
+        // (a new step, a warning) is always shown on a line of its own.
+        let tick = line.starts_with('[');
+        ticks += u64::from(tick);
         if !enabled {
+        } else if !tick {
+            eprintln!("{}{line}", if tty { "\r\x1b[K" } else { "" });
         } else if tty {
             eprint!("\r{line}\x1b[K");
         } else if ticks % 5 == 0 {

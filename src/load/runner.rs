@@ -162,7 +162,7 @@ pub async fn run<B: Backend>(
     let t0 = schedule.start();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
-    let (mut done, mut errors) = (0u64, 0u64);
+    let (mut done, mut errors, mut done_at_last_tick) = (0u64, 0u64, 0u64);
     let mut recent: VecDeque<bool> = VecDeque::with_capacity(ERROR_WINDOW);
     let mut notes = Vec::new();
     let mut warned = false;
@@ -208,9 +208,12 @@ pub async fn run<B: Backend>(
                 let in_flight = started.load(Ordering::Relaxed).saturating_sub(done);
                 let phase = if Instant::now() < schedule.warmup_end() { " (warm-up)" } else { "" };
                 let planned = schedule.end().map(|e| format!("/{:.0}s", (e - t0).as_secs_f64())).unwrap_or_default();
+                let per_s = done - done_at_last_tick;
+                done_at_last_tick = done;
                 progress(&format!(
-                    "[{:>6.1}s{planned}] done {done:>7}  errors {errors:>5}  in flight {in_flight:>5}{phase}",
-                    t0.elapsed().as_secs_f64()
+                    "[{:>6.1}s{planned}] {per_s:>5} req/s  done {done:>7}  errors {errors:>5}  in flight {in_flight:>5}  ttft {}{phase}",
+                    t0.elapsed().as_secs_f64(),
+                    metrics.live_ttft()
                 ));
             }
         }

@@ -265,6 +265,19 @@ impl Metrics {
         }
     }
 
+    /// "p50 X / p99 Y ms" of the TTFT measured so far, for progress lines.
+    pub fn live_ttft(&self) -> String {
+        let mut h = new_histogram();
+        for s in &self.stages {
+            let _ = h.add(&s.h.ttft);
+        }
+        if h.is_empty() {
+            return "-".into();
+        }
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        format!("p50 {:.0} / p99 {:.0} ms", ms(0.5), ms(0.99))
+    }
+
     /// Length of the measured window: from the end of warm-up to the end of
     /// the last measured request.
     pub fn window(&self) -> Duration {
