@@ -127,10 +127,17 @@ pub async fn run_loaded(
     let mut summary =
         Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason.as_str(), partial);
     summary.notes = notes;
-    if summary.total.output_token_source.estimate > 0 {
+    let sources = &summary.total.output_token_source;
+    if sources.tiktoken > 0 {
         summary.notes.push(format!(
-            "{} ok requests had no usage from the server: their output tokens are estimated",
-            summary.total.output_token_source.estimate
+            "{} ok requests had no usage from the server: their output tokens were counted with tiktoken on the text received",
+            sources.tiktoken
+        ));
+    }
+    if sources.estimate > 0 {
+        summary.notes.push(format!(
+            "{} ok requests have estimated output tokens (one per event): they ended before their text could be counted",
+            sources.estimate
         ));
     }
     summary.judge(&scenario.slo);

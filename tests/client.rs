@@ -149,6 +149,7 @@ async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestReco
         prompt_tokens: 3,
         worst_cost: None,
         price: None,
+        model: "gpt-4o".into(),
     };
     let ticket = Ticket { seq: 42, intended: Instant::now(), warmup: false, stage: 0 };
     backend.send(&req, &ticket).await
@@ -180,8 +181,9 @@ async fn role_only_first_chunk_is_not_ttft() {
     assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
     // Writes: 0 head, 1 role, 2 first content.
     near(rec.first_token, write_at(&server, 2), "first token");
-    assert_eq!(rec.output_tokens, 2);
-    assert_eq!(rec.token_source, TokenSource::Estimate);
+    // No usage: the received text is counted in the model's encoding.
+    assert_eq!(rec.output_tokens, count("Hi there"));
+    assert_eq!(rec.token_source, TokenSource::Counted);
     assert_eq!(rec.itl.len(), 1);
 }
 
@@ -224,7 +226,7 @@ async fn events_split_across_writes_at_odd_bytes_and_inside_utf8() {
     let server = serve(vec![script]).await;
     let rec = send(&server).await;
     assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
-    assert_eq!(rec.output_tokens, 3, "three content events, each parsed whole");
+    assert_eq!(rec.output_tokens, count(&"h\u{e9}llo \u{1F600}".repeat(3)), "the text survives every split");
     assert_eq!(rec.itl.len(), 2);
 }
 
@@ -249,7 +251,7 @@ async fn stream_cut_without_done_is_truncated_and_keeps_tokens() {
     let server = serve(vec![script]).await;
     let rec = send(&server).await;
     assert_eq!(rec.outcome, Outcome::StreamTruncated);
-    assert_eq!(rec.output_tokens, 2);
+    assert_eq!(rec.output_tokens, count("ab"), "what arrived is counted");
     assert!(rec.first_token.is_some(), "the first token is kept");
 }
 
@@ -353,7 +355,7 @@ async fn whole_body_counts_tokens_and_finish_reasons_per_choice() {
     let server = serve(vec![script]).await;
     let rec = send_with(&server, policy(), false).await;
     assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
-    assert_eq!(rec.output_tokens, 3, "8/4 + 4/4 characters");
+    assert_eq!(rec.output_tokens, count("abcdefgh") + count("abcd"), "counted per choice");
     assert_eq!(rec.finish_reasons, ["stop", "length"]);
     assert_eq!(rec.first_token, Some(rec.end));
 }
@@ -379,4 +381,9 @@ async fn a_connection_that_is_never_accepted_is_connect_timeout() {
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::ConnectTimeout, "{:?}", rec.error);
     assert_eq!(rec.outcome.class(), "connect_timeout");
+}
+
+/// Tokens of `text` in the encoding of the model the tests send ("gpt-4o").
+fn count(text: &str) -> u64 {
+    llmload::workload::tokens::count("gpt-4o", text) as u64
 }

@@ -23,6 +23,9 @@ struct ChoiceState {
     events: u64,
     /// Characters of a whole body's text, for the estimate.
     chars: usize,
+    /// The text received (content and reasoning), counted with tiktoken at
+    /// the end when the server sends no usage.
+    text: String,
     finish: Option<String>,
 }
 
@@ -68,6 +71,10 @@ impl Accumulator {
             if c.has_content() || c.reasoning().is_some() {
                 st.events += 1;
             }
+            if self.usage.is_none() {
+                st.text.push_str(c.content().unwrap_or_default());
+                st.text.push_str(c.reasoning().unwrap_or_default());
+            }
         }
         self.on_body(body, rec);
     }
@@ -109,6 +116,17 @@ impl Accumulator {
         }
     }
 
+    /// Without usage from the server, counts the received text of every
+    /// choice in the model's encoding: exact where the event count is not.
+    fn count_tokens(&self, rec: &mut RequestRecord, model: &str) {
+        if self.usage.and_then(|u| u.completion_tokens).is_some() {
+            return;
+        }
+        let (bpe, _) = crate::workload::tokens::encoding(model);
+        rec.output_tokens = self.choices.values().map(|c| bpe.encode_ordinary(&c.text).len() as u64).sum();
+        rec.token_source = TokenSource::Counted;
+    }
+
     /// The outcome once the body ended (or broke) without a timeout.
     fn finish(self, rec: &mut RequestRecord, broken: Option<String>) {
         if let Some((outcome, msg)) = self.bad {
@@ -128,7 +146,12 @@ fn idle_timeout(rec: &mut RequestRecord, idle: Duration) {
 }
 
 /// Reads an SSE stream to `[DONE]` (or its end).
-pub(super) async fn read_stream(resp: reqwest::Response, rec: &mut RequestRecord, idle: Duration) {
+pub(super) async fn read_stream(
+    resp: reqwest::Response,
+    rec: &mut RequestRecord,
+    idle: Duration,
+    model: &str,
+) {
     let mut parser = SseParser::new();
     let mut acc = Accumulator::default();
     let mut stream = resp.bytes_stream();
@@ -152,11 +175,17 @@ pub(super) async fn read_stream(resp: reqwest::Response, rec: &mut RequestRecord
             break;
         }
     }
+    acc.count_tokens(rec, model);
     acc.finish(rec, broken);
 }
 
 /// Reads a whole JSON body. The answer arrives at once: TTFT is the e2e time.
-pub(super) async fn read_whole(resp: reqwest::Response, rec: &mut RequestRecord, idle: Duration) {
+pub(super) async fn read_whole(
+    resp: reqwest::Response,
+    rec: &mut RequestRecord,
+    idle: Duration,
+    model: &str,
+) {
     let mut stream = resp.bytes_stream();
     let mut bytes = Vec::new();
     loop {
@@ -190,9 +219,13 @@ pub(super) async fn read_whole(resp: reqwest::Response, rec: &mut RequestRecord,
     let mut acc = Accumulator { done: true, ..Default::default() };
     for c in &body.choices {
         let chars = c.content().map_or(0, str::len) + c.reasoning().map_or(0, str::len);
-        acc.choices.entry(c.index).or_default().chars += chars;
+        let st = acc.choices.entry(c.index).or_default();
+        st.chars += chars;
+        st.text.push_str(c.content().unwrap_or_default());
+        st.text.push_str(c.reasoning().unwrap_or_default());
     }
     acc.on_body(body, rec);
+    acc.count_tokens(rec, model);
     acc.finish(rec, None);
 }
 
@@ -214,6 +247,7 @@ mod tests {
             prompt_tokens: 1,
             worst_cost: None,
             price: None,
+            model: "gpt-4o".into(),
         };
         RequestRecord::new(&req, &Ticket { seq: 0, intended: now, warmup: false, stage: 0 }, now)
     }

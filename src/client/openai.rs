@@ -168,9 +168,9 @@ impl OpenAiBackend {
         if status.is_success() {
             let idle = self.policy.idle_timeout;
             if req.stream {
-                body::read_stream(resp, rec, idle).await;
+                body::read_stream(resp, rec, idle, &req.model).await;
             } else {
-                body::read_whole(resp, rec, idle).await;
+                body::read_whole(resp, rec, idle, &req.model).await;
             }
             return Attempt::Done;
         }

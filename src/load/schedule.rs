@@ -82,6 +82,7 @@ pub struct Schedule {
     segments: Vec<Segment>,
     arrival: Option<Arrival>,
     think_time: Duration,
+    ramp_up: Duration,
     max_measured: Option<u64>,
     workers: usize,
     state: Mutex<State>,
@@ -120,6 +121,7 @@ impl Schedule {
             segments,
             arrival,
             think_time: load.think_time,
+            ramp_up: load.ramp_up,
             max_measured: load.requests,
             workers: load.workers(),
             state: Mutex::new(State {
@@ -161,7 +163,13 @@ impl Schedule {
         let (intended, stage) = match self.arrival {
             None => {
                 let now = Instant::now().max(self.start);
-                let wanted = if again { now + self.think_time } else { now };
+                let wanted = if again {
+                    now + self.think_time
+                } else {
+                    // User k of n starts k/n of the way through the ramp.
+                    let share = worker as f64 / self.workers.max(1) as f64;
+                    now.max(self.start + self.ramp_up.mul_f64(share))
+                };
                 match self.closed_slot(worker, wanted) {
                     Slot::At(t, stage) => (t, stage),
                     // This user has no place in any later stage; others go on.

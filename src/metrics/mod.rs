@@ -93,6 +93,7 @@ pub struct VariantMetrics {
     pub output_tokens: u64,
     pub tokens_from_usage: u64,
     pub tokens_estimated: u64,
+    pub tokens_counted: u64,
     /// Prompts in ok requests (more than requests when batching).
     pub prompts: u64,
     /// Extra attempts (retries) of measured requests, whatever their outcome.
@@ -132,6 +133,7 @@ impl VariantMetrics {
         self.output_tokens += v.output_tokens;
         self.tokens_from_usage += v.tokens_from_usage;
         self.tokens_estimated += v.tokens_estimated;
+        self.tokens_counted += v.tokens_counted;
         self.prompts += v.prompts;
         self.priced |= v.priced;
         self.cost_usd += v.cost_usd;
@@ -202,6 +204,7 @@ impl VariantMetrics {
         match r.token_source {
             TokenSource::Usage => self.tokens_from_usage += 1,
             TokenSource::Estimate => self.tokens_estimated += 1,
+            TokenSource::Counted => self.tokens_counted += 1,
         }
     }
 }

@@ -66,6 +66,9 @@ pub enum TokenSource {
     /// content-bearing event for streams (servers may pack several tokens in
     /// one event), characters / 4 for whole bodies.
     Estimate,
+    /// Counted by the client with the model's tiktoken encoding on the text
+    /// received, per choice (the server sent no usage).
+    Counted,
 }
 
 impl TokenSource {
@@ -73,6 +76,7 @@ impl TokenSource {
         match self {
             TokenSource::Usage => "usage",
             TokenSource::Estimate => "estimate",
+            TokenSource::Counted => "tiktoken",
         }
     }
 }

@@ -108,6 +108,9 @@ pub struct MessageCount {
 pub struct TokenSources {
     pub usage: u64,
     pub estimate: u64,
+    /// Counted locally with tiktoken on the text received.
+    #[serde(default)]
+    pub tiktoken: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,7 +272,11 @@ fn stats(v: &VariantMetrics, secs: f64) -> Stats {
         e2e_service_ms: p(e2e_service),
         prompt_tokens: v.prompt_tokens,
         output_tokens: v.output_tokens,
-        output_token_source: TokenSources { usage: v.tokens_from_usage, estimate: v.tokens_estimated },
+        output_token_source: TokenSources {
+            usage: v.tokens_from_usage,
+            estimate: v.tokens_estimated,
+            tiktoken: v.tokens_counted,
+        },
         throughput: Throughput {
             requests_per_s: per_s(v.ok),
             prompts_per_s: per_s(v.prompts),
@@ -301,6 +308,7 @@ mod tests {
             prompt_tokens: 1,
             worst_cost: None,
             price: None,
+            model: "gpt-4o".into(),
         };
         RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
     }

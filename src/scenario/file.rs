@@ -73,6 +73,8 @@ pub struct LoadFile {
     pub timeout: Option<Duration>,
     #[serde(default, deserialize_with = "duration_opt")]
     pub think_time: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub ramp_up: Option<Duration>,
     pub abort_on_error_rate: Option<f64>,
     #[serde(default, deserialize_with = "duration_opt")]
     pub connect_timeout: Option<Duration>,

@@ -79,6 +79,9 @@ pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
         }
         LoadMode::Closed
     } else {
+        p.check(l.ramp_up.is_none(), "load.ramp_up", || {
+            "only applies to closed loop (concurrency): open-loop arrivals are already spread".into()
+        });
         p.check(l.think_time.is_none(), "load.think_time", || {
             "only applies to closed loop (concurrency): open-loop arrivals do not wait for answers".into()
         });
@@ -104,6 +107,7 @@ pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
         warmup: l.warmup.unwrap_or_default(),
         timeout: l.timeout.unwrap_or(DEFAULT_TIMEOUT),
         think_time: l.think_time.unwrap_or_default(),
+        ramp_up: l.ramp_up.unwrap_or_default(),
         abort_on_error_rate: l.abort_on_error_rate,
     })
 }

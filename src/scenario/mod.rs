@@ -86,6 +86,9 @@ pub struct Load {
     /// Closed loop: a user's pause between the end of one request and the
     /// start of the next.
     pub think_time: Duration,
+    /// Closed loop: users' first requests are spread evenly over this time,
+    /// so they do not stay in lockstep (a burst every round).
+    pub ramp_up: Duration,
     /// Stop when the error rate over the last requests passes this fraction.
     pub abort_on_error_rate: Option<f64>,
 }

@@ -35,6 +35,8 @@ pub struct WorkRequest {
     /// The most this request can cost (USD), when its model has a price.
     pub worst_cost: Option<f64>,
     pub price: Option<Price>,
+    /// For counting output tokens in its encoding when the server sends no usage.
+    pub model: Arc<str>,
 }
 
 pub struct Workload {
@@ -96,6 +98,7 @@ impl Workload {
             prompt_tokens,
             worst_cost: v.worst_case_cost(),
             price: v.price,
+            model: Arc::from(v.model.as_str()),
         }
     }
 }

@@ -14,6 +14,7 @@ fn load(mode: LoadMode, stages: &[(Option<u64>, f64)], requests: Option<u64>, wa
         warmup: Duration::from_millis(warmup_ms),
         timeout: Duration::from_secs(1),
         think_time: Duration::ZERO,
+        ramp_up: Duration::ZERO,
         abort_on_error_rate: None,
     }
 }
@@ -135,4 +136,18 @@ fn mean(x: &[f64]) -> f64 {
 fn std_dev(x: &[f64]) -> f64 {
     let m = mean(x);
     (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+#[test]
+fn ramp_up_spreads_the_first_requests_of_users() {
+    let t0 = Instant::now();
+    let mut l = load(LoadMode::Closed, &[(Some(60), 4.0)], None, 0);
+    l.ramp_up = Duration::from_secs(2);
+    let s = Schedule::new(&l, 1, t0);
+    let firsts: Vec<Duration> =
+        (0..4).map(|w| s.next(w, false).unwrap().intended.duration_since(t0)).collect();
+    for (w, f) in firsts.iter().enumerate() {
+        let want = 0.5 * w as f64;
+        assert!((f.as_secs_f64() - want).abs() < 0.05, "user {w} starts at {f:?}, want {want} s");
+    }
 }
