@@ -64,3 +64,25 @@ async fn five_percent_faults_are_about_five_percent_errors_each_classified() {
     assert!(classes.len() == 4, "resets are a fourth class: {classes:?}");
     assert_eq!(s.stop_reason, "requests");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_percent_429_with_retry_after_are_retried_and_counted() {
+    let s = run_example("faults.toml", |s| {
+        s.load.requests = Some(100);
+        s.client.retries = 3;
+        s.simulator.default_profile.faults = llmload_mock::Faults { http_429: 0.3, ..Default::default() };
+        for m in s.simulator.models.values_mut() {
+            m.faults = s.simulator.default_profile.faults;
+        }
+    })
+    .await;
+    let r = &s.total.requests;
+    assert_eq!(r.sent, 100);
+    assert_eq!(r.sent, r.ok + r.errors);
+    // 30% of first attempts meet a 429; 0.3^4 = 0.8% would fail all four.
+    assert!((15..=45).contains(&r.rate_limited), "429s seen: {}", r.rate_limited);
+    assert!(r.retries >= r.rate_limited - r.errors, "each 429 but the last ones is retried: {r:?}");
+    assert!(r.ok >= 95, "{r:?}");
+    // A retried request counts from its first intended start: at least the 1 s wait.
+    assert!(s.total.e2e_ms.max.unwrap() >= 1000.0, "{:?}", s.total.e2e_ms);
+}

@@ -64,6 +64,9 @@ pub struct Faults {
     pub http_500: f64,
     /// 503 with the API's overloaded `server_error` JSON.
     pub http_503: f64,
+    /// 429 with the API's `rate_limit_exceeded` JSON and `retry-after: 1`,
+    /// whatever the rate limits say: a target for retry logic.
+    pub http_429: f64,
     /// The connection is reset (RST) before any response header is sent.
     pub reset: f64,
     /// The response starts normally and the connection is cut partway through the body:
@@ -79,6 +82,7 @@ impl Default for Faults {
         Self {
             http_500: 0.0,
             http_503: 0.0,
+            http_429: 0.0,
             reset: 0.0,
             cut: 0.0,
             slow_headers: 0.0,
@@ -89,7 +93,7 @@ impl Default for Faults {
 
 impl Faults {
     pub(crate) fn total(&self) -> f64 {
-        self.http_500 + self.http_503 + self.reset + self.cut + self.slow_headers
+        self.http_500 + self.http_503 + self.http_429 + self.reset + self.cut + self.slow_headers
     }
 }
 
@@ -223,6 +227,7 @@ impl ModelProfile {
         for (key, p) in [
             (&["faults", "http_500"][..], f.http_500),
             (&["faults", "http_503"], f.http_503),
+            (&["faults", "http_429"], f.http_429),
             (&["faults", "reset"], f.reset),
             (&["faults", "cut"], f.cut),
             (&["faults", "slow_headers"], f.slow_headers),

@@ -13,6 +13,7 @@ pub(crate) enum Fault {
     None,
     Http500,
     Http503,
+    Http429,
     /// Reset the connection before the response headers.
     Reset,
     /// Cut the body after this fraction (out of 2^32) of its steps.
@@ -34,6 +35,7 @@ pub(crate) fn draw(faults: &Faults, key: u64) -> Fault {
     for (p, fault) in [
         (faults.http_500, Fault::Http500),
         (faults.http_503, Fault::Http503),
+        (faults.http_429, Fault::Http429),
         (faults.reset, Fault::Reset),
         (faults.cut, Fault::Cut(h as u32)),
         (faults.slow_headers, Fault::SlowHeaders(faults.slow_headers_delay)),

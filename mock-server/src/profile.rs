@@ -134,6 +134,8 @@ pub struct FaultsTable {
     #[serde(default)]
     pub http_503: Option<f64>,
     #[serde(default)]
+    pub http_429: Option<f64>,
+    #[serde(default)]
     pub reset: Option<f64>,
     #[serde(default)]
     pub cut: Option<f64>,
@@ -390,6 +392,7 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
     let faults = Faults {
         http_500: f.http_500.unwrap_or(b.http_500),
         http_503: f.http_503.unwrap_or(b.http_503),
+        http_429: f.http_429.unwrap_or(b.http_429),
         reset: f.reset.unwrap_or(b.reset),
         cut: f.cut.unwrap_or(b.cut),
         slow_headers: f.slow_headers.unwrap_or(b.slow_headers),

@@ -130,6 +130,11 @@ impl Sim {
             Fault::None => {}
             Fault::Http500 => return Err((headers, ApiError::server_error()).into_response()),
             Fault::Http503 => return Err((headers, ApiError::overloaded()).into_response()),
+            Fault::Http429 => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+                let message = "Rate limit reached (injected fault). Please try again in 1s.".to_owned();
+                return Err((headers, ApiError::rate_limited("requests", message)).into_response());
+            }
             Fault::Reset => {
                 if let Some(control) = parts.extensions.get::<Arc<ConnControl>>() {
                     control.reset();
