@@ -69,9 +69,10 @@ mod tests {
             reset: 0.03,
             cut: 0.04,
             slow_headers: 0.05,
+            http_429: 0.06,
             ..Faults::default()
         };
-        let mut counts = [0u32; 6];
+        let mut counts = [0u32; 7];
         let n = 100_000;
         for seq in 0..n {
             let i = match draw(&faults, request_key(3, seq)) {
@@ -81,10 +82,11 @@ mod tests {
                 Fault::Reset => 3,
                 Fault::Cut(_) => 4,
                 Fault::SlowHeaders(_) => 5,
+                Fault::Http429 => 6,
             };
             counts[i] += 1;
         }
-        for (i, want) in [0.85, 0.01, 0.02, 0.03, 0.04, 0.05].into_iter().enumerate() {
+        for (i, want) in [0.79, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06].into_iter().enumerate() {
             let got = f64::from(counts[i]) / n as f64;
             assert!((got - want).abs() < 0.003, "{i}: {got} vs {want}");
         }
