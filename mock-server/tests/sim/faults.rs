@@ -57,6 +57,7 @@ async fn five_percent_faults_give_four_to_six_percent_errors() {
         cut: 0.01,
         slow_headers: 0.01,
         slow_headers_delay: SLOW,
+        ..Faults::default()
     };
     let server = Server::start(config(p, 7)).await;
     const REQUESTS: usize = 2000;
