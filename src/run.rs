@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::BadInput;
 use crate::client::{self, OpenAiBackend};
 use crate::load::shutdown::Stop;
-use crate::load::{self, BudgetGuard, Schedule, Step, StopReason};
+use crate::load::{self, BudgetGuard, Limiter, Schedule, Step, StopReason};
 use crate::metrics::{self, Metrics, Summary, VariantInfo};
 use crate::report;
 use crate::results::{self, RequestsCsv, ResultsDir, RunInfo};
@@ -67,6 +67,7 @@ pub async fn run_loaded(
     let policy = client::Policy::from_scenario(&scenario);
     let backend = Arc::new(OpenAiBackend::with_policy(&target.base_url, target.key.clone(), policy)?);
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
+    let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
     let mut progress = progress_printer(opts.progress);
     // A sequential sweep runs the whole load plan once per variant; anything
     // else is one step with every variant mixed.
@@ -101,6 +102,7 @@ pub async fn run_loaded(
             workload: Arc::new(workload),
             schedule,
             budget: budget.clone(),
+            limiter: limiter.clone(),
             abort_on_error_rate: scenario.load.abort_on_error_rate,
             warn_usd: scenario.budget.warn_usd,
         };

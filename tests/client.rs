@@ -150,6 +150,7 @@ async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestReco
         worst_cost: None,
         price: None,
         model: "gpt-4o".into(),
+        estimated_tokens: 0,
     };
     let ticket = Ticket { seq: 42, intended: Instant::now(), warmup: false, stage: 0 };
     backend.send(&req, &ticket).await

@@ -156,3 +156,16 @@ fn validate_and_dry_run_print_the_worst_case_by_hand() {
         assert_eq!(t[1..], ["20", "1900", "1350", "0.011670"], "{out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_limit_paces_requests_and_the_wait_shows_as_queue_delay() {
+    // Asked: 20/s for 2 s. Allowed by the client: 600/min = 10/s.
+    let toml = BASE.replace("concurrency = 4\nrequests = 12", "rate = 20\nduration = \"2s\"")
+        + "\n[client_limit]\nrequests_per_minute = 600\n";
+    let (_dir, out) = run(&toml).await;
+    let t = &out.summary.total;
+    assert_eq!(t.requests.sent, 40);
+    let rate = t.throughput.requests_per_s;
+    assert!((8.0..=12.0).contains(&rate), "paced at ~10/s, got {rate}");
+    assert!(t.queue_delay_ms.max.unwrap() > 1000.0, "held back, and it shows: {:?}", t.queue_delay_ms);
+}

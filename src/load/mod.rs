@@ -2,10 +2,12 @@
 //! serves every mode, the budget, and the stop signal.
 
 mod budget;
+mod limiter;
 mod runner;
 mod schedule;
 pub mod shutdown;
 
 pub use budget::BudgetGuard;
+pub use limiter::Limiter;
 pub use runner::{Progress, RunResult, Step, run};
 pub use schedule::{Schedule, StopReason, Ticket};

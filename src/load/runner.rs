@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 
 use super::shutdown::{GRACE, Stop, with_grace};
-use super::{BudgetGuard, Schedule, StopReason, Ticket};
+use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::Backend;
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::results::RequestsCsv;
@@ -35,6 +35,8 @@ pub struct Step<B> {
     pub schedule: Arc<Schedule>,
     /// Shared by all steps of a run: the cap is for the run.
     pub budget: Arc<BudgetGuard>,
+    /// The client-side rate limit, if any (shared by all steps).
+    pub limiter: Option<Arc<Limiter>>,
     pub abort_on_error_rate: Option<f64>,
     pub warn_usd: Option<f64>,
 }
@@ -60,6 +62,7 @@ struct Worker<B> {
     workload: Arc<Workload>,
     schedule: Arc<Schedule>,
     budget: Arc<BudgetGuard>,
+    limiter: Option<Arc<Limiter>>,
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<Stop>,
     started: Arc<AtomicU64>,
@@ -84,6 +87,12 @@ impl<B: Backend> Worker<B> {
                         lateness.saturating_record(u64::try_from(late).unwrap_or(u64::MAX));
                     }
                     // Not sent yet, so not a request: nothing to record.
+                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => return lateness,
+                }
+            }
+            if let Some(l) = &self.limiter {
+                tokio::select! {
+                    _ = l.acquire(req.estimated_tokens) => {}
                     Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => return lateness,
                 }
             }
@@ -141,6 +150,7 @@ pub async fn run<B: Backend>(
             workload: step.workload.clone(),
             schedule: schedule.clone(),
             budget: step.budget.clone(),
+            limiter: step.limiter.clone(),
             records: tx.clone(),
             stop: stop.clone(),
             started: started.clone(),

@@ -309,6 +309,7 @@ mod tests {
             worst_cost: None,
             price: None,
             model: "gpt-4o".into(),
+            estimated_tokens: 0,
         };
         RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
     }

@@ -30,6 +30,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub pricing: BTreeMap<String, PriceFile>,
     pub budget: Option<BudgetFile>,
+    /// A client-side rate limit, to stay under known account limits.
+    pub client_limit: Option<ClientLimitFile>,
     /// `"<metric>.<percentile>" = "800ms"`, `error_rate = 0.01`, …, and
     /// `[slo.variants.<name>]` with the same keys.
     pub slo: Option<toml::Table>,
@@ -185,6 +187,13 @@ pub struct PricingFile {
     pub source: Option<String>,
     #[serde(default)]
     pub pricing: BTreeMap<String, PriceFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientLimitFile {
+    pub requests_per_minute: Option<f64>,
+    pub tokens_per_minute: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

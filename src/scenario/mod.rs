@@ -58,6 +58,7 @@ pub struct Scenario {
     pub variants: Vec<Variant>,
     pub sweep_mode: SweepMode,
     pub budget: Budget,
+    pub client_limit: ClientLimit,
     pub slo: Vec<Slo>,
     /// Where the prices come from and when they were taken, if from a file.
     pub pricing_source: Option<String>,
@@ -266,6 +267,15 @@ impl Price {
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
         (input_tokens as f64 * self.input_per_1m + output_tokens as f64 * self.output_per_1m) / 1e6
     }
+}
+
+/// `[client_limit]`: the client holds requests back to stay under these.
+/// Tokens are counted as the API estimates them: prompt + max_tokens ×
+/// max(n, best_of), per prompt.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClientLimit {
+    pub requests_per_minute: Option<f64>,
+    pub tokens_per_minute: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -111,6 +111,7 @@ fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option
         }
     }
     let budget = budget(raw.budget, &variants, p);
+    let client_limit = client_limit(raw.client_limit, p);
     let slo = super::slo::parse(raw.slo.as_ref(), &variants, p);
     Some(Scenario {
         name: raw.name,
@@ -124,6 +125,7 @@ fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option
         variants,
         sweep_mode: mode,
         budget,
+        client_limit,
         slo,
         pricing_source,
     })
@@ -276,4 +278,20 @@ fn budget(b: Option<file::BudgetFile>, variants: &[Variant], p: &mut Problems) -
         format!("a budget needs a price for every model: add [pricing.<model>] for {unpriced:?}")
     });
     Budget { max_usd: b.max_usd, warn_usd: b.warn_usd }
+}
+
+fn client_limit(c: Option<file::ClientLimitFile>, p: &mut Problems) -> ClientLimit {
+    let Some(c) = c else { return ClientLimit::default() };
+    for (v, k) in [(c.requests_per_minute, "requests_per_minute"), (c.tokens_per_minute, "tokens_per_minute")]
+    {
+        if let Some(x) = v {
+            p.check(x.is_finite() && x > 0.0, KeyPath::root("client_limit").key(k), || {
+                format!("must be > 0, got {x}")
+            });
+        }
+    }
+    p.check(c.requests_per_minute.is_some() || c.tokens_per_minute.is_some(), "client_limit", || {
+        "set requests_per_minute and/or tokens_per_minute".into()
+    });
+    ClientLimit { requests_per_minute: c.requests_per_minute, tokens_per_minute: c.tokens_per_minute }
 }

@@ -35,6 +35,9 @@ pub struct WorkRequest {
     /// The most this request can cost (USD), when its model has a price.
     pub worst_cost: Option<f64>,
     pub price: Option<Price>,
+    /// Tokens as the API estimates them for rate limits: prompt +
+    /// max_tokens × max(n, best_of), per prompt.
+    pub estimated_tokens: u64,
     /// For counting output tokens in its encoding when the server sends no usage.
     pub model: Arc<str>,
 }
@@ -97,6 +100,8 @@ impl Workload {
             prompts: v.batch,
             prompt_tokens,
             worst_cost: v.worst_case_cost(),
+            estimated_tokens: u64::from(prompt_tokens)
+                + u64::from(v.max_tokens) * u64::from(v.sequences()) * u64::from(v.batch),
             price: v.price,
             model: Arc::from(v.model.as_str()),
         }
