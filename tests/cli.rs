@@ -144,3 +144,74 @@ fn sigint_drains_writes_everything_and_exits_130() {
     assert_eq!(info["partial"], true);
     assert!(info["client"]["wall_seconds"].as_f64().unwrap() < 10.0);
 }
+
+/// A child process killed when dropped, so a failing test leaks nothing.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `llmload mock` with extra arguments; returns it and its base URL.
+fn start_mock(args: &[&str]) -> (Killed, String) {
+    use std::io::BufRead;
+    let mut child = llmload()
+        .args(["mock", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("llmload-mock listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    (Killed(child), url)
+}
+
+#[test]
+fn the_api_key_never_appears_in_output_or_results() {
+    const CANARY: &str = "sk-canary-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    // The simulator accepts only the canary: ok requests prove it was sent.
+    let (_good, good_url) = start_mock(&["--api-key", CANARY]);
+    // This one wants another key: its 401 errors must not echo ours.
+    let (_other, other_url) = start_mock(&["--api-key", "sk-some-other-key-000000000000"]);
+    for (url, want_ok) in [(&good_url, true), (&other_url, false)] {
+        // The built-in profile serves sim-small and sim-large.
+        let toml = SMALL.replace("model = \"m\"", "model = \"sim-small\"").replace(
+            "[load]",
+            &format!("[target]\nkind = \"openai\"\nbase_url = \"{url}\"\napi_key_env = \"LLMLOAD_CANARY_KEY\"\n\n[load]"),
+        );
+        let (dir, path) = scenario_file(&toml);
+        let out = dir.path().join("out");
+        let o = llmload()
+            .env("LLMLOAD_CANARY_KEY", CANARY)
+            .args(["run", "--out"])
+            .arg(&out)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let s = read_json(&out.join("summary.json"));
+        if want_ok {
+            assert_eq!(s["total"]["requests"]["ok"], 20, "the key was sent and accepted");
+        } else {
+            assert_eq!(s["total"]["errors"][0]["class"], "http_401", "{s}");
+        }
+        let mut seen = vec![
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ];
+        for entry in std::fs::read_dir(&out).unwrap() {
+            seen.push(String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()).into_owned());
+        }
+        for text in &seen {
+            assert!(!text.contains(CANARY), "the key leaked into: {text}");
+            assert!(!text.contains(&CANARY[3..20]), "part of the key leaked into: {text}");
+        }
+    }
+}
