@@ -285,7 +285,8 @@ async fn non_json_event_is_malformed() {
 #[tokio::test]
 async fn headers_never_sent_is_first_byte_timeout() {
     let server = serve(vec![vec![Step::Sleep(3000), head()]]).await;
-    let policy = Policy { first_byte_timeout: Duration::from_millis(150), ..policy() };
+    let mut policy = policy();
+    policy.client.first_byte_timeout = Duration::from_millis(150);
     let started = Instant::now();
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::FirstByteTimeout);
@@ -298,7 +299,8 @@ async fn headers_never_sent_is_first_byte_timeout() {
 async fn gap_between_chunks_is_idle_timeout_keeping_what_was_measured() {
     let script = vec![head(), content("a"), content("b"), Step::Sleep(3000), content("c")];
     let server = serve(vec![script]).await;
-    let policy = Policy { idle_timeout: Duration::from_millis(150), ..policy() };
+    let mut policy = policy();
+    policy.client.idle_timeout = Duration::from_millis(150);
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::IdleTimeout);
     assert_eq!(rec.outcome.class(), "idle_timeout");
@@ -311,7 +313,8 @@ async fn rate_limited_then_ok_counts_from_the_intended_start() {
     let mut ok = vec![head(), content("a")];
     ok.extend(done());
     let server = serve(vec![vec![status(429, "retry-after: 1\r\n")], ok]).await;
-    let policy = Policy { retries: 3, ..policy() };
+    let mut policy = policy();
+    policy.client.retries = 3;
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::Ok, "{:?}", rec.error);
     assert_eq!((rec.attempts, rec.rate_limited), (2, 1));
@@ -323,7 +326,8 @@ async fn rate_limited_then_ok_counts_from_the_intended_start() {
 #[tokio::test]
 async fn retries_spent_on_503_end_in_the_last_status() {
     let server = serve(vec![vec![status(503, "")]; 3]).await;
-    let policy = Policy { retries: 2, ..policy() };
+    let mut policy = policy();
+    policy.client.retries = 2;
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::Http(503));
     assert_eq!(rec.outcome.class(), "http_503");
@@ -334,7 +338,9 @@ async fn retries_spent_on_503_end_in_the_last_status() {
 #[tokio::test]
 async fn a_wait_past_the_total_timeout_is_not_taken() {
     let server = serve(vec![vec![status(429, "retry-after-ms: 5000\r\n")]]).await;
-    let policy = Policy { retries: 2, timeout: Duration::from_secs(1), ..policy() };
+    let mut policy = policy();
+    policy.client.retries = 2;
+    policy.timeout = Duration::from_secs(1);
     let started = Instant::now();
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::RateLimited);
@@ -378,7 +384,8 @@ async fn a_connection_that_is_never_accepted_is_connect_timeout() {
         }
     }
     let server = Server { base_url: format!("http://{addr}/v1"), writes: Arc::default() };
-    let policy = Policy { connect_timeout: Duration::from_millis(150), ..policy() };
+    let mut policy = policy();
+    policy.client.connect_timeout = Duration::from_millis(150);
     let rec = send_with(&server, policy, true).await;
     assert_eq!(rec.outcome, Outcome::ConnectTimeout, "{:?}", rec.error);
     assert_eq!(rec.outcome.class(), "connect_timeout");

@@ -34,42 +34,25 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-/// How requests are sent: every timeout and the retry rule.
+/// How requests are sent: the total timeout, and the scenario's other
+/// timeouts and retry rule as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Bounds the whole request, backoff between retries included.
     pub timeout: Duration,
-    pub connect_timeout: Duration,
-    /// From an attempt's send to its response headers.
-    pub first_byte_timeout: Duration,
-    /// The longest gap between two body chunks.
-    pub idle_timeout: Duration,
-    /// Extra attempts after a status in `retry_on`.
-    pub retries: u32,
-    pub retry_on: Vec<u16>,
+    pub client: ClientConfig,
 }
 
 impl Policy {
     /// Only a total timeout; the others default to it (connect: 10 s at most)
     /// and nothing is retried.
     pub fn new(timeout: Duration) -> Self {
-        Self::with(timeout, &ClientConfig::defaults(timeout))
+        Policy { timeout, client: ClientConfig::defaults(timeout) }
     }
 
     /// The scenario's `[load]` timeouts and retries.
     pub fn from_scenario(s: &Scenario) -> Self {
-        Self::with(s.load.timeout, &s.client)
-    }
-
-    fn with(timeout: Duration, c: &ClientConfig) -> Self {
-        Policy {
-            timeout,
-            connect_timeout: c.connect_timeout,
-            first_byte_timeout: c.first_byte_timeout,
-            idle_timeout: c.idle_timeout,
-            retries: c.retries,
-            retry_on: c.retry_on.clone(),
-        }
+        Policy { timeout: s.load.timeout, client: s.client.clone() }
     }
 }
 
@@ -111,7 +94,7 @@ impl OpenAiBackend {
             .user_agent(concat!("llmload/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
             .tcp_nodelay(true)
-            .connect_timeout(policy.connect_timeout)
+            .connect_timeout(policy.client.connect_timeout)
             .build()?;
         Ok(OpenAiBackend { client, base_url: base_url.trim_end_matches('/').to_owned(), headers, policy })
     }
@@ -124,7 +107,7 @@ impl OpenAiBackend {
         loop {
             let Attempt::Retryable(hint) = self.attempt(req, rec).await else { return };
             let retry = rec.attempts;
-            if retry > self.policy.retries {
+            if retry > self.policy.client.retries {
                 return;
             }
             let wait = hint.unwrap_or_else(|| backoff.next(retry));
@@ -151,7 +134,7 @@ impl OpenAiBackend {
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
-        let first_byte = self.policy.first_byte_timeout;
+        let first_byte = self.policy.client.first_byte_timeout;
         let resp = match tokio::time::timeout(first_byte, sent).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
@@ -166,7 +149,7 @@ impl OpenAiBackend {
         rec.headers = Some(Instant::now());
         let status = resp.status();
         if status.is_success() {
-            let idle = self.policy.idle_timeout;
+            let idle = self.policy.client.idle_timeout;
             if req.stream {
                 body::read_stream(resp, rec, idle, &req.model).await;
             } else {
@@ -183,14 +166,14 @@ impl OpenAiBackend {
             Outcome::Http(code)
         };
         // An error body is small; one that stalls is not worth waiting for.
-        let body = tokio::time::timeout(self.policy.idle_timeout, resp.bytes())
+        let body = tokio::time::timeout(self.policy.client.idle_timeout, resp.bytes())
             .await
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
         let msg = chunk::error_message(&body).unwrap_or_else(|| status.to_string());
         fail(rec, outcome, msg);
-        if self.policy.retry_on.contains(&code) { Attempt::Retryable(hint) } else { Attempt::Done }
+        if self.policy.client.retry_on.contains(&code) { Attempt::Retryable(hint) } else { Attempt::Done }
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Workload {
     choices: Vec<usize>,
     /// Running sums of their weights, for drawing one.
     cumulative: Vec<u64>,
+    /// Each variant's model, shared by its requests rather than copied.
+    models: Vec<Arc<str>>,
     seed: u64,
 }
 
@@ -70,7 +72,8 @@ impl Workload {
                 Some(*sum)
             })
             .collect();
-        Workload { variants, choices, cumulative, seed }
+        let models = variants.iter().map(|v| Arc::from(v.model.as_str())).collect();
+        Workload { variants, choices, cumulative, models, seed }
     }
 
     pub fn request(&self, seq: u64) -> WorkRequest {
@@ -103,7 +106,7 @@ impl Workload {
             estimated_tokens: u64::from(prompt_tokens)
                 + u64::from(v.max_tokens) * u64::from(v.sequences()) * u64::from(v.batch),
             price: v.price,
-            model: Arc::from(v.model.as_str()),
+            model: self.models[variant].clone(),
         }
     }
 }
