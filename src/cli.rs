@@ -42,7 +42,7 @@ pub struct RunArgs {
     /// (overrides the scenario's `seed`).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// No progress lines while the run goes on.
+    /// No progress bar (it is also off when stdout or stderr is not a terminal).
     #[arg(long, short)]
     pub quiet: bool,
     /// Print the plan (variants, load, expected requests, worst-case tokens

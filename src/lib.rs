@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod load;
 pub mod metrics;
+pub mod progress;
 pub mod report;
 pub mod results;
 mod run;
@@ -19,7 +20,6 @@ pub mod scenario;
 pub mod target;
 pub mod workload;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use tokio::sync::watch;
@@ -112,18 +112,14 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
     }
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     tokio::spawn(load::shutdown::escalate_on_signals(stop_tx));
-    let quiet = args.quiet;
     let opts = RunOptions {
         scenario: args.scenario,
         out: args.out,
         seed: args.seed,
         reports_root: PathBuf::from("reports"),
-        progress: !args.quiet,
+        progress: progress::for_terminal(args.quiet),
     };
     let outcome = run_scenario(opts, stop_rx).await?;
-    if !quiet && std::io::stderr().is_terminal() {
-        eprintln!(); // end the progress line
-    }
     println!("{}", report::Table.render(&outcome.summary));
     println!("results: {}", outcome.dir.display());
     Ok(if outcome.summary.stop_reason == StopReason::Interrupted.as_str() {

@@ -2,7 +2,6 @@
 //! load plan (one, or one per variant in a sequential sweep), the summary
 //! computed once, and every output written.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -14,6 +13,7 @@ use crate::client::{self, OpenAiBackend};
 use crate::load::shutdown::Stop;
 use crate::load::{self, BudgetGuard, Limiter, Schedule, Step, StopReason};
 use crate::metrics::{self, Metrics, Summary, VariantInfo};
+use crate::progress::Progress;
 use crate::report;
 use crate::results::{self, RequestsCsv, ResultsDir, RunInfo};
 use crate::scenario::{Scenario, SweepMode};
@@ -27,8 +27,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Where default results directories go (`reports/`).
     pub reports_root: PathBuf,
-    /// Print progress lines to stderr.
-    pub progress: bool,
+    /// Where progress goes (`progress::for_terminal`, or `progress::Messages`).
+    pub progress: Box<dyn Progress>,
 }
 
 pub struct RunOutcome {
@@ -68,7 +68,7 @@ pub async fn run_loaded(
     let backend = Arc::new(OpenAiBackend::with_policy(&target.base_url, target.key.clone(), policy)?);
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
-    let mut progress = progress_printer(opts.progress);
+    let mut progress = opts.progress;
     // A sequential sweep runs the whole load plan once per variant; anything
     // else is one step with every variant mixed.
     let steps: Vec<Option<usize>> = match scenario.sweep_mode {
@@ -84,7 +84,7 @@ pub async fn run_loaded(
     let mut ended_at = now;
     for (k, only) in steps.iter().enumerate() {
         if let Some(i) = only {
-            progress(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
+            progress.message(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
         }
         let workload = match only {
             Some(i) => Workload::single(&scenario.variants, *i, scenario.seed),
@@ -106,7 +106,7 @@ pub async fn run_loaded(
             abort_on_error_rate: scenario.load.abort_on_error_rate,
             warn_usd: scenario.budget.warn_usd,
         };
-        let result = load::run(step, metrics, &mut csv, stop.clone(), &mut progress).await;
+        let result = load::run(step, metrics, &mut csv, stop.clone(), progress.as_mut()).await;
         let result = match result {
             Ok(r) => r,
             Err(e) => {
@@ -158,27 +158,6 @@ pub async fn run_loaded(
     ));
     dir.write_run_info(&info)?;
     Ok(RunOutcome { summary, dir: dir.path })
-}
-
-/// Progress on stderr: one line rewritten in place on a terminal, a line
-/// every 5 s otherwise (logs), nothing when quiet.
-fn progress_printer(enabled: bool) -> load::Progress {
-    let tty = std::io::stderr().is_terminal();
-    let mut ticks = 0u64;
-    Box::new(move |line: &str| {
-        // Status ticks start with '[' and may be thinned out; anything else
-        // (a new step, a warning) is always shown on a line of its own.
-        let tick = line.starts_with('[');
-        ticks += u64::from(tick);
-        if !enabled {
-        } else if !tick {
-            eprintln!("{}{line}", if tty { "\r\x1b[K" } else { "" });
-        } else if tty {
-            eprint!("\r{line}\x1b[K");
-        } else if ticks % 5 == 0 {
-            eprintln!("{line}");
-        }
-    })
 }
 
 /// CPU time (user + system) this process has used, from /proc on Linux;

@@ -55,7 +55,7 @@ async fn every_simulator_example_runs() {
             out: Some(dir.path().join("out")),
             seed: None,
             reports_root: dir.path().to_owned(),
-            progress: false,
+            progress: Box::new(llmload::progress::Messages),
         };
         let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
         let out = run_loaded(s, opts, rx).await.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));

@@ -18,7 +18,7 @@ async fn run_example(name: &str, adjust: impl FnOnce(&mut Scenario)) -> Summary 
         out: Some(dir.path().join("out")),
         seed: None,
         reports_root: dir.path().to_owned(),
-        progress: false,
+        progress: Box::new(llmload::progress::Messages),
     };
     let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
     run_loaded(s, opts, rx).await.unwrap().summary

@@ -9,5 +9,5 @@ pub mod shutdown;
 
 pub use budget::BudgetGuard;
 pub use limiter::Limiter;
-pub use runner::{Progress, RunResult, Step, run};
+pub use runner::{RunResult, Step, run};
 pub use schedule::{Schedule, StopReason, Ticket};

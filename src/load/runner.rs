@@ -19,6 +19,7 @@ use super::shutdown::{GRACE, Stop, with_grace};
 use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::Backend;
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
+use crate::progress::{Progress, Status};
 use crate::results::RequestsCsv;
 use crate::workload::{WorkRequest, Workload};
 
@@ -53,9 +54,6 @@ pub struct RunResult {
     pub dispatch_lateness: Histogram<u64>,
 }
 
-/// Where progress lines go while the run goes on.
-pub type Progress = Box<dyn FnMut(&str) + Send>;
-
 struct Worker<B> {
     id: usize,
     backend: Arc<B>,
@@ -66,6 +64,8 @@ struct Worker<B> {
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<Stop>,
     started: Arc<AtomicU64>,
+    /// Measured (not warm-up) requests started, for the progress bar.
+    measured: Arc<AtomicU64>,
 }
 
 impl<B: Backend> Worker<B> {
@@ -102,6 +102,7 @@ impl<B: Backend> Worker<B> {
                 return lateness;
             }
             self.started.fetch_add(1, Ordering::Relaxed);
+            self.measured.fetch_add(u64::from(!ticket.warmup), Ordering::Relaxed);
             let sent = Instant::now();
             let mut record = tokio::select! {
                 r = self.backend.send(&req, &ticket) => r,
@@ -135,13 +136,14 @@ pub async fn run<B: Backend>(
     mut metrics: Metrics,
     csv: &mut RequestsCsv,
     stop: watch::Receiver<Stop>,
-    progress: &mut Progress,
+    progress: &mut dyn Progress,
 ) -> anyhow::Result<RunResult> {
     let started_at = SystemTime::now();
     let schedule = step.schedule.clone();
     let stop = with_grace(stop, GRACE);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
+    let measured = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..schedule.workers() {
         let w = Worker {
@@ -154,6 +156,7 @@ pub async fn run<B: Backend>(
             records: tx.clone(),
             stop: stop.clone(),
             started: started.clone(),
+            measured: measured.clone(),
         };
         workers.spawn(w.run());
     }
@@ -208,23 +211,27 @@ pub async fn run<B: Backend>(
                 {
                     warned = true;
                     let msg = format!("spent ${:.4}, past budget.warn_usd = ${warn}", step.budget.spent());
-                    progress(&format!("warning: {msg}"));
+                    progress.message(&format!("warning: {msg}"));
                     notes.push(msg);
                 }
                 metrics.record(&rec);
             }
             _ = tick.tick() => {
                 csv.flush()?;
-                let in_flight = started.load(Ordering::Relaxed).saturating_sub(done);
-                let phase = if Instant::now() < schedule.warmup_end() { " (warm-up)" } else { "" };
-                let planned = schedule.end().map(|e| format!("/{:.0}s", (e - t0).as_secs_f64())).unwrap_or_default();
                 let per_s = done - done_at_last_tick;
                 done_at_last_tick = done;
-                progress(&format!(
-                    "[{:>6.1}s{planned}] {per_s:>5} req/s  done {done:>7}  errors {errors:>5}  in flight {in_flight:>5}  ttft {}{phase}",
-                    t0.elapsed().as_secs_f64(),
-                    metrics.live_ttft()
-                ));
+                progress.status(&Status {
+                    elapsed: t0.elapsed(),
+                    planned: schedule.end().map(|e| e - t0),
+                    planned_requests: schedule.max_measured(),
+                    measured_started: measured.load(Ordering::Relaxed),
+                    per_s,
+                    done,
+                    errors,
+                    in_flight: started.load(Ordering::Relaxed).saturating_sub(done),
+                    ttft: metrics.live_ttft(),
+                    warmup: Instant::now() < schedule.warmup_end(),
+                });
             }
         }
     }

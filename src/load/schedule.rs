@@ -148,6 +148,11 @@ impl Schedule {
         self.warmup_end
     }
 
+    /// The planned number of measured requests, if the plan is a count.
+    pub fn max_measured(&self) -> Option<u64> {
+        self.max_measured
+    }
+
     /// When the last stage ends, if the plan has an end in time.
     pub fn end(&self) -> Option<Instant> {
         self.segments.last().and_then(|s| s.end)

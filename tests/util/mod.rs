@@ -23,7 +23,7 @@ pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
         out: Some(out),
         seed: None,
         reports_root: dir.path().join("reports"),
-        progress: false,
+        progress: Box::new(llmload::progress::Messages),
     };
     let outcome = llmload::run_scenario(opts, stop_rx).await.expect("run succeeds");
     (dir, outcome)
