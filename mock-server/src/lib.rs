@@ -19,6 +19,7 @@
 //! server's own pacing error, for benchmarks.
 
 mod capacity;
+mod clock;
 mod config;
 mod fault;
 #[doc(hidden)]

@@ -100,8 +100,11 @@ pub(crate) async fn generate_whole(mut schedule: Schedule, plan: &Plan, mut slot
             due = Some(schedule.next_deadline());
             done += 1;
         }
-        if let Some(due) = due {
-            sleep_until(due).await;
+        match due {
+            // The last deadline is the response's e2e: wait for it precisely.
+            Some(due) if done == steps => crate::clock::Timer::new().sleep_until(due).await,
+            Some(due) => sleep_until(due).await,
+            None => {}
         }
         let finished = ends[ended..].iter().take_while(|&&t| t <= done).count();
         slots.finish(finished as u32);
@@ -142,6 +145,7 @@ struct SseState {
     /// Steps sent before the connection is cut (an injected fault).
     cut_after: Option<u32>,
     tail_sent: bool,
+    timer: crate::clock::Timer,
 }
 
 impl SseState {
@@ -233,6 +237,7 @@ pub(crate) fn sse_body(
         steps: plan.steps(),
         cut_after,
         tail_sent: false,
+        timer: crate::clock::Timer::new(),
     };
     let events = futures_util::stream::unfold(state, |mut s| async move {
         if let Some(open) = s.frames.open.take() {
@@ -252,7 +257,11 @@ pub(crate) fn sse_body(
                 return Some((Err(cut_error()), s));
             }
             let due = s.schedule.next_deadline();
-            sleep_until(due).await;
+            if s.step == 0 || s.step + 1 == s.steps {
+                s.timer.sleep_until(due).await;
+            } else {
+                sleep_until(due).await;
+            }
             let step = s.step;
             s.step += 1;
             let events = s.step_events(step);
