@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
 ///
 /// Exit codes: 0 ok, 1 the run failed (no request succeeded, a fault stopped
-/// it, or an SLO was missed), 2 bad input (scenario, arguments, output path),
+/// it, or an SLO was missed) or `compare` found a regression, 2 bad input
+/// (scenario, arguments, output path, results directory),
 /// 130 stopped by Ctrl-C/SIGTERM (results so far are written).
 #[derive(Debug, Parser)]
 #[command(name = "llmload", version, about, long_about)]
@@ -46,8 +47,9 @@ A change is a regression only when it is statistically significant at alpha
 (normal approximation, tie-corrected) on the measured ok requests of
 requests.csv, and a seeded bootstrap 99% interval of the percentile's change
 that must exclude 0 (ITL is tested on each request's mean inter-token gap).
-Throughput: a Poisson rate test; error rate: a two-proportion z-test; cost per
-request: a z-test on per-request costs. docs/compare.md has the details.
+Throughput: a z-test with the variance from 20 time slices of each run (batch
+means); error rate: a two-proportion z-test; cost per request: a z-test on
+per-request costs. docs/compare.md has the details.
 
 Exit codes: 0 no significant regression, 1 at least one, 2 a directory or
 file is missing or unreadable, or an argument is bad.";
@@ -55,8 +57,10 @@ file is missing or unreadable, or an argument is bad.";
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Results directory of the reference run.
+    #[arg(value_name = "BASELINE_DIR")]
     pub baseline: PathBuf,
     /// Results directory of the run to judge.
+    #[arg(value_name = "CANDIDATE_DIR")]
     pub candidate: PathBuf,
     /// Largest tolerated worsening of a metric, as `10%` or `0.1`.
     #[arg(long, value_name = "THRESHOLD", default_value = "10%", value_parser = crate::compare::parse_threshold)]

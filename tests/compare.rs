@@ -131,3 +131,14 @@ fn missing_or_unreadable_directories_and_bad_arguments_exit_2() {
     let o = compare(dir.path(), dir.path(), &["--format", "html"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn help_lists_compare_and_summarizes_its_method() {
+    let o = llmload().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("compare"));
+    let o = llmload().args(["compare", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for s in ["Mann-Whitney U", "bootstrap", "alpha", "--max-regression", "BASELINE_DIR", "docs/compare.md"] {
+        assert!(help.contains(s), "{s} in\n{help}");
+    }
+}
