@@ -142,3 +142,37 @@ fn help_lists_compare_and_summarizes_its_method() {
         assert!(help.contains(s), "{s} in\n{help}");
     }
 }
+
+#[test]
+fn a_missing_or_malformed_requests_csv_exits_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = llmload::metrics::Summary::new("x", &[], &[], "requests", false);
+    s.variants.push(llmload::metrics::Stats { name: "v".into(), ..s.total.clone() });
+    std::fs::write(dir.path().join("summary.json"), serde_json::to_vec(&s).unwrap()).unwrap();
+    let csv = dir.path().join("requests.csv");
+    let run = || {
+        let o = compare(dir.path(), dir.path(), &[]);
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (code, err) = run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("cannot read {}", csv.display())), "{err}");
+
+    let header = "seq,variant,phase,intended_ms,ttft_ms,e2e_ms,prompt_tokens,output_tokens,outcome";
+    std::fs::write(&csv, header.replace(",e2e_ms", "") + "\n").unwrap();
+    let (code, err) = run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("requests.csv: no column `e2e_ms`"), "{err}");
+
+    std::fs::write(&csv, format!("{header}\n0,v,measured,0,5,12,1,2,ok\n1,v,measured,0,5,abc,1,2,ok\n"))
+        .unwrap();
+    let (code, err) = run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("requests.csv: line 3: column `e2e_ms`: expected a number, got \"abc\""), "{err}");
+
+    // Warm-up rows are not read, whatever they hold.
+    std::fs::write(&csv, format!("{header}\n0,v,measured,0,5,12,1,2,ok\n1,v,warmup,0,5,abc,1,2,ok\n"))
+        .unwrap();
+    let (code, err) = run();
+    assert_eq!(code, Some(0), "{err}");
+}
