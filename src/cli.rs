@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
 ///
 /// Exit codes: 0 ok, 1 the run failed (no request succeeded, a fault stopped
-/// it, or an SLO was missed), 2 bad input (scenario, arguments, output path),
+/// it, or an SLO was missed) or `compare` found a regression, 2 bad input
+/// (scenario, arguments, output path, results directory),
 /// 130 stopped by Ctrl-C/SIGTERM (results so far are written).
 #[derive(Debug, Parser)]
 #[command(name = "llmload", version, about, long_about)]
@@ -29,6 +30,54 @@ pub enum Command {
     /// Start the simulator on its own and print its base URL (the same as
     /// `llmload-mock`).
     Mock(llmload_mock::Args),
+    /// Compare two results directories: per variant and in total, each
+    /// metric's change and whether it is a regression beyond run-to-run noise.
+    #[command(long_about = COMPARE_ABOUT)]
+    Compare(CompareArgs),
+}
+
+const COMPARE_ABOUT: &str = "\
+Compare two results directories (baseline, candidate): per variant (matched by
+name) and in total, the change of TTFT, e2e and ITL p50/p95/p99, requests/s,
+output tokens/s, error rate and cost per request, each with a verdict:
+regression, improvement or no significant change.
+
+A change is a regression only when it is statistically significant at alpha
+0.01 AND worse by more than --max-regression. Latency: a Mann-Whitney U test
+(normal approximation, tie-corrected) on the measured ok requests of
+requests.csv, and a seeded bootstrap 99% interval of the percentile's change
+that must exclude 0 (ITL is tested on each request's mean inter-token gap).
+Throughput: a z-test with the variance from 20 time slices of each run (batch
+means); error rate: a two-proportion z-test; cost per request: a z-test on
+per-request costs. docs/compare.md has the details.
+
+Exit codes: 0 no significant regression, 1 at least one, 2 a directory or
+file is missing or unreadable, or an argument is bad.";
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Results directory of the reference run.
+    #[arg(value_name = "BASELINE_DIR")]
+    pub baseline: PathBuf,
+    /// Results directory of the run to judge.
+    #[arg(value_name = "CANDIDATE_DIR")]
+    pub candidate: PathBuf,
+    /// Largest tolerated worsening of a metric, as `10%` or `0.1`.
+    #[arg(long, value_name = "THRESHOLD", default_value = "10%", value_parser = crate::compare::parse_threshold)]
+    pub max_regression: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// An aligned table for terminals.
+    Text,
+    /// GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY).
+    Md,
+    /// JSON with stable field names (docs/compare.md).
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod compare;
 pub mod load;
 pub mod metrics;
 pub mod progress;
@@ -62,6 +63,7 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Run(args) => cmd_run(args).await,
         Command::Validate { scenarios } => cmd_validate(&scenarios),
         Command::Mock(args) => cmd_mock(args).await,
+        Command::Compare(args) => compare::cmd(&args),
     };
     match result {
         Ok(exit) => exit,

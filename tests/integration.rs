@@ -7,6 +7,8 @@
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
+//! - `compare`: baseline vs candidate runs: reruns pass, a slower TTFT
+//!   fails with exit 1, bad input exits 2.
 //! - `client`: the HTTP backend against scripted servers (stream cases,
 //!   timeouts, retries), timed against the server's writes.
 
@@ -14,6 +16,7 @@ mod util;
 
 mod cli;
 mod client;
+mod compare;
 mod language;
 mod results;
 mod scenarios;
