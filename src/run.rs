@@ -62,10 +62,16 @@ pub async fn run_loaded(
         .map_err(|e| BadInput(format!("{e:#}")))?;
 
     let target = RunningTarget::start(&scenario).await?;
-    let mut info = RunInfo::new(&scenario, &target.base_url, now);
+    let mut info = RunInfo::new(&scenario, target.base_url(), now);
     dir.write_run_info(&info)?;
     let policy = client::Policy::from_scenario(&scenario);
-    let backend = Arc::new(OpenAiBackend::with_policy(&target.base_url, target.key.clone(), policy)?);
+    let backend = match OpenAiBackend::for_endpoint(&target.endpoint, policy) {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            target.stop().await?;
+            return Err(e);
+        }
+    };
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
     let mut progress = progress_printer(opts.progress);

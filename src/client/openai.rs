@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
+use super::http::Endpoint;
 use super::retry::{self, Backoff};
 use super::{Backend, body, chunk, error_chain};
 use crate::load::Ticket;
@@ -25,6 +26,27 @@ impl ApiKey {
     /// empty (local servers often need no key).
     pub fn from_env(var: &str) -> Option<ApiKey> {
         std::env::var(var).ok().filter(|k| !k.is_empty()).map(ApiKey)
+    }
+
+    /// `text` with the key (and anything starting with its first 8
+    /// characters, as servers echo keys cut short) replaced.
+    pub fn redact(&self, text: &str) -> String {
+        let head: String = self.0.chars().take(8).collect();
+        let mut out = text.replace(&self.0, "<redacted>");
+        if head.chars().count() == 8 {
+            while let Some(at) = out.find(&head) {
+                let end = out[at..]
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                    .map_or(out.len(), |e| at + e);
+                out.replace_range(at..end, "<redacted>");
+            }
+        }
+        out
+    }
+
+    /// The key itself: only for building the `Authorization` header.
+    pub(super) fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -79,24 +101,15 @@ impl OpenAiBackend {
     }
 
     pub fn with_policy(base_url: &str, key: Option<ApiKey>, policy: Policy) -> anyhow::Result<Self> {
-        // One process-wide TLS provider; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self::for_endpoint(&Endpoint::plain(base_url, key), policy)
+    }
+
+    /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
+    pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> anyhow::Result<Self> {
+        let client = endpoint.client(policy.client.connect_timeout)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(ApiKey(k)) = key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
-                anyhow::anyhow!("the API key contains characters not allowed in an HTTP header")
-            })?;
-            v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
-        }
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("llmload/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .tcp_nodelay(true)
-            .connect_timeout(policy.client.connect_timeout)
-            .build()?;
-        Ok(OpenAiBackend { client, base_url: base_url.trim_end_matches('/').to_owned(), headers, policy })
+        Ok(OpenAiBackend { client, base_url: endpoint.base_url.clone(), headers, policy })
     }
 
     /// Attempts until one is final, retries are spent, or the next wait would
