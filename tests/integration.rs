@@ -9,12 +9,16 @@
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
 //! - `client`: the HTTP backend against scripted servers (stream cases,
 //!   timeouts, retries), timed against the server's writes.
+//! - `live`: `check`, profiles, headers and the cost gate against a
+//!   separately started simulator.
+//! - `real_server`: opt-in, against a real server (LLMLOAD_REAL_SERVER_URL).
 
 mod util;
 
 mod cli;
 mod client;
 mod language;
+mod live;
 mod results;
 mod scenarios;
 mod simulator;
