@@ -7,8 +7,13 @@ use clap::{Args, Parser, Subcommand};
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
 ///
 /// Exit codes: 0 ok, 1 the run failed (no request succeeded, a fault stopped
-/// it, or an SLO was missed), 2 bad input (scenario, arguments, output path),
-/// 130 stopped by Ctrl-C/SIGTERM (results so far are written).
+/// it, or an SLO was missed) or a `check` failed, 2 bad input (scenario,
+/// arguments, output path, or a live run refused for its cost), 130 stopped
+/// by Ctrl-C/SIGTERM (results so far are written).
+///
+/// Live targets: the key only ever comes from the environment
+/// (`api_key_env`, default OPENAI_API_KEY); `base_url` defaults to
+/// OPENAI_BASE_URL. See docs/scenario.md.
 #[derive(Debug, Parser)]
 #[command(name = "llmload", version, about, long_about)]
 pub struct Cli {

@@ -148,6 +148,7 @@ pub async fn run_loaded(
             sources.estimate
         ));
     }
+    summary.notes.extend(fewer_choices(&scenario, &summary));
     summary.judge(&scenario.slo);
     for format in report::all() {
         if let Some(name) = format.file_name() {
@@ -164,6 +165,26 @@ pub async fn run_loaded(
     ));
     dir.write_run_info(&info)?;
     Ok(RunOutcome { summary, dir: dir.path })
+}
+
+/// Variants that asked for several choices per request (n, batch) but got
+/// fewer: some servers ignore `n`, and output tokens and cost are then lower
+/// than the plan's. Counted from finish reasons, one per choice returned.
+fn fewer_choices(s: &Scenario, summary: &Summary) -> Vec<String> {
+    let mut notes = Vec::new();
+    for v in &s.variants {
+        let want = u64::from(v.n) * u64::from(v.batch);
+        let Some(st) = summary.variants.iter().find(|st| st.name == v.name) else { continue };
+        let got: u64 = st.finish_reasons.values().sum();
+        let ok = st.requests.ok;
+        if want > 1 && ok > 0 && got < ok * want {
+            notes.push(format!(
+                "{}: {ok} ok requests returned {got} choices, not {want} each (n = {}, batch = {}): the server may ignore n",
+                v.name, v.n, v.batch
+            ));
+        }
+    }
+    notes
 }
 
 /// Progress on stderr: one line rewritten in place on a terminal, a line

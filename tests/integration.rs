@@ -19,6 +19,7 @@ mod cli;
 mod client;
 mod language;
 mod live;
+mod real_server;
 mod results;
 mod scenarios;
 mod simulator;

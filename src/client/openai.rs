@@ -184,7 +184,10 @@ impl OpenAiBackend {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let msg = chunk::error_message(&body).unwrap_or_else(|| status.to_string());
+        // Not every server sends OpenAI's error object: a plain-text body
+        // (e.g. a 500 from a server that cannot take a prompt array) still
+        // says more than the status alone.
+        let msg = chunk::error_message(&body).unwrap_or_else(|| plain_error(status, &body));
         fail(rec, outcome, msg);
         if self.policy.client.retry_on.contains(&code) { Attempt::Retryable(hint) } else { Attempt::Done }
     }
@@ -202,6 +205,18 @@ impl Backend for OpenAiBackend {
         }
         rec
     }
+}
+
+/// The status and the start of a body that is not an OpenAI error object.
+fn plain_error(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return status.to_string();
+    }
+    let clipped: String = text.chars().take(160).collect();
+    let more = if clipped.len() < text.len() { "…" } else { "" };
+    format!("{status}: {clipped}{more}")
 }
 
 fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
