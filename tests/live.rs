@@ -128,6 +128,19 @@ fn check_diagnoses_a_refused_connection() {
 }
 
 #[test]
+fn check_diagnoses_tls_to_a_plain_http_server() {
+    let (_mock, url) = start_mock(&[]);
+    let toml = SCENARIO.replace("URL", &url.replace("http://", "https://"));
+    let (_d, o) = llmload_on(&toml, None, &["check"]);
+    let out = text(&o).0;
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  TLS: received corrupt message") && out.contains("http:// instead of https://"),
+        "{out}"
+    );
+}
+
+#[test]
 fn check_warns_when_the_plan_exceeds_the_server_rate_limits() {
     let (_d, profile) = scenario_file("[rate_limits]\nrequests_per_minute = 60\n");
     let (_mock, url) = start_mock(&["--config", profile.to_str().unwrap()]);
@@ -326,5 +339,54 @@ fn a_live_run_above_the_threshold_refuses_without_yes_off_a_terminal() {
         text(&o).1.contains("the worst-case cost is unknown (a model has no [pricing])"),
         "{}",
         text(&o).1
+    );
+}
+
+#[test]
+fn proxies_come_from_the_environment_but_never_for_loopback() {
+    // A remote target goes through HTTP_PROXY (the recording server plays it).
+    let (proxy, server) = recording_server();
+    let proxy = proxy.trim_end_matches("/v1").to_owned();
+    let toml = SCENARIO
+        .replace("URL", "http://llm.example.invalid/v1")
+        .replace("sim-small", "m")
+        .replace("sim-large", "m");
+    let (_d, path) = scenario_file(&toml);
+    let o = llmload()
+        .env("HTTP_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args(["check", "--no-request"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).0);
+    let head = server.join().unwrap();
+    assert!(head.starts_with("get http://llm.example.invalid/v1/models "), "sent to the proxy: {head}");
+    // A loopback target ignores a proxy that would fail every request.
+    let (_mock, url) = start_mock(&[]);
+    let (_d, path) = scenario_file(&SCENARIO.replace("URL", &url));
+    let o = llmload()
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .args(["check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).0);
+}
+
+#[test]
+fn check_names_a_429() {
+    let (_d, profile) = scenario_file("[rate_limits]\nrequests_per_minute = 1\n");
+    let (_mock, url) = start_mock(&["--config", profile.to_str().unwrap()]);
+    let (_d, o) = llmload_on(&SCENARIO.replace("URL", &url), None, &["check"]);
+    let out = text(&o).0;
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "FAIL  429 Too Many Requests on variant \"text\" (model \"sim-large\") (rate limit or quota)"
+        ),
+        "{out}"
     );
 }

@@ -18,6 +18,8 @@ pub fn transport(chain: &str, is_timeout: bool, host: &str) -> String {
         format!("connection refused by {host}: is the server running, and is base_url's port right?")
     } else if is_timeout || low.contains("timed out") {
         format!("timed out connecting to {host} (check base_url, firewalls and HTTPS_PROXY)")
+    } else if low.contains("corrupt message") || low.contains("invalidcontenttype") {
+        format!("TLS: {} (the server does not speak TLS here: http:// instead of https://?)", tail(chain))
     } else if low.contains("certificate") || low.contains("tls") || low.contains("handshake") {
         format!("TLS: {} (an internal CA? set ca_file to its PEM; http:// vs https:// right?)", tail(chain))
     } else {
@@ -149,6 +151,8 @@ mod tests {
             "{t}"
         );
         assert!(transport("operation timed out", true, "x:1").starts_with("timed out"));
+        let plain = "client error (Connect): received corrupt message of type InvalidContentType";
+        assert!(transport(plain, false, "x:1").contains("http:// instead of https://"));
     }
 
     #[test]
