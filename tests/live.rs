@@ -390,3 +390,80 @@ fn check_names_a_429() {
         "{out}"
     );
 }
+
+/// A TLS server for `localhost` with the test CA's certificate: answers each
+/// of `n` connections with a model list (a failed handshake just ends one).
+fn tls_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
+    let certs: Vec<CertificateDer> =
+        CertificateDer::pem_file_iter(format!("{data}server.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(format!("{data}server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        for _ in 0..n {
+            let (sock, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, sock);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tls.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if !head.ends_with(b"\r\n\r\n") {
+                continue; // the client refused our certificate
+            }
+            let body = r#"{"object":"list","data":[{"id":"m","object":"model"}]}"#;
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn tls_trusts_the_system_roots_plus_ca_file() {
+    let (port, server) = tls_server(2);
+    let base = SCENARIO
+        .replace("URL", &format!("https://localhost:{port}/v1"))
+        .replace("sim-small", "m")
+        .replace("sim-large", "m");
+    // The test CA is in no system bundle: the certificate is refused.
+    let (_d, o) = llmload_on(&base, None, &["check", "--no-request"]);
+    let out = text(&o).0;
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  TLS: invalid peer certificate: UnknownIssuer") && out.contains("ca_file"),
+        "{out}"
+    );
+    // With it as ca_file, the same server is trusted.
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let with_ca = base.replace(
+        "api_key_env = \"LLMLOAD_LIVE_TEST_KEY\"",
+        &format!("api_key_env = \"LLMLOAD_LIVE_TEST_KEY\"\nca_file = \"{ca}\""),
+    );
+    let (_d, o) = llmload_on(&with_ca, None, &["check", "--no-request"]);
+    let out = text(&o).0;
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("ok    model \"m\" is served"), "{out}");
+    server.join().unwrap();
+}

@@ -138,7 +138,7 @@ fn ca_file_must_be_a_readable_pem_named_with_its_key_and_value() {
     let text = src("[target]\nbase_url = \"https://x/v1\"\nca_file = \"not.pem\"");
     let e = validate::parse(&text, &dir.path().join("s.toml"), None).unwrap_err().to_string();
     assert!(e.contains("target.ca_file: no PEM certificate in \"not.pem\""), "{e}");
-    let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca-isrg-root-x1.pem");
+    let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
     let l = live(&format!("[target]\nbase_url = \"https://x/v1\"\nca_file = \"{pem}\""), None);
     assert_eq!(l.ca_file.as_deref(), Some(Path::new(pem)));
 }
