@@ -148,7 +148,7 @@ pub async fn run_loaded(
             sources.estimate
         ));
     }
-    summary.notes.extend(fewer_choices(&scenario, &summary));
+    summary.notes.extend(unsupported_features(&scenario, &summary));
     summary.judge(&scenario.slo);
     for format in report::all() {
         if let Some(name) = format.file_name() {
@@ -167,10 +167,11 @@ pub async fn run_loaded(
     Ok(RunOutcome { summary, dir: dir.path })
 }
 
-/// Variants that asked for several choices per request (n, batch) but got
-/// fewer: some servers ignore `n`, and output tokens and cost are then lower
-/// than the plan's. Counted from finish reasons, one per choice returned.
-fn fewer_choices(s: &Scenario, summary: &Summary) -> Vec<String> {
+/// What a server did not support, variant by variant: several choices per
+/// request (n, batch) asked but fewer returned (some servers ignore `n`, so
+/// tokens and cost are lower than the plan's; counted from finish reasons,
+/// one per choice), or a prompt array that always failed.
+fn unsupported_features(s: &Scenario, summary: &Summary) -> Vec<String> {
     let mut notes = Vec::new();
     for v in &s.variants {
         let want = u64::from(v.n) * u64::from(v.batch);
@@ -181,6 +182,15 @@ fn fewer_choices(s: &Scenario, summary: &Summary) -> Vec<String> {
             notes.push(format!(
                 "{}: {ok} ok requests returned {got} choices, not {want} each (n = {}, batch = {}): the server may ignore n",
                 v.name, v.n, v.batch
+            ));
+        }
+        if v.batch > 1 && ok == 0 && st.requests.errors > 0 {
+            let classes: Vec<&str> = st.errors.iter().map(|e| e.class.as_str()).collect();
+            notes.push(format!(
+                "{}: every request failed ({}): the server may not accept a prompt array (batch = {})",
+                v.name,
+                classes.join(", "),
+                v.batch
             ));
         }
     }

@@ -102,4 +102,7 @@ fn real_server_check_streaming_and_whole_runs() {
     let batch = v("completions-batch2");
     assert_eq!(batch["requests"]["ok"], 0, "the server rejects prompt arrays: {batch}");
     assert_eq!(batch["errors"][0]["class"], "http_500", "{batch}");
+    let notes = s["notes"].to_string();
+    assert!(notes.contains("completions-n2:") && notes.contains("the server may ignore n"), "{notes}");
+    assert!(notes.contains("may not accept a prompt array (batch = 2)"), "{notes}");
 }

@@ -209,6 +209,12 @@ impl Backend for OpenAiBackend {
 
 /// The status and the start of a body that is not an OpenAI error object.
 fn plain_error(status: reqwest::StatusCode, body: &[u8]) -> String {
+    // An error object with an empty message: its type is all there is.
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(kind) = v["error"]["type"].as_str().or(v["error"]["code"].as_str())
+    {
+        return format!("{status}: {kind} (the server gave no message)");
+    }
     let text = String::from_utf8_lossy(body);
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.is_empty() {
