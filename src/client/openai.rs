@@ -235,3 +235,19 @@ fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
 fn transport_outcome(e: &reqwest::Error) -> Outcome {
     if e.is_timeout() { Outcome::ConnectTimeout } else { Outcome::Connect }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiKey;
+
+    #[test]
+    fn redact_hides_the_key_and_echoes_of_its_start() {
+        let k = ApiKey("sk-proj-0123456789abcdef".into());
+        assert_eq!(k.redact("key sk-proj-0123456789abcdef rejected"), "key <redacted> rejected");
+        // Servers echo keys cut short: "Incorrect API key provided: sk-proj-****cdef".
+        assert_eq!(k.redact("provided: sk-proj-****cdef."), "provided: <redacted>");
+        assert_eq!(k.redact("{\"m\":\"sk-proj-01\"}"), "{\"m\":\"<redacted>\"}");
+        assert_eq!(k.redact("nothing here"), "nothing here");
+        assert_eq!(format!("{k:?}"), "ApiKey(<redacted>)");
+    }
+}
