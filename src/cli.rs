@@ -7,9 +7,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
 ///
 /// Exit codes: 0 ok, 1 the run failed (no request succeeded, a fault stopped
-/// it, or an SLO was missed) or `compare` found a regression, 2 bad input
-/// (scenario, arguments, output path, results directory),
-/// 130 stopped by Ctrl-C/SIGTERM (results so far are written).
+/// it, or an SLO was missed), `compare` found a regression or a `check`
+/// failed, 2 bad input (scenario, arguments, output path, results directory,
+/// or a live run refused for its cost), 130 stopped by Ctrl-C/SIGTERM
+/// (results so far are written).
+///
+/// Live targets: the key only ever comes from the environment
+/// (`api_key_env`, default OPENAI_API_KEY); `base_url` defaults to
+/// OPENAI_BASE_URL. See docs/scenario.md.
 #[derive(Debug, Parser)]
 #[command(name = "llmload", version, about, long_about)]
 pub struct Cli {
@@ -26,7 +31,15 @@ pub enum Command {
         /// Scenario files (TOML).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
+        /// The `[profiles.<NAME>]` target to resolve.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
     },
+    /// Check that a scenario's target answers before running it: connects,
+    /// lists /v1/models and confirms every model, sends one request of one
+    /// token per variant, and compares the server's rate limits with the
+    /// plan. Exit 0 all good, 1 a check failed, 2 bad input.
+    Check(CheckArgs),
     /// Start the simulator on its own and print its base URL (the same as
     /// `llmload-mock`).
     Mock(llmload_mock::Args),
@@ -81,9 +94,33 @@ pub enum CompareFormat {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// The `[profiles.<NAME>]` target to check.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Only connect and list the models; send no generation request.
+    #[arg(long)]
+    pub no_request: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
+    /// The `[profiles.<NAME>]` target to run against (required when the
+    /// scenario defines profiles and no `default_profile`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Start a live run whose worst-case cost is above `--confirm-above`, or
+    /// unknown, without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Live runs whose worst-case cost passes this many USD (or cannot be
+    /// bounded) need `--yes`, a `[budget] max_usd`, or an answer on a terminal.
+    #[arg(long, value_name = "USD", default_value_t = 1.0)]
+    pub confirm_above: f64,
     /// Results directory [default: reports/<scenario name>/<UTC timestamp>].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -6,11 +6,15 @@
 //! `client::Backend` sends) → `metrics` (histograms, `Summary`) →
 //! `results` (the results directory) and `report` (every output format).
 //! `target` starts the embedded simulator when a scenario asks for it;
-//! `run` puts one run together; this file maps commands to exit codes.
+//! `run` puts one run together; `check` probes a target before a run and
+//! `cost_gate` asks for consent before a costly live one; this file maps
+//! commands to exit codes.
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod compare;
+pub mod cost_gate;
 pub mod load;
 pub mod metrics;
 pub mod progress;
@@ -25,7 +29,7 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 
-use cli::{Cli, Command, RunArgs};
+use cli::{CheckArgs, Cli, Command, RunArgs};
 use load::StopReason;
 use load::shutdown::Stop;
 use report::Format;
@@ -61,7 +65,8 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
 pub async fn main(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Run(args) => cmd_run(args).await,
-        Command::Validate { scenarios } => cmd_validate(&scenarios),
+        Command::Validate { scenarios, profile } => cmd_validate(&scenarios, profile.as_deref()),
+        Command::Check(args) => cmd_check(args).await,
         Command::Mock(args) => cmd_mock(args).await,
         Command::Compare(args) => compare::cmd(&args),
     };
@@ -74,12 +79,13 @@ pub async fn main(cli: Cli) -> Exit {
     }
 }
 
-fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<Exit> {
+fn cmd_validate(paths: &[PathBuf], profile: Option<&str>) -> anyhow::Result<Exit> {
     let mut exit = Exit::Ok;
     for p in paths {
-        match Scenario::load(p) {
+        match Scenario::load_profile(p, profile) {
             Ok(s) => {
                 println!("{}: ok ({} variant{})", p.display(), s.variants.len(), plural(s.variants.len()));
+                println!("{}", describe_target(&s));
                 println!("{}", scenario::Plan::new(&s).render(&s));
             }
             Err(e) => {
@@ -89,6 +95,17 @@ fn cmd_validate(paths: &[PathBuf]) -> anyhow::Result<Exit> {
         }
     }
     Ok(exit)
+}
+
+/// The resolved target, and where its URL came from (never the key).
+fn describe_target(s: &Scenario) -> String {
+    match &s.target {
+        scenario::Target::Simulator => "target: the embedded simulator".into(),
+        scenario::Target::OpenAi(l) => {
+            let profile = l.profile.as_ref().map(|p| format!(", profile {p:?}")).unwrap_or_default();
+            format!("target: {} (from {}{profile}), key from ${}", l.base_url, l.base_url_from, l.api_key_env)
+        }
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -103,15 +120,28 @@ async fn cmd_mock(args: llmload_mock::Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+async fn cmd_check(args: CheckArgs) -> anyhow::Result<Exit> {
+    let s = Scenario::load_profile(&args.scenario, args.profile.as_deref())?;
+    check::run(&s, args.no_request).await
+}
+
 async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
+    let mut s = Scenario::load_profile(&args.scenario, args.profile.as_deref())?;
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
     if args.dry_run {
-        let mut s = Scenario::load(&args.scenario)?;
-        if let Some(seed) = args.seed {
-            s.seed = seed;
-        }
         print!("{}", scenario::Plan::new(&s).render(&s));
         return Ok(Exit::Ok);
     }
+    if !(args.confirm_above.is_finite() && args.confirm_above >= 0.0) {
+        return Err(BadInput(format!(
+            "--confirm-above: must be a USD amount >= 0, got {}",
+            args.confirm_above
+        ))
+        .into());
+    }
+    cost_gate::confirm(&s, args.confirm_above, args.yes)?;
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     tokio::spawn(load::shutdown::escalate_on_signals(stop_tx));
     let opts = RunOptions {
@@ -121,7 +151,7 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
         reports_root: PathBuf::from("reports"),
         progress: progress::for_terminal(args.quiet),
     };
-    let outcome = run_scenario(opts, stop_rx).await?;
+    let outcome = run_loaded(s, opts, stop_rx).await?;
     println!("{}", report::Table.render(&outcome.summary));
     println!("results: {}", outcome.dir.display());
     Ok(if outcome.summary.stop_reason == StopReason::Interrupted.as_str() {

@@ -62,10 +62,16 @@ pub async fn run_loaded(
         .map_err(|e| BadInput(format!("{e:#}")))?;
 
     let target = RunningTarget::start(&scenario).await?;
-    let mut info = RunInfo::new(&scenario, &target.base_url, now);
+    let mut info = RunInfo::new(&scenario, target.base_url(), now);
     dir.write_run_info(&info)?;
     let policy = client::Policy::from_scenario(&scenario);
-    let backend = Arc::new(OpenAiBackend::with_policy(&target.base_url, target.key.clone(), policy)?);
+    let backend = match OpenAiBackend::for_endpoint(&target.endpoint, policy) {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            target.stop().await?;
+            return Err(e);
+        }
+    };
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
     let mut progress = opts.progress;
@@ -142,6 +148,7 @@ pub async fn run_loaded(
             sources.estimate
         ));
     }
+    summary.notes.extend(unsupported_features(&scenario, &summary));
     summary.judge(&scenario.slo);
     for format in report::all() {
         if let Some(name) = format.file_name() {
@@ -158,6 +165,36 @@ pub async fn run_loaded(
     ));
     dir.write_run_info(&info)?;
     Ok(RunOutcome { summary, dir: dir.path })
+}
+
+/// What a server did not support, variant by variant: several choices per
+/// request (n, batch) asked but fewer returned (some servers ignore `n`, so
+/// tokens and cost are lower than the plan's; counted from finish reasons,
+/// one per choice), or a prompt array that always failed.
+fn unsupported_features(s: &Scenario, summary: &Summary) -> Vec<String> {
+    let mut notes = Vec::new();
+    for v in &s.variants {
+        let want = u64::from(v.n) * u64::from(v.batch);
+        let Some(st) = summary.variants.iter().find(|st| st.name == v.name) else { continue };
+        let got: u64 = st.finish_reasons.values().sum();
+        let ok = st.requests.ok;
+        if want > 1 && ok > 0 && got < ok * want {
+            notes.push(format!(
+                "{}: {ok} ok requests returned {got} choices, not {want} each (n = {}, batch = {}): the server may ignore n",
+                v.name, v.n, v.batch
+            ));
+        }
+        if v.batch > 1 && ok == 0 && st.requests.errors > 0 {
+            let classes: Vec<&str> = st.errors.iter().map(|e| e.class.as_str()).collect();
+            notes.push(format!(
+                "{}: every request failed ({}): the server may not accept a prompt array (batch = {})",
+                v.name,
+                classes.join(", "),
+                v.batch
+            ));
+        }
+    }
+    notes
 }
 
 /// CPU time (user + system) this process has used, from /proc on Linux;

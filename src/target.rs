@@ -3,21 +3,24 @@
 use anyhow::Context;
 use tokio::sync::oneshot;
 
-use crate::client::ApiKey;
+use crate::client::{ApiKey, Endpoint};
 use crate::scenario::{Scenario, Target};
 
 pub struct RunningTarget {
-    pub base_url: String,
-    pub key: Option<ApiKey>,
+    /// Where requests go, with the key read from the environment.
+    pub endpoint: Endpoint,
     simulator: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)>,
 }
 
 impl RunningTarget {
     pub async fn start(s: &Scenario) -> anyhow::Result<Self> {
         match &s.target {
-            Target::OpenAi { base_url, api_key_env } => Ok(RunningTarget {
-                base_url: base_url.clone(),
-                key: ApiKey::from_env(api_key_env),
+            Target::OpenAi(live) => Ok(RunningTarget {
+                endpoint: Endpoint {
+                    base_url: live.base_url.clone(),
+                    key: ApiKey::from_env(&live.api_key_env),
+                    live: Some((**live).clone()),
+                },
                 simulator: None,
             }),
             Target::Simulator => {
@@ -30,9 +33,13 @@ impl RunningTarget {
                 let task = tokio::spawn(llmload_mock::serve(listener, config, async move {
                     let _ = rx.await;
                 }));
-                Ok(RunningTarget { base_url, key: None, simulator: Some((tx, task)) })
+                Ok(RunningTarget { endpoint: Endpoint::plain(&base_url, None), simulator: Some((tx, task)) })
             }
         }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.endpoint.base_url
     }
 
     pub async fn stop(self) -> anyhow::Result<()> {

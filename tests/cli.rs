@@ -1,6 +1,6 @@
 //! The binary: commands, output and exit codes.
 
-use crate::util::{llmload, read_json, scenario_file};
+use crate::util::{llmload, read_json, scenario_file, start_mock};
 
 const SMALL: &str = r#"
 name = "cli"
@@ -85,7 +85,8 @@ fn a_run_where_nothing_succeeds_exits_1_and_keeps_its_results() {
     );
     let (dir, path) = scenario_file(&toml);
     let out = dir.path().join("out");
-    let o = llmload().args(["run", "-q", "--out"]).arg(&out).arg(&path).output().unwrap();
+    // A live run: --yes accepts its unknown cost (no pricing).
+    let o = llmload().args(["run", "-q", "--yes", "--out"]).arg(&out).arg(&path).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let s = read_json(&out.join("summary.json"));
     assert_eq!(s["total"]["requests"]["errors"], 20);
@@ -145,35 +146,6 @@ fn sigint_drains_writes_everything_and_exits_130() {
     assert!(info["client"]["wall_seconds"].as_f64().unwrap() < 10.0);
 }
 
-/// A child process killed when dropped, so a failing test leaks nothing.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `llmload mock` with extra arguments; returns it and its base URL.
-fn start_mock(args: &[&str]) -> (Killed, String) {
-    use std::io::BufRead;
-    let mut child = llmload()
-        .args(["mock", "--port", "0"])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("llmload-mock listening on ")
-        .unwrap_or_else(|| panic!("{first}"))
-        .to_owned();
-    (Killed(child), url)
-}
-
 #[test]
 fn the_api_key_never_appears_in_output_or_results() {
     const CANARY: &str = "sk-canary-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
@@ -191,7 +163,7 @@ fn the_api_key_never_appears_in_output_or_results() {
         let out = dir.path().join("out");
         let o = llmload()
             .env("LLMLOAD_CANARY_KEY", CANARY)
-            .args(["run", "--out"])
+            .args(["run", "--yes", "--out"])
             .arg(&out)
             .arg(&path)
             .output()

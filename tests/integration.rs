@@ -11,6 +11,9 @@
 //!   fails with exit 1, bad input exits 2.
 //! - `client`: the HTTP backend against scripted servers (stream cases,
 //!   timeouts, retries), timed against the server's writes.
+//! - `live`: `check`, profiles, headers and the cost gate against a
+//!   separately started simulator.
+//! - `real_server`: opt-in, against a real server (LLMLOAD_REAL_SERVER_URL).
 
 mod util;
 
@@ -18,6 +21,8 @@ mod cli;
 mod client;
 mod compare;
 mod language;
+mod live;
+mod real_server;
 mod results;
 mod scenarios;
 mod simulator;

@@ -3,16 +3,20 @@
 //! The runner only knows the `Backend` trait; `openai.rs` implements it over
 //! HTTP. Parsing is kept pure (`sse.rs`, `chunk.rs`) so every byte-level case
 //! is unit-tested without a server. `body.rs` reads a 2xx body into the
-//! record; `retry.rs` decides how long to wait before trying again.
+//! record; `retry.rs` decides how long to wait before trying again;
+//! `http.rs` builds the client for a target (headers, TLS roots, proxies).
 
 mod body;
 mod chunk;
+mod http;
 mod openai;
 mod retry;
 pub mod sse;
 
 use std::future::Future;
 
+pub(crate) use chunk::error_message;
+pub use http::{Endpoint, USER_AGENT};
 pub use openai::{ApiKey, OpenAiBackend, Policy};
 
 use crate::load::Ticket;
@@ -28,7 +32,7 @@ pub trait Backend: Send + Sync + 'static {
 
 /// reqwest's top-level message is generic ("error sending request"); the cause
 /// is further down the chain.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
+use super::http::Endpoint;
 use super::retry::{self, Backoff};
 use super::{Backend, body, chunk, error_chain};
 use crate::load::Ticket;
@@ -25,6 +26,27 @@ impl ApiKey {
     /// empty (local servers often need no key).
     pub fn from_env(var: &str) -> Option<ApiKey> {
         std::env::var(var).ok().filter(|k| !k.is_empty()).map(ApiKey)
+    }
+
+    /// `text` with the key (and anything starting with its first 8
+    /// characters, as servers echo keys cut short) replaced.
+    pub fn redact(&self, text: &str) -> String {
+        let head: String = self.0.chars().take(8).collect();
+        let mut out = text.replace(&self.0, "<redacted>");
+        if head.chars().count() == 8 {
+            while let Some(at) = out.find(&head) {
+                let end = out[at..]
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                    .map_or(out.len(), |e| at + e);
+                out.replace_range(at..end, "<redacted>");
+            }
+        }
+        out
+    }
+
+    /// The key itself: only for building the `Authorization` header.
+    pub(super) fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -79,24 +101,15 @@ impl OpenAiBackend {
     }
 
     pub fn with_policy(base_url: &str, key: Option<ApiKey>, policy: Policy) -> anyhow::Result<Self> {
-        // One process-wide TLS provider; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self::for_endpoint(&Endpoint::plain(base_url, key), policy)
+    }
+
+    /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
+    pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> anyhow::Result<Self> {
+        let client = endpoint.client(policy.client.connect_timeout)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(ApiKey(k)) = key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
-                anyhow::anyhow!("the API key contains characters not allowed in an HTTP header")
-            })?;
-            v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
-        }
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("llmload/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .tcp_nodelay(true)
-            .connect_timeout(policy.client.connect_timeout)
-            .build()?;
-        Ok(OpenAiBackend { client, base_url: base_url.trim_end_matches('/').to_owned(), headers, policy })
+        Ok(OpenAiBackend { client, base_url: endpoint.base_url.clone(), headers, policy })
     }
 
     /// Attempts until one is final, retries are spent, or the next wait would
@@ -171,7 +184,10 @@ impl OpenAiBackend {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        let msg = chunk::error_message(&body).unwrap_or_else(|| status.to_string());
+        // Not every server sends OpenAI's error object: a plain-text body
+        // (e.g. a 500 from a server that cannot take a prompt array) still
+        // says more than the status alone.
+        let msg = chunk::error_message(&body).unwrap_or_else(|| plain_error(status, &body));
         fail(rec, outcome, msg);
         if self.policy.client.retry_on.contains(&code) { Attempt::Retryable(hint) } else { Attempt::Done }
     }
@@ -191,6 +207,24 @@ impl Backend for OpenAiBackend {
     }
 }
 
+/// The status and the start of a body that is not an OpenAI error object.
+fn plain_error(status: reqwest::StatusCode, body: &[u8]) -> String {
+    // An error object with an empty message: its type is all there is.
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(kind) = v["error"]["type"].as_str().or(v["error"]["code"].as_str())
+    {
+        return format!("{status}: {kind} (the server gave no message)");
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return status.to_string();
+    }
+    let clipped: String = text.chars().take(160).collect();
+    let more = if clipped.len() < text.len() { "…" } else { "" };
+    format!("{status}: {clipped}{more}")
+}
+
 fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
     rec.end = Instant::now();
     rec.outcome = outcome;
@@ -200,4 +234,20 @@ fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
 /// reqwest only times out connecting (we set no other reqwest timeout).
 fn transport_outcome(e: &reqwest::Error) -> Outcome {
     if e.is_timeout() { Outcome::ConnectTimeout } else { Outcome::Connect }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiKey;
+
+    #[test]
+    fn redact_hides_the_key_and_echoes_of_its_start() {
+        let k = ApiKey("sk-proj-0123456789abcdef".into());
+        assert_eq!(k.redact("key sk-proj-0123456789abcdef rejected"), "key <redacted> rejected");
+        // Servers echo keys cut short: "Incorrect API key provided: sk-proj-****cdef".
+        assert_eq!(k.redact("provided: sk-proj-****cdef."), "provided: <redacted>");
+        assert_eq!(k.redact("{\"m\":\"sk-proj-01\"}"), "{\"m\":\"<redacted>\"}");
+        assert_eq!(k.redact("nothing here"), "nothing here");
+        assert_eq!(format!("{k:?}"), "ApiKey(<redacted>)");
+    }
 }

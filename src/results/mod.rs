@@ -136,13 +136,16 @@ pub struct TargetInfo {
     pub kind: &'static str,
     pub base_url: String,
     pub api_key_env: Option<String>,
+    /// The `--profile` (or default profile) chosen, if the scenario has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 impl RunInfo {
     pub fn new(s: &Scenario, base_url: &str, started: SystemTime) -> Self {
-        let (kind, api_key_env) = match &s.target {
-            Target::Simulator => ("simulator", None),
-            Target::OpenAi { api_key_env, .. } => ("openai", Some(api_key_env.clone())),
+        let (kind, api_key_env, profile) = match &s.target {
+            Target::Simulator => ("simulator", None, None),
+            Target::OpenAi(l) => ("openai", Some(l.api_key_env.clone()), l.profile.clone()),
         };
         let stages: Vec<serde_json::Value> = s
             .load
@@ -180,7 +183,7 @@ impl RunInfo {
             seed: s.seed,
             started_at: rfc3339(started),
             ended_at: None,
-            target: TargetInfo { kind, base_url: base_url.to_owned(), api_key_env },
+            target: TargetInfo { kind, base_url: base_url.to_owned(), api_key_env, profile },
             load,
             partial: None,
             stop_reason: None,

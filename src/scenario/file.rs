@@ -16,6 +16,11 @@ pub struct ScenarioFile {
     pub name: String,
     pub seed: Option<u64>,
     pub target: Option<TargetFile>,
+    /// Named live targets (`[profiles.staging]`), chosen with `--profile`.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileFile>,
+    /// The profile used when `--profile` is not given.
+    pub default_profile: Option<String>,
     pub load: LoadFile,
     /// The simulator's profile: the same keys as a `llmload-mock --config`
     /// file, owned by the simulator crate.
@@ -47,10 +52,45 @@ pub enum TargetKind {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetFile {
-    pub kind: TargetKind,
+    /// Default: `openai` (a `[target]` table is written to reach a server).
+    pub kind: Option<TargetKind>,
+    // The keys of `LiveFile`, spelt out: serde's flatten would defeat
+    // deny_unknown_fields.
     pub base_url: Option<String>,
     pub api_key_env: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub ca_file: Option<String>,
 }
+
+impl TargetFile {
+    pub fn live(self) -> LiveFile {
+        LiveFile {
+            base_url: self.base_url,
+            api_key_env: self.api_key_env,
+            organization: self.organization,
+            project: self.project,
+            headers: self.headers,
+            ca_file: self.ca_file,
+        }
+    }
+}
+
+/// How to reach a live API: `[target]`'s own keys, and a `[profiles.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveFile {
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub ca_file: Option<String>,
+}
+
+/// A profile holds the same keys as `[target]`, without `kind`.
+pub type ProfileFile = LiveFile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -12,6 +12,7 @@ mod locate;
 mod plan;
 mod slo;
 mod sweep;
+mod target_rules;
 mod validate;
 mod variant_rules;
 
@@ -38,6 +39,10 @@ pub const DEFAULT_RETRY_ON: [u16; 5] = [429, 500, 502, 503, 504];
 /// The most retries a request may make: more only hides a broken target.
 pub const MAX_RETRIES: u32 = 10;
 pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+/// The variable a live target's `base_url` defaults to, as in OpenAI's SDKs.
+pub const BASE_URL_ENV: &str = "OPENAI_BASE_URL";
+/// The base URL when neither the scenario nor `OPENAI_BASE_URL` gives one.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// Prompts in one batched completions request, as the API allows.
 pub const MAX_BATCH: u32 = 20;
 
@@ -68,9 +73,45 @@ pub struct Scenario {
 pub enum Target {
     /// The embedded simulator, started in-process on an ephemeral port.
     Simulator,
-    /// A live OpenAI-compatible API. Holds the *name* of the key's variable,
-    /// never the key.
-    OpenAi { base_url: String, api_key_env: String },
+    /// A live OpenAI-compatible API.
+    OpenAi(Box<Live>),
+}
+
+/// A live target, resolved: the chosen profile over `[target]` over the
+/// environment (`OPENAI_BASE_URL`) over the defaults. Holds the *name* of the
+/// key's variable, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub base_url: String,
+    /// Where `base_url` came from, for the plan and `check`.
+    pub base_url_from: String,
+    pub api_key_env: String,
+    /// Sent as `OpenAI-Organization`.
+    pub organization: Option<String>,
+    /// Sent as `OpenAI-Project`.
+    pub project: Option<String>,
+    /// Extra headers for gateways, sent on every request.
+    pub headers: Vec<(String, String)>,
+    /// PEM roots trusted on top of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// The profile chosen, if the scenario has profiles.
+    pub profile: Option<String>,
+}
+
+impl Live {
+    /// `base_url` with the defaults: key from `$OPENAI_API_KEY`, nothing else.
+    pub fn plain(base_url: &str) -> Live {
+        Live {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_url_from: "scenario".into(),
+            api_key_env: DEFAULT_API_KEY_ENV.into(),
+            organization: None,
+            project: None,
+            headers: Vec::new(),
+            ca_file: None,
+            profile: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -334,14 +375,19 @@ impl ScenarioError {
 impl Scenario {
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Self::load_profile(path, None)
+    }
+
+    /// `load`, with `profile` chosen among the scenario's `[profiles]`.
+    pub fn load_profile(path: &Path, profile: Option<&str>) -> Result<Scenario, ScenarioError> {
         let source = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path, "scenario", e))?;
-        Self::parse(&source, path)
+        validate::parse(&source, path, profile)
     }
 
     /// Parses and validates scenario text; `path` names it in errors and
     /// anchors relative paths (prompts and pricing files).
     pub fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        validate::parse(source, path)
+        validate::parse(source, path, None)
     }
 
     /// Prices by model, for cost accounting.
@@ -350,5 +396,7 @@ impl Scenario {
     }
 }
 
+#[cfg(test)]
+mod target_tests;
 #[cfg(test)]
 mod tests;

@@ -137,14 +137,15 @@ fn rejects_cross_field_mistakes() {
 #[test]
 fn openai_target_needs_base_url_and_keeps_only_the_variable_name() {
     let with = |t: &str| GOOD.replace("[load]", &format!("{t}\n[load]"));
-    let e = error(&with("[target]\nkind = \"openai\""));
-    assert!(e.contains("target.kind: kind = \"openai\" needs target.base_url"), "{e}");
     let e = error(&with("[target]\nkind = \"openai\"\nbase_url = \"ftp://x\""));
     assert!(e.contains("target.base_url"), "{e}");
     let s = parse(&with("[target]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1/\"")).unwrap();
     assert_eq!(
         s.target,
-        Target::OpenAi { base_url: "http://127.0.0.1:8000/v1".into(), api_key_env: "OPENAI_API_KEY".into() }
+        Target::OpenAi(Box::new(Live {
+            base_url_from: "target.base_url".into(),
+            ..Live::plain("http://127.0.0.1:8000/v1")
+        }))
     );
     let e =
         error(&with("[target]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\napi_key_env = \"sk-abc-123\""));

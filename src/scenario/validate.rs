@@ -10,10 +10,11 @@ use std::path::Path;
 use llmload_mock::SimConfig;
 use sha2::{Digest, Sha256};
 
-use super::file::{self, PriceFile, ScenarioFile, TargetKind};
+use super::file::{self, PriceFile, ScenarioFile};
 use super::load_rules::{client, load};
 use super::locate::{self, KeyPath};
 use super::sweep::{self, Expanded};
+use super::target_rules::{Chosen, target};
 use super::variant_rules::variant;
 use super::*;
 
@@ -46,7 +47,7 @@ impl From<&str> for KeyPath {
     }
 }
 
-pub(super) fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+pub(super) fn parse(source: &str, path: &Path, profile: Option<&str>) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let raw: ScenarioFile = toml::from_str(source).map_err(|e| {
         let (line, column) = e.span().map(|s| locate::position_at(source, s.start)).unzip();
@@ -57,7 +58,7 @@ pub(super) fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut problems = Problems(Vec::new());
-    let scenario = build(raw, path, dir, &mut problems);
+    let scenario = build(raw, path, dir, profile, &mut problems);
     if problems.0.is_empty() {
         if let Some(mut s) = scenario {
             s.sha256 = Sha256::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -78,9 +79,16 @@ pub(super) fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError
     Err(ScenarioError { file, problems: located })
 }
 
-fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option<Scenario> {
+fn build(
+    raw: ScenarioFile,
+    path: &Path,
+    dir: &Path,
+    profile: Option<&str>,
+    p: &mut Problems,
+) -> Option<Scenario> {
     p.check(!raw.name.trim().is_empty(), "name", || "must not be empty".into());
-    let target = target(raw.target, p);
+    let chosen = Chosen { profile, default: raw.default_profile.as_deref(), dir };
+    let target = target(raw.target, &raw.profiles, chosen, p);
     let client = client(&raw.load, p);
     let load = load(raw.load, p);
     let seed = raw.seed.unwrap_or(0);
@@ -129,52 +137,6 @@ fn build(raw: ScenarioFile, path: &Path, dir: &Path, p: &mut Problems) -> Option
         slo,
         pricing_source,
     })
-}
-
-fn target(raw: Option<file::TargetFile>, p: &mut Problems) -> Option<Target> {
-    let Some(t) = raw else { return Some(Target::Simulator) };
-    match t.kind {
-        TargetKind::Simulator => {
-            p.check(t.base_url.is_none(), "target.base_url", || {
-                "not used with kind = \"simulator\" (the simulator picks its own port)".into()
-            });
-            p.check(t.api_key_env.is_none(), "target.api_key_env", || {
-                "not used with kind = \"simulator\"".into()
-            });
-            Some(Target::Simulator)
-        }
-        TargetKind::Openai => {
-            let Some(base_url) = t.base_url else {
-                p.push(
-                    "target.kind",
-                    "kind = \"openai\" needs target.base_url (e.g. \"https://api.openai.com/v1\")",
-                );
-                return None;
-            };
-            let ok = match reqwest::Url::parse(&base_url) {
-                Ok(url) => p.check(matches!(url.scheme(), "http" | "https"), "target.base_url", || {
-                    format!("must be http:// or https://, got {base_url:?}")
-                }),
-                Err(e) => p.check(false, "target.base_url", || format!("not a URL ({e}): {base_url:?}")),
-            };
-            let api_key_env = t.api_key_env.unwrap_or_else(|| DEFAULT_API_KEY_ENV.to_owned());
-            // A value that is not a variable name is probably a pasted key: say
-            // so without repeating it.
-            let env_ok = p.check(is_env_name(&api_key_env), "target.api_key_env", || {
-                "must be the NAME of an environment variable holding the key (A-Z, 0-9, _), \
-                 not the key itself"
-                    .into()
-            });
-            (ok && env_ok)
-                .then(|| Target::OpenAi { base_url: base_url.trim_end_matches('/').to_owned(), api_key_env })
-        }
-    }
-}
-
-fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn simulator(s: llmload_mock::ProfileFile, seed: u64, p: &mut Problems) -> Option<SimConfig> {

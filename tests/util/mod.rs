@@ -42,3 +42,32 @@ pub fn variant<'a>(s: &'a Summary, name: &str) -> &'a llmload::metrics::Stats {
 pub fn llmload() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
 }
+
+/// A child process killed when dropped, so a failing test leaks nothing.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `llmload mock` with extra arguments; returns it and its base URL.
+pub fn start_mock(args: &[&str]) -> (Killed, String) {
+    use std::io::BufRead;
+    let mut child = llmload()
+        .args(["mock", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("llmload-mock listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    (Killed(child), url)
+}
