@@ -7,6 +7,7 @@
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
+//! - `visuals`: charts (SVG and PNG) and the self-contained report.html.
 //! - `client`: the HTTP backend against scripted servers (stream cases,
 //!   timeouts, retries), timed against the server's writes.
 
@@ -19,3 +20,4 @@ mod results;
 mod scenarios;
 mod simulator;
 mod timing;
+mod visuals;
