@@ -5,13 +5,11 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{self, font, label_font, truncate_middle};
+use super::style::{self, font, label_font};
 use super::{Chart, Skipped};
 use crate::metrics::{Percentiles, Summary};
 
 pub const TITLE: &str = "TTFT and e2e percentiles per variant";
-/// Characters of a variant name shown beside its bars.
-const NAME_CHARS: usize = 30;
 
 const TTFT: [RGBColor; 3] = [RGBColor(158, 202, 225), RGBColor(66, 146, 198), RGBColor(8, 69, 148)];
 const E2E: [RGBColor; 3] = [RGBColor(253, 190, 133), RGBColor(241, 105, 19), RGBColor(166, 54, 3)];
@@ -33,13 +31,14 @@ fn three(p: &Percentiles) -> [Option<f64>; 3] {
 }
 
 impl Bars {
-    pub fn new(summary: &Summary) -> Result<Self, Skipped> {
+    pub fn new(summary: &Summary, labels: &[String]) -> Result<Self, Skipped> {
         let rows: Vec<Row> = summary
             .variants
             .iter()
-            .filter(|v| v.e2e_ms.count > 0)
-            .map(|v| Row {
-                name: truncate_middle(&v.name, NAME_CHARS),
+            .zip(labels)
+            .filter(|(v, _)| v.e2e_ms.count > 0)
+            .map(|(v, label)| Row {
+                name: label.clone(),
                 ttft: (v.streaming != Some(false)).then(|| three(&v.ttft_ms)),
                 e2e: three(&v.e2e_ms),
             })
@@ -64,7 +63,7 @@ impl Chart for Bars {
             .into()
     }
     fn size(&self) -> (u32, u32) {
-        (960, (130 + 84 * self.rows.len() as u32).max(320))
+        (960, (140 + 84 * self.rows.len() as u32).max(320))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
@@ -72,7 +71,6 @@ impl Chart for Bars {
         DB::ErrorType: 'static,
     {
         let root = root.titled(TITLE, style::caption_font())?;
-        let (legend, plot) = root.split_vertically(30);
         let mut items: Vec<(String, Option<RGBColor>)> = Vec::new();
         for (k, p) in PCT.iter().enumerate() {
             items.push((format!("TTFT {p}"), Some(TTFT[k])));
@@ -80,7 +78,7 @@ impl Chart for Bars {
         for (k, p) in PCT.iter().enumerate() {
             items.push((format!("e2e {p}"), Some(E2E[k])));
         }
-        style::legend_row(&legend, &items)?;
+        let plot = style::legend(&root, &items)?;
 
         let n = self.rows.len();
         let top = self

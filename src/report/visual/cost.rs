@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{self, color, font, label_font, truncate_middle};
+use super::style::{self, color, label_font};
 use super::{Chart, Skipped};
 use crate::metrics::Summary;
 
@@ -40,7 +40,7 @@ pub fn frontier(points: &[(f64, f64)]) -> Vec<usize> {
 }
 
 impl Cost {
-    pub fn new(summary: &Summary) -> Result<Self, Skipped> {
+    pub fn new(summary: &Summary, labels: &[String]) -> Result<Self, Skipped> {
         let points: Vec<Point> = summary
             .variants
             .iter()
@@ -50,7 +50,7 @@ impl Cost {
                 let (p50, p99) = (v.e2e_ms.p50?, v.e2e_ms.p99?);
                 (v.requests.sent > 0).then(|| Point {
                     variant,
-                    name: v.name.clone(),
+                    name: labels[variant].clone(),
                     p50,
                     p99,
                     // Per request, so variants sent different numbers of
@@ -90,6 +90,14 @@ impl Chart for Cost {
         let root = root.titled(TITLE, style::caption_font())?;
         let xmax = self.points.iter().map(|p| p.p99).fold(0.0, f64::max);
         let ymax = self.points.iter().map(|p| p.usd_per_k).fold(0.0, f64::max);
+        let mut items: Vec<(String, Option<RGBColor>)> =
+            self.points.iter().map(|p| (p.name.clone(), Some(color(p.variant)))).collect();
+        let xy: Vec<(f64, f64)> = self.points.iter().map(|p| (p.p50, p.usd_per_k)).collect();
+        let front: Vec<(f64, f64)> = frontier(&xy).into_iter().map(|i| xy[i]).collect();
+        if front.len() > 1 {
+            items.push(("grey line: the frontier".into(), None));
+        }
+        let root = style::legend(&root, &items)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .margin_right(24)
@@ -106,13 +114,8 @@ impl Chart for Cost {
             .axis_desc_style(label_font())
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        let xy: Vec<(f64, f64)> = self.points.iter().map(|p| (p.p50, p.usd_per_k)).collect();
-        let front: Vec<(f64, f64)> = frontier(&xy).into_iter().map(|i| xy[i]).collect();
         if front.len() > 1 {
-            chart
-                .draw_series(LineSeries::new(front, style::grey().stroke_width(1)))?
-                .label("frontier")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], style::grey().stroke_width(2)));
+            chart.draw_series(LineSeries::new(front, style::grey().stroke_width(1)))?;
         }
         for p in &self.points {
             let c = color(p.variant);
@@ -120,18 +123,8 @@ impl Chart for Cost {
                 [(p.p50, p.usd_per_k), (p.p99, p.usd_per_k)],
                 c.stroke_width(2),
             )])?;
-            chart
-                .draw_series([Circle::new((p.p50, p.usd_per_k), 6, c.filled())])?
-                .label(truncate_middle(&p.name, 30))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+            chart.draw_series([Circle::new((p.p50, p.usd_per_k), 6, c.filled())])?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(font(13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(style::grey())
-            .draw()?;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::style::{self, color, font, label_font, truncate_middle};
+use super::style::{self, color, font, label_font};
 use super::{Chart, Skipped};
 use crate::metrics::{Stats, Summary};
 use crate::scenario::SWEEPABLE;
@@ -141,6 +141,10 @@ impl Knee {
         for (_, pts) in &mut lines {
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
+        let labels: Vec<String> = lines.iter().map(|(l, _)| l.clone()).collect();
+        for ((l, _), short) in lines.iter_mut().zip(style::short_names(&labels, style::LABEL_CHARS)) {
+            *l = short;
+        }
         Ok(Knee { name: "sweep", title: SWEEP_TITLE, x_desc: axis.param, lines })
     }
 }
@@ -168,18 +172,13 @@ impl Chart for Knee {
         DB::ErrorType: 'static,
     {
         let root = root.titled(self.title, style::caption_font())?;
-        let (legend, grid) = root.split_vertically(30);
-        let mut items: Vec<(String, Option<RGBColor>)> = self
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, (l, _))| (truncate_middle(l, 30), Some(color(i))))
-            .collect();
+        let mut items: Vec<(String, Option<RGBColor>)> =
+            self.lines.iter().enumerate().map(|(i, (l, _))| (l.clone(), Some(color(i)))).collect();
         if self.lines.len() == 1 {
             items.clear();
         }
         items.push(("lines: p50 solid ●, p99 dashed ▲".into(), None));
-        style::legend_row(&legend, &items)?;
+        let grid = style::legend(&root, &items)?;
         let panels = grid.split_evenly((2, 2));
         let lat = |f: &Figures, k: usize, ttft: bool| if ttft { f.ttft[k] } else { f.e2e[k] };
         self.latency_panel(&panels[0], "Time to first token", "TTFT (ms)", |f, k| lat(f, k, true))?;

@@ -75,6 +75,7 @@ pub fn write_visuals(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow
     let run = read_run_json(dir)?;
     let variants = merge_variants(steps);
     let names: Vec<String> = summary.variants.iter().map(|v| v.name.clone()).collect();
+    let labels = style::short_names(&names, style::LABEL_CHARS);
     let sequential = run.pointer("/load/sweep_mode").and_then(|m| m.as_str()) == Some("sequential");
     let csv = dir.join("requests.csv");
     let reqs = if csv.exists() { Some(requests::load(&csv, &names, sequential, MAX_POINTS)?) } else { None };
@@ -84,12 +85,12 @@ pub fn write_visuals(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow
         .with_context(|| format!("cannot create {}", charts_dir.display()))?;
     let mut out = Out { dir: &charts_dir, rendered: Vec::new(), skipped: Vec::new() };
 
-    out.chart(spectrum::Spectrum::new(&variants, summary))?;
-    out.chart(bars::Bars::new(summary))?;
+    out.chart(spectrum::Spectrum::new(&variants, summary, &labels))?;
+    out.chart(bars::Bars::new(summary, &labels))?;
     match &reqs {
         Some(r) => {
-            out.chart(timeline::Timeline::new(r, &names))?;
-            out.chart(tokens::Tokens::new(r, &names))?;
+            out.chart(timeline::Timeline::new(r, &labels))?;
+            out.chart(tokens::Tokens::new(r, &labels))?;
         }
         None => {
             for title in [timeline::TITLE, tokens::TITLE] {
@@ -112,7 +113,7 @@ pub fn write_visuals(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow
             }
         }
     }
-    out.chart(cost::Cost::new(summary))?;
+    out.chart(cost::Cost::new(summary, &labels))?;
     html::write(dir, summary, &run, &out.rendered, &out.skipped)
 }
 

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{self, color, font, label_font, truncate_middle};
+use super::style::{self, color, font, label_font};
 use super::{Chart, Skipped};
 use crate::metrics::{Summary, VariantMetrics};
 
@@ -36,7 +36,7 @@ pub fn curve(h: &Histogram<u64>) -> Curve {
 }
 
 impl Spectrum {
-    pub fn new(variants: &[VariantMetrics], summary: &Summary) -> Result<Self, Skipped> {
+    pub fn new(variants: &[VariantMetrics], summary: &Summary, labels: &[String]) -> Result<Self, Skipped> {
         let series: Vec<_> = variants
             .iter()
             .enumerate()
@@ -45,7 +45,7 @@ impl Spectrum {
                 let streamed = summary.variants.get(i).and_then(|s| s.streaming) != Some(false);
                 // Without streaming TTFT is e2e: do not draw it as if measured.
                 let ttft = if streamed { curve(&v.h.ttft) } else { Vec::new() };
-                (i, v.name.clone(), ttft, curve(&v.h.e2e))
+                (i, labels[i].clone(), ttft, curve(&v.h.e2e))
             })
             .collect();
         if series.is_empty() {
@@ -75,10 +75,9 @@ impl Chart for Spectrum {
     {
         let root = root.titled(TITLE, style::caption_font())?;
         // One legend above both panels: inside, it would cover the curves.
-        let (legend, plots) = root.split_vertically(30);
         let items: Vec<(String, Option<RGBColor>)> =
-            self.series.iter().map(|s| (truncate_middle(&s.1, 30), Some(color(s.0)))).collect();
-        style::legend_row(&legend, &items)?;
+            self.series.iter().map(|s| (s.1.clone(), Some(color(s.0)))).collect();
+        let plots = style::legend(&root, &items)?;
         let (left, right) = plots.split_horizontally(plots.dim_in_pixel().0 / 2);
         panel(&left, "Time to first token", self.series.iter().map(|s| (s.0, &s.1, &s.2)))?;
         panel(&right, "End-to-end latency", self.series.iter().map(|s| (s.0, &s.1, &s.3)))?;

@@ -77,6 +77,29 @@ pub fn truncate_middle(s: &str, max: usize) -> String {
     format!("{start}…{end}")
 }
 
+/// Characters of a variant label in charts.
+pub const LABEL_CHARS: usize = 34;
+
+/// Labels for variant names: leading `/`-segments shared by every name are
+/// dropped (a sweep's names all start with the variant's own name, which
+/// says nothing), then each is cut to `max` characters in the middle.
+pub fn short_names(names: &[String], max: usize) -> Vec<String> {
+    let split: Vec<Vec<&str>> = names.iter().map(|n| n.split('/').collect()).collect();
+    let shortest = split.iter().map(Vec::len).min().unwrap_or(0);
+    let mut common = 0;
+    // Keep at least one segment of every name.
+    while names.len() > 1 && common + 1 < shortest && split.iter().all(|s| s[common] == split[0][common]) {
+        common += 1;
+    }
+    split
+        .iter()
+        .map(|s| {
+            let rest = s[common..].join("/");
+            truncate_middle(&if common > 0 { format!("…/{rest}") } else { rest }, max)
+        })
+        .collect()
+}
+
 /// A round upper bound for an axis starting at 0, with some headroom:
 /// 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k.
 pub fn nice_max(v: f64) -> f64 {
@@ -108,28 +131,41 @@ pub fn spectrum_label(x: f64) -> String {
     format!("{pct:.decimals$}%")
 }
 
-/// A legend as one row of coloured swatches and labels, for charts whose
-/// data fills the plot area (no corner is free for a legend box).
-pub fn legend_row<DB: DrawingBackend>(
+/// A legend above the plot: coloured swatches and labels (no swatch for a
+/// `None` colour), for charts whose data may fill any corner of the plot.
+/// Items wrap onto as many lines as needed; returns the rest of `area`.
+pub fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     items: &[(String, Option<RGBColor>)],
-) -> anyhow::Result<()>
+) -> anyhow::Result<DrawingArea<DB, plotters::coord::Shift>>
 where
     DB::ErrorType: 'static,
 {
+    const LINE: i32 = 22;
+    const LEFT: i32 = 70;
     let f = font(13);
-    let mut x = 70i32;
-    let y = (area.dim_in_pixel().1 / 2) as i32;
+    let width = area.dim_in_pixel().0 as i32 - 10;
+    let mut placed = Vec::new();
+    let (mut x, mut line) = (LEFT, 0);
     for (label, c) in items {
+        let (w, _) = area.estimate_text_size(label, &f)?;
+        let w = w as i32 + if c.is_some() { 20 } else { 0 };
+        if x > LEFT && x + w > width {
+            (x, line) = (LEFT, line + 1);
+        }
+        placed.push((x, line * LINE + LINE / 2 + 4, label, c));
+        x += w + 22;
+    }
+    let height = (line + 1) * LINE + 8;
+    let (top, rest) = area.split_vertically(height);
+    for (mut x, y, label, c) in placed {
         if let Some(c) = c {
-            area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()))?;
+            top.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()))?;
             x += 20;
         }
-        area.draw(&Text::new(label.clone(), (x, y - 7), f.clone()))?;
-        let (w, _) = area.estimate_text_size(label, &f)?;
-        x += w as i32 + 22;
+        top.draw(&Text::new(label.clone(), (x, y - 7), f.clone()))?;
     }
-    Ok(())
+    Ok(rest)
 }
 
 /// A number for an axis label: no trailing ".0", thousands readable.
@@ -161,6 +197,23 @@ mod tests {
         assert_eq!(t.chars().count(), 24);
         assert!(t.starts_with("chat/gpt-4") && t.ends_with("tokens=64") && t.contains('…'), "{t}");
         assert_eq!(truncate_middle("ééééééééé", 5).chars().count(), 5);
+    }
+
+    #[test]
+    fn short_names_drop_the_shared_start_and_keep_what_differs() {
+        let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = short_names(
+            &names(&[
+                "chat-with-a-long-name/a-long-model-2024-07-18/max_tokens=8",
+                "chat-with-a-long-name/small/max_tokens=8",
+            ]),
+            30,
+        );
+        assert_eq!(got[1], "…/small/max_tokens=8");
+        assert!(got[0].starts_with("…/a-long") && got[0].ends_with("max_tokens=8"), "{got:?}");
+        // Nothing shared, or a single name: kept whole.
+        assert_eq!(short_names(&names(&["a/x", "b/x"]), 30), ["a/x", "b/x"]);
+        assert_eq!(short_names(&names(&["chat/m"]), 30), ["chat/m"]);
     }
 
     #[test]

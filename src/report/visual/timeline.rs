@@ -6,13 +6,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::requests::Requests;
-use super::style::{self, ERROR_RED, color, font, label_font, truncate_middle};
+use super::style::{self, ERROR_RED, color, label_font};
 use super::{Chart, Skipped};
 
 pub const TITLE: &str = "Timeline";
 
 pub struct Timeline<'a> {
     r: &'a Requests,
+    /// Variant labels, by variant index.
     names: &'a [String],
 }
 
@@ -68,6 +69,22 @@ impl Chart for Timeline<'_> {
         let x = t_start..t_end.max(t_start + 1.0);
         let ymax = self.r.points.iter().map(|p| p.e2e_ms).fold(0.0, f64::max);
 
+        let mut present = vec![false; self.names.len()];
+        for p in self.r.points.iter().filter(|p| p.ok) {
+            present[p.variant] = true;
+        }
+        let mut items: Vec<(String, Option<RGBColor>)> = self
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(v, _)| present[*v])
+            .map(|(v, n)| (n.clone(), Some(color(v))))
+            .collect();
+        let errors: Vec<_> = self.r.points.iter().filter(|p| !p.ok).collect();
+        if !errors.is_empty() {
+            items.push(("error (×)".into(), Some(ERROR_RED)));
+        }
+        let top = style::legend(&top, &items)?;
         let mut chart = ChartBuilder::on(&top)
             .margin(12)
             .margin_right(80)
@@ -83,40 +100,18 @@ impl Chart for Timeline<'_> {
             .axis_desc_style(label_font())
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        let mut present = vec![false; self.names.len()];
-        for p in self.r.points.iter().filter(|p| p.ok) {
-            present[p.variant] = true;
-        }
-        for (v, name) in self.names.iter().enumerate().filter(|(v, _)| present[*v]) {
+        for v in (0..self.names.len()).filter(|v| present[*v]) {
             let c = color(v);
             let pts = self.r.points.iter().filter(|p| p.ok && p.variant == v);
-            chart
-                .draw_series(pts.map(|p| Circle::new((p.t, p.e2e_ms), 2, c.mix(0.55).filled())))?
-                .label(truncate_middle(name, 30))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
-        }
-        let errors: Vec<_> = self.r.points.iter().filter(|p| !p.ok).collect();
-        if !errors.is_empty() {
-            chart
-                .draw_series(
-                    errors.iter().map(|p| Cross::new((p.t, p.e2e_ms), 4, ERROR_RED.stroke_width(1))),
-                )?
-                .label("error")
-                .legend(|(x, y)| Cross::new((x + 8, y), 4, ERROR_RED.stroke_width(2)));
+            chart.draw_series(pts.map(|p| Circle::new((p.t, p.e2e_ms), 2, c.mix(0.55).filled())))?;
         }
         chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(style::grey())
-            .draw()?;
+            .draw_series(errors.iter().map(|p| Cross::new((p.t, p.e2e_ms), 4, ERROR_RED.stroke_width(1))))?;
 
-        let (legend, bottom) = bottom.split_vertically(26);
         let rate_color = RGBColor(31, 119, 180);
         let flight_color = RGBColor(120, 120, 120);
-        style::legend_row(
-            &legend,
+        let bottom = style::legend(
+            &bottom,
             &[
                 ("ok requests completed per second (left axis)".into(), Some(rate_color)),
                 ("mean requests in flight (right axis)".into(), Some(flight_color)),

@@ -6,13 +6,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::requests::Requests;
-use super::style::{self, color, font, label_font, truncate_middle};
+use super::style::{self, color, label_font};
 use super::{Chart, Skipped};
 
 pub const TITLE: &str = "Output tokens vs end-to-end latency";
 
 pub struct Tokens<'a> {
     r: &'a Requests,
+    /// Variant labels, by variant index.
     names: &'a [String],
 }
 
@@ -47,6 +48,14 @@ impl Chart for Tokens<'_> {
         let ok = || self.r.points.iter().filter(|p| p.ok);
         let xmax = ok().map(|p| p.output_tokens as f64).fold(0.0, f64::max);
         let ymax = ok().map(|p| p.e2e_ms).fold(0.0, f64::max);
+        let items: Vec<(String, Option<RGBColor>)> = self
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(v, _)| ok().any(|p| p.variant == *v))
+            .map(|(v, n)| (n.clone(), Some(color(v))))
+            .collect();
+        let root = style::legend(&root, &items)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .margin_right(24)
@@ -63,26 +72,13 @@ impl Chart for Tokens<'_> {
             .axis_desc_style(label_font())
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        for (v, name) in self.names.iter().enumerate() {
-            if !ok().any(|p| p.variant == v) {
-                continue;
-            }
+        for (v, _) in self.names.iter().enumerate() {
             let c = color(v);
             let pts = ok().filter(|p| p.variant == v);
-            chart
-                .draw_series(
-                    pts.map(|p| Circle::new((p.output_tokens as f64, p.e2e_ms), 3, c.mix(0.5).filled())),
-                )?
-                .label(truncate_middle(name, 30))
-                .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
+            chart.draw_series(
+                pts.map(|p| Circle::new((p.output_tokens as f64, p.e2e_ms), 3, c.mix(0.5).filled())),
+            )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(font(13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(style::grey())
-            .draw()?;
         Ok(())
     }
 }
