@@ -12,7 +12,9 @@
 //! requests still gives small files quickly.
 //!
 //! One file per chart kind; `style` holds what they share (palette, fonts,
-//! axis helpers), `requests` reads requests.csv, `html` writes the page.
+//! axis helpers), `sample` and `requests` read requests.csv into bounded
+//! data, `sweep_axis` finds a swept parameter, `html` and `tables` write the
+//! page.
 
 mod bars;
 mod cost;
@@ -22,6 +24,7 @@ mod requests;
 mod sample;
 mod spectrum;
 mod style;
+mod sweep_axis;
 mod tables;
 mod timeline;
 mod tokens;

@@ -1,5 +1,6 @@
-//! requests.csv read back for the per-request charts: measured rows only,
-//! cancelled ones left out (they have no latency of their own).
+//! requests.csv read back for the per-request charts: measured rows, not
+//! cancelled ones (they have no latency of their own). Warm-up requests
+//! count only as requests in flight: the server was busy with them.
 //!
 //! Two passes, so memory stays bounded however long the run: the first
 //! counts rows and finds where each variant's time ends, the second keeps a
@@ -57,23 +58,24 @@ fn reader(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
     csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Rows that are drawn, with their variant index.
+/// Rows that are not cancelled, with their variant index and whether they
+/// were measured.
 fn rows(
     rdr: &mut csv::Reader<std::fs::File>,
     path: &Path,
     names: &[String],
-) -> impl Iterator<Item = anyhow::Result<(usize, Row)>> {
+) -> impl Iterator<Item = anyhow::Result<(usize, bool, Row)>> {
     rdr.deserialize::<Row>().enumerate().filter_map(move |(i, r)| {
         let r = match r {
             Ok(r) => r,
             // Line numbers count the header.
             Err(e) => return Some(Err(anyhow::anyhow!("{}: row {}: {e}", path.display(), i + 2))),
         };
-        if r.phase != "measured" || r.outcome == "cancelled" {
+        if r.outcome == "cancelled" {
             return None;
         }
         let v = names.iter().position(|n| *n == r.variant)?;
-        Some(Ok((v, r)))
+        Some(Ok((v, r.phase == "measured", r)))
     })
 }
 
@@ -84,10 +86,12 @@ pub fn load(path: &Path, names: &[String], sequential: bool, max_points: usize) 
     let mut first = f64::INFINITY;
     let mut rdr = reader(path)?;
     for row in rows(&mut rdr, path, names) {
-        let (v, r) = row?;
-        n += 1;
+        let (v, measured, r) = row?;
         end[v] = end[v].max((r.intended_ms + r.e2e_ms) / 1000.0);
-        first = first.min(r.intended_ms / 1000.0);
+        if measured {
+            n += 1;
+            first = first.min(r.intended_ms / 1000.0);
+        }
     }
     let offsets: Vec<f64> = if sequential {
         end.iter().scan(0.0, |acc, e| Some(std::mem::replace(acc, *acc + e))).collect()
@@ -102,18 +106,23 @@ pub fn load(path: &Path, names: &[String], sequential: bool, max_points: usize) 
     let mut buckets = Buckets::new(first.floor(), last, MAX_BUCKETS);
     let bucket_s = buckets.width;
     let mut rdr = reader(path)?;
-    for (i, row) in rows(&mut rdr, path, names).enumerate() {
-        let (v, r) = row?;
+    let mut i = 0u64;
+    for row in rows(&mut rdr, path, names) {
+        let (v, measured, r) = row?;
         let t = offsets[v] + r.intended_ms / 1000.0;
         let sent = t + r.queue_delay_ms / 1000.0;
         let done = t + r.e2e_ms / 1000.0;
-        let ok = r.outcome == "ok";
         buckets.in_flight(sent, done);
+        if !measured {
+            continue;
+        }
+        let ok = r.outcome == "ok";
         if ok {
             buckets.completion(done);
         }
         let p = Point { t, e2e_ms: r.e2e_ms, output_tokens: r.output_tokens, variant: v, ok };
-        sampler.offer(i as u64, r.e2e_ms, p);
+        sampler.offer(i, r.e2e_ms, p);
+        i += 1;
     }
     Ok(Requests {
         rows: n,
@@ -138,9 +147,9 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
     }
 
     #[test]
-    fn only_measured_uncancelled_rows_are_drawn() {
+    fn only_measured_uncancelled_rows_are_drawn_and_warm_up_is_in_flight() {
         let f = file(
-            "0,a,warmup,0,0,10,100,5,3,usage,stop,ok,,1,0\n\
+            "0,a,warmup,500,0,10,1000,5,3,usage,stop,ok,,1,0\n\
              1,a,measured,1000,0,10,500,5,3,usage,stop,ok,,1,0\n\
              2,b,measured,1500,0,,800,5,0,usage,,http_500,boom,1,0\n\
              3,b,measured,1600,0,,800,5,0,usage,,cancelled,,1,0\n",
@@ -155,6 +164,9 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
         // One bucket from 1 s to the last end (2.3 s): one ok completion in 1.3 s.
         assert_eq!(r.buckets.len(), 1, "{:?}", r.buckets);
         assert!((r.buckets[0].1 * 1.3 - 1.0).abs() < 1e-9, "{:?}", r.buckets);
+        // In flight over the window (1 s to 2.3 s): a for 0.5 s, b for 0.8 s,
+        // the warm-up request for its last 0.5 s; cancelled rows not at all.
+        assert!((r.buckets[0].2 * 1.3 - 1.8).abs() < 1e-9, "{:?}", r.buckets);
     }
 
     #[test]

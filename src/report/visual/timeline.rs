@@ -36,8 +36,8 @@ impl Chart for Timeline<'_> {
     fn caption(&self) -> String {
         let mut c = format!(
             "Top: end-to-end latency of each measured request (ms) at its intended start; errors are \
-             red crosses{}. Bottom: ok requests completed per second and the mean number of requests \
-             in flight, per {} s.",
+             red crosses{}. Bottom: measured ok requests completed per second, and the mean number of \
+             requests in flight (warm-up ones included), per {} s.",
             if (self.r.points.len() as u64) < self.r.rows {
                 format!(
                     "; {} of {} requests drawn (an even sample plus the slowest)",
