@@ -164,6 +164,8 @@ pub async fn run_loaded(
         wall_start.elapsed(),
     ));
     dir.write_run_info(&info)?;
+    // After run.json's final rewrite: report.html shows its end time.
+    report::write_visuals(&dir.path, &summary, &measured)?;
     Ok(RunOutcome { summary, dir: dir.path })
 }
 

@@ -178,9 +178,19 @@ fn the_api_key_never_appears_in_output_or_results() {
             String::from_utf8_lossy(&o.stdout).into_owned(),
             String::from_utf8_lossy(&o.stderr).into_owned(),
         ];
-        for entry in std::fs::read_dir(&out).unwrap() {
-            seen.push(String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()).into_owned());
+        // Every file, charts/ included.
+        let mut dirs = vec![out.clone()];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let p = entry.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    seen.push(String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned());
+                }
+            }
         }
+        assert!(out.join("report.html").exists() && out.join("charts").is_dir(), "checked too");
         for text in &seen {
             assert!(!text.contains(CANARY), "the key leaked into: {text}");
             assert!(!text.contains(&CANARY[3..20]), "part of the key leaked into: {text}");

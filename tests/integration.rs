@@ -9,6 +9,7 @@
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
 //! - `compare`: baseline vs candidate runs: reruns pass, a slower TTFT
 //!   fails with exit 1, bad input exits 2.
+//! - `visuals`: charts (SVG and PNG) and the self-contained report.html.
 //! - `client`: the HTTP backend against scripted servers (stream cases,
 //!   timeouts, retries), timed against the server's writes.
 //! - `live`: `check`, profiles, headers and the cost gate against a
@@ -27,3 +28,4 @@ mod results;
 mod scenarios;
 mod simulator;
 mod timing;
+mod visuals;

@@ -4,12 +4,14 @@
 mod json;
 mod markdown;
 mod table;
+mod visual;
 
 use crate::metrics::{Percentiles, Summary};
 
 pub use json::Json;
 pub use markdown::Markdown;
 pub use table::Table;
+pub use visual::{MAX_POINTS, write_visuals};
 
 /// An output format.
 pub trait Format {

@@ -27,7 +27,7 @@ pub use file::{Arrival, Endpoint, PromptOrder};
 pub use locate::KeyPath;
 pub use plan::Plan;
 pub use slo::{Bound, LatencyMetric, Slo, SloMetric, Stat};
-pub use sweep::SweepMode;
+pub use sweep::{SWEEPABLE, SweepMode};
 
 /// Default cap on requests in flight in open loop: arrivals beyond it start
 /// late and the lateness is reported as queue delay.
