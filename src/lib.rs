@@ -13,6 +13,7 @@ pub mod client;
 pub mod load;
 pub mod metrics;
 pub mod report;
+mod rerender;
 pub mod results;
 mod run;
 pub mod scenario;
@@ -24,12 +25,13 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, ReportArgs, RunArgs};
 use load::StopReason;
 use load::shutdown::Stop;
 use report::Format;
 use scenario::{Scenario, ScenarioError};
 
+pub use rerender::{ReportOptions, ReportOutcome, report_results};
 pub use run::{RunOptions, RunOutcome, run_loaded, run_scenario};
 
 /// Process exit codes.
@@ -61,6 +63,7 @@ pub async fn main(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Run(args) => cmd_run(args).await,
         Command::Validate { scenarios } => cmd_validate(&scenarios),
+        Command::Report(args) => cmd_report(args),
         Command::Mock(args) => cmd_mock(args).await,
     };
     match result {
@@ -102,8 +105,10 @@ async fn cmd_mock(args: llmload_mock::Args) -> anyhow::Result<Exit> {
 }
 
 async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
+    let mut s = Scenario::load(&args.scenario)?;
+    let names: Vec<String> = s.variants.iter().map(|v| v.name.clone()).collect();
+    scenario::apply_overrides(&mut s.slo, &args.slo.objectives, &names)?;
     if args.dry_run {
-        let mut s = Scenario::load(&args.scenario)?;
         if let Some(seed) = args.seed {
             s.seed = seed;
         }
@@ -120,7 +125,7 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
         reports_root: PathBuf::from("reports"),
         progress: !args.quiet,
     };
-    let outcome = run_scenario(opts, stop_rx).await?;
+    let outcome = run_loaded(s, opts, stop_rx).await?;
     if !quiet && std::io::stderr().is_terminal() {
         eprintln!(); // end the progress line
     }
@@ -128,13 +133,30 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
     println!("results: {}", outcome.dir.display());
     Ok(if outcome.summary.stop_reason == StopReason::Interrupted.as_str() {
         Exit::Interrupted
-    } else if outcome.summary.total.requests.ok == 0 {
-        eprintln!("error: no request succeeded");
-        Exit::Failed
-    } else if outcome.summary.slo_passed == Some(false) {
-        eprintln!("error: service-level objectives not met");
-        Exit::Failed
     } else {
-        Exit::Ok
+        verdict(&outcome.summary)
     })
+}
+
+fn cmd_report(args: ReportArgs) -> anyhow::Result<Exit> {
+    let opts = ReportOptions { dirs: args.dirs, out: args.out, slo: args.slo.objectives };
+    let outcome = report_results(opts)?;
+    println!("{}", report::Table.render(&outcome.summary));
+    println!("results: {}", outcome.dir.display());
+    Ok(verdict(&outcome.summary))
+}
+
+/// Exit 1, said on stderr, when nothing succeeded or an objective was
+/// missed (each named with its actual value and limit); else 0.
+fn verdict(s: &metrics::Summary) -> Exit {
+    let mut exit = Exit::Ok;
+    if s.total.requests.ok == 0 {
+        eprintln!("error: no request succeeded ({} ended in error)", s.total.requests.errors);
+        exit = Exit::Failed;
+    }
+    for r in s.slo.iter().filter(|r| !r.passed) {
+        eprintln!("error: service-level objective missed: {}", report::slo_line(r));
+        exit = Exit::Failed;
+    }
+    exit
 }
