@@ -42,11 +42,6 @@ pub fn check_compatible(dirs: &[LoadedDir]) -> Result<(), BadInput> {
                 d.run.scenario, first.run.scenario
             )));
         }
-        if sha(d) != sha(first) {
-            return Err(BadInput(format!(
-                "{at}: its scenario file (sha256 in run.json) differs from {base}'s: only shards of one run merge"
-            )));
-        }
         for step in &d.run.steps {
             let here: BTreeSet<String> = step.variants.iter().map(|v| v.name.clone()).collect();
             if here != names(&first.run) {
@@ -58,6 +53,11 @@ pub fn check_compatible(dirs: &[LoadedDir]) -> Result<(), BadInput> {
             if step.stages.len() != first.run.steps[0].stages.len() {
                 return Err(BadInput(format!("{at}: its load stages differ from {base}'s")));
             }
+        }
+        if sha(d) != sha(first) {
+            return Err(BadInput(format!(
+                "{at}: its scenario file (sha256 in run.json) differs from {base}'s: only shards of one run merge"
+            )));
         }
     }
     Ok(())

@@ -254,3 +254,6 @@ pub fn metric(key: &str) -> Option<SloMetric> {
     let (_, s) = STATS.iter().find(|(n, _)| *n == stat)?;
     Some(SloMetric::Latency(*m, *s))
 }
+
+#[cfg(test)]
+mod tests;
