@@ -6,7 +6,9 @@
 //! `client::Backend` sends) → `metrics` (histograms, `Summary`) →
 //! `results` (the results directory) and `report` (every output format).
 //! `target` starts the embedded simulator when a scenario asks for it;
-//! `run` puts one run together; this file maps commands to exit codes.
+//! `run` puts one run together; `rerender` is `llmload report` (outputs
+//! again from stored measurements, shards merged); this file maps commands
+//! to exit codes.
 
 pub mod cli;
 pub mod client;
