@@ -128,4 +128,16 @@ fn the_markdown_summary_is_appended_to_github_step_summary() {
     assert!(text.starts_with("# earlier step\n## llmload: gate"), "{text}");
     assert!(text.ends_with(&format!("{md}\n")));
     assert_eq!(text.matches("## llmload: gate").count(), 2, "appended, not replaced");
+
+    // A page that cannot be written is a warning: the run's own verdict stands.
+    let o = llmload()
+        .env("GITHUB_STEP_SUMMARY", dir.path())
+        .args(["run", "-q", "--out"])
+        .arg(dir.path().join("out2"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning: cannot append the summary"));
+    assert!(dir.path().join("out2/run.json").is_file());
 }

@@ -16,7 +16,8 @@ pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 /// Writes summary.json, summary.md, summary.csv and metrics.json into `dir`
 /// (each atomically), then appends summary.md to `$GITHUB_STEP_SUMMARY`
 /// when that is set. `steps` are the measured steps the summary was
-/// computed from.
+/// computed from. A job summary that cannot be written is a warning, not a
+/// failure: the results are written, and the run's exit code stays its own.
 pub fn write_results(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow::Result<()> {
     let out = ResultsDir { path: dir.to_owned() };
     for format in super::all() {
@@ -26,8 +27,9 @@ pub fn write_results(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow
     }
     out.write("metrics.json", persist::to_json(summary, steps)?.as_bytes())?;
     if let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty()) {
-        append(Path::new(&path), &Markdown.render(summary))
-            .with_context(|| format!("cannot append the summary to ${STEP_SUMMARY_ENV}"))?;
+        if let Err(e) = append(Path::new(&path), &Markdown.render(summary)) {
+            eprintln!("warning: cannot append the summary to ${STEP_SUMMARY_ENV}: {e:#}");
+        }
     }
     Ok(())
 }
