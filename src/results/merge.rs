@@ -193,3 +193,67 @@ pub fn concat_requests(dirs: &[LoadedDir], out: &Path) -> anyhow::Result<()> {
     drop(w);
     std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::VariantInfo;
+
+    fn shard(level: f64, window_ms: u64, ok: u64, steps: usize, partial: bool) -> LoadedDir {
+        let steps = (0..steps)
+            .map(|_| {
+                let t0 = Instant::now();
+                let info = VariantInfo { name: "v".into(), streaming: true, priced: false };
+                let mut m = Metrics::new([info], 2, t0);
+                m.variants[0].ok = ok;
+                m.stages[1].ok = ok;
+                m.last_end = Some(t0 + Duration::from_millis(window_ms));
+                m
+            })
+            .collect();
+        let stage = |s| Stage { level, duration: Some(Duration::from_secs(s)) };
+        LoadedDir {
+            dir: format!("shard-{level}").into(),
+            run: StoredRun {
+                scenario: "s".into(),
+                stop_reason: if partial { "interrupted" } else { "duration" }.into(),
+                partial,
+                notes: vec!["n".into()],
+                stages: vec![stage(1), stage(2)],
+                objectives: Vec::new(),
+                steps,
+            },
+            info: serde_json::json!({ "started_at": "2026-11-27T09:00:01.000Z", "seed": level }),
+        }
+    }
+
+    #[test]
+    fn shards_add_their_counts_and_levels_and_keep_the_longest_window() {
+        let dirs = [shard(2.0, 900, 5, 2, false), shard(3.0, 1200, 7, 2, false)];
+        check_compatible(&dirs).unwrap();
+        let m = merge_runs(&dirs);
+        assert_eq!(m.steps.len(), 2);
+        assert_eq!(m.steps[1].variants[0].ok, 12);
+        assert_eq!(m.steps[1].stages[1].ok, 12);
+        assert_eq!(m.steps[0].window(), Duration::from_millis(1200));
+        assert_eq!(m.stages.iter().map(|s| s.level).collect::<Vec<_>>(), [5.0, 5.0]);
+        assert_eq!(m.stages[1].duration, Some(Duration::from_secs(2)));
+        assert!(!m.partial);
+        assert_eq!(m.notes[1..], ["shard 1: n", "shard 2: n"]);
+    }
+
+    #[test]
+    fn a_shard_stopped_early_makes_the_merge_partial() {
+        let dirs = [shard(2.0, 900, 5, 2, false), shard(3.0, 1200, 7, 1, true)];
+        let m = merge_runs(&dirs);
+        assert_eq!(m.steps.len(), 2);
+        assert_eq!(m.steps[1].variants[0].ok, 5, "only the first shard ran step 2");
+        assert!(m.partial);
+        assert_eq!(m.stop_reason, "interrupted");
+        let info = merge_run_info(&dirs, &m);
+        assert_eq!(info["partial"], true);
+        assert_eq!(info["shards"][1]["seed"], 3.0);
+    }
+}
