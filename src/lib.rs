@@ -7,8 +7,9 @@
 //! `results` (the results directory) and `report` (every output format).
 //! `target` starts the embedded simulator when a scenario asks for it;
 //! `run` puts one run together; `check` probes a target before a run and
-//! `cost_gate` asks for consent before a costly live one; this file maps
-//! commands to exit codes.
+//! `cost_gate` asks for consent before a costly live one; `rerender` is
+//! `llmload report` (outputs again from stored measurements, shards merged);
+//! this file maps commands to exit codes.
 
 pub mod check;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod load;
 pub mod metrics;
 pub mod progress;
 pub mod report;
+mod rerender;
 pub mod results;
 mod run;
 pub mod scenario;
@@ -29,12 +31,13 @@ use std::path::PathBuf;
 
 use tokio::sync::watch;
 
-use cli::{CheckArgs, Cli, Command, RunArgs};
+use cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs};
 use load::StopReason;
 use load::shutdown::Stop;
 use report::Format;
 use scenario::{Scenario, ScenarioError};
 
+pub use rerender::{ReportOptions, ReportOutcome, report_results};
 pub use run::{RunOptions, RunOutcome, run_loaded, run_scenario};
 
 /// Process exit codes.
@@ -67,6 +70,7 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Run(args) => cmd_run(args).await,
         Command::Validate { scenarios, profile } => cmd_validate(&scenarios, profile.as_deref()),
         Command::Check(args) => cmd_check(args).await,
+        Command::Report(args) => cmd_report(args),
         Command::Mock(args) => cmd_mock(args).await,
         Command::Compare(args) => compare::cmd(&args),
     };
@@ -130,6 +134,8 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
+    let names: Vec<String> = s.variants.iter().map(|v| v.name.clone()).collect();
+    scenario::apply_overrides(&mut s.slo, &args.slo.objectives, &names)?;
     if args.dry_run {
         print!("{}", scenario::Plan::new(&s).render(&s));
         return Ok(Exit::Ok);
@@ -152,17 +158,36 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
         progress: progress::for_terminal(args.quiet),
     };
     let outcome = run_loaded(s, opts, stop_rx).await?;
+    report::append_step_summary(&outcome.summary);
     println!("{}", report::Table.render(&outcome.summary));
     println!("results: {}", outcome.dir.display());
     Ok(if outcome.summary.stop_reason == StopReason::Interrupted.as_str() {
         Exit::Interrupted
-    } else if outcome.summary.total.requests.ok == 0 {
-        eprintln!("error: no request succeeded");
-        Exit::Failed
-    } else if outcome.summary.slo_passed == Some(false) {
-        eprintln!("error: service-level objectives not met");
-        Exit::Failed
     } else {
-        Exit::Ok
+        verdict(&outcome.summary)
     })
+}
+
+fn cmd_report(args: ReportArgs) -> anyhow::Result<Exit> {
+    let opts = ReportOptions { dirs: args.dirs, out: args.out, slo: args.slo.objectives };
+    let outcome = report_results(opts)?;
+    report::append_step_summary(&outcome.summary);
+    println!("{}", report::Table.render(&outcome.summary));
+    println!("results: {}", outcome.dir.display());
+    Ok(verdict(&outcome.summary))
+}
+
+/// Exit 1, said on stderr, when nothing succeeded or an objective was
+/// missed (each named with its actual value and limit); else 0.
+fn verdict(s: &metrics::Summary) -> Exit {
+    let mut exit = Exit::Ok;
+    if s.total.requests.ok == 0 {
+        eprintln!("error: no request succeeded ({} ended in error)", s.total.requests.errors);
+        exit = Exit::Failed;
+    }
+    for r in s.slo.iter().filter(|r| !r.passed) {
+        eprintln!("error: service-level objective missed: {}", report::slo_line(r));
+        exit = Exit::Failed;
+    }
+    exit
 }

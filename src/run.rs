@@ -150,11 +150,7 @@ pub async fn run_loaded(
     }
     summary.notes.extend(unsupported_features(&scenario, &summary));
     summary.judge(&scenario.slo);
-    for format in report::all() {
-        if let Some(name) = format.file_name() {
-            dir.write(name, format.render(&summary).as_bytes())?;
-        }
-    }
+    report::write_results(&dir.path, &summary, &measured)?;
     info.ended_at = Some(results::rfc3339(ended_at));
     info.partial = Some(partial);
     info.stop_reason = Some(stop_reason.as_str().to_owned());

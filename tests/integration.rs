@@ -3,6 +3,10 @@
 //! Modules:
 //! - `timing`: measured TTFT/ITL/e2e match a zero-jitter simulator.
 //! - `results`: the results directory and the summary.json contract.
+//! - `report`: `llmload report` re-rendering from metrics.json and merging
+//!   shards exactly; summary.csv; `--slo` overrides.
+//! - `slo_gate`: `--slo` on `run`, exit codes and what stderr says, runs
+//!   where nothing succeeded, `$GITHUB_STEP_SUMMARY`.
 //! - `cli`: the binary's commands and exit codes.
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
@@ -24,8 +28,10 @@ mod compare;
 mod language;
 mod live;
 mod real_server;
+mod report;
 mod results;
 mod scenarios;
 mod simulator;
+mod slo_gate;
 mod timing;
 mod visuals;

@@ -1,6 +1,7 @@
 //! Measurements: per-variant HDR histograms and counters, fed one record at a
 //! time by the collector, and the `Summary` computed from them once.
 
+pub mod persist;
 mod record;
 mod slo;
 mod summary;
@@ -9,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 pub use record::{Outcome, RequestRecord, TokenSource};
 pub use slo::SloResult;
@@ -72,18 +74,23 @@ impl Histograms {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ErrorClass {
     pub count: u64,
     pub messages: BTreeMap<String, u64>,
     pub other_messages: u64,
 }
 
-/// Everything measured for one variant.
-#[derive(Debug, Clone, Default)]
+/// Everything measured for one variant. Stored as is in metrics.json
+/// (`persist`): a field added here is stored too; `default` lets files
+/// written before it load.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VariantMetrics {
     pub name: String,
     pub streaming: bool,
+    #[serde(rename = "histograms")]
     pub h: Histograms,
     pub ok: u64,
     pub cancelled: u64,

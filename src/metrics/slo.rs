@@ -12,9 +12,13 @@ pub struct SloResult {
     /// As written, e.g. `ttft.p95`.
     pub metric: String,
     /// `max` or `min`.
-    pub bound: String,
+    pub bound: Bound,
     /// Milliseconds for latencies; the metric's own unit otherwise.
     pub threshold: f64,
+    /// The unit of `threshold` and `actual`: `ms`, `fraction`, `req/s`,
+    /// `tok/s` or `USD`.
+    #[serde(default)]
+    pub unit: String,
     /// `null` when there was nothing to measure (which fails).
     pub actual: Option<f64>,
     pub passed: bool,
@@ -36,16 +40,24 @@ pub fn evaluate(objectives: &[Slo], s: &Summary) -> Vec<SloResult> {
             SloResult {
                 variant: o.variant.clone(),
                 metric: o.key.clone(),
-                bound: match o.bound {
-                    Bound::Max => "max".into(),
-                    Bound::Min => "min".into(),
-                },
+                bound: o.bound,
                 threshold: o.threshold,
+                unit: unit(o.metric).into(),
                 actual,
                 passed,
             }
         })
         .collect()
+}
+
+fn unit(metric: SloMetric) -> &'static str {
+    match metric {
+        SloMetric::Latency(..) => "ms",
+        SloMetric::ErrorRate => "fraction",
+        SloMetric::RequestsPerS => "req/s",
+        SloMetric::OutputTokensPerS => "tok/s",
+        SloMetric::CostUsd => "USD",
+    }
 }
 
 fn value(st: &Stats, metric: SloMetric) -> Option<f64> {

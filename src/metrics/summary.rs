@@ -38,6 +38,9 @@ pub struct StageStats {
     pub stage: usize,
     /// Users (closed loop) or requests/s (open loop) asked for.
     pub level: f64,
+    /// The stage's planned length; `null` when only a request count ends it.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
     pub stats: Stats,
 }
 
@@ -201,7 +204,12 @@ impl Summary {
                         agg.merge(&m.stages[k]);
                     }
                     let secs = st.duration.map_or(secs, |d| d.as_secs_f64() * steps.len() as f64);
-                    StageStats { stage: k + 1, level: st.level, stats: stats(&agg, secs) }
+                    StageStats {
+                        stage: k + 1,
+                        level: st.level,
+                        duration_s: st.duration.map(|d| d.as_secs_f64()),
+                        stats: stats(&agg, secs),
+                    }
                 })
                 .collect()
         } else {

@@ -1,15 +1,20 @@
 //! Rendering the one `Summary`. Each format is a file here and only formats:
 //! no figure is computed outside `metrics::Summary`.
 
+mod csv;
 mod json;
 mod markdown;
+mod output;
 mod table;
 mod visual;
 
-use crate::metrics::{Percentiles, Summary};
+use crate::metrics::{Percentiles, SloResult, Summary};
+use crate::scenario::Bound;
 
+pub use csv::Csv;
 pub use json::Json;
 pub use markdown::Markdown;
+pub use output::{STEP_SUMMARY_ENV, append_step_summary, write_results};
 pub use table::Table;
 pub use visual::{MAX_POINTS, write_visuals};
 
@@ -21,8 +26,8 @@ pub trait Format {
 }
 
 /// The formats every run writes or prints.
-pub fn all() -> [&'static dyn Format; 3] {
-    [&Table, &Json, &Markdown]
+pub fn all() -> [&'static dyn Format; 4] {
+    [&Table, &Json, &Markdown, &Csv]
 }
 
 /// A percentile in ms for a table cell; "-" when there were no samples.
@@ -39,18 +44,29 @@ fn p50_95_99(p: &Percentiles) -> [String; 3] {
     [cell(p.p50), cell(p.p95), cell(p.p99)]
 }
 
-/// One line per objective: "PASS ttft.p95 (total) 412 <= 800".
+/// One line per objective: "PASS ttft.p95 (total): 412.3 ms, limit <= 800 ms".
 fn slo_lines(s: &Summary) -> Vec<String> {
-    s.slo
-        .iter()
-        .map(|r| {
-            let scope = r.variant.as_deref().unwrap_or("total");
-            let op = if r.bound == "max" { "<=" } else { ">=" };
-            let actual = r.actual.map_or("no data".into(), |a| format!("{a:.3}"));
-            let verdict = if r.passed { "PASS" } else { "FAIL" };
-            format!("{verdict} {} ({scope}): {actual} {op} {}", r.metric, r.threshold)
-        })
-        .collect()
+    s.slo.iter().map(slo_line).collect()
+}
+
+/// An objective's verdict, naming the metric, its actual value and the limit.
+pub fn slo_line(r: &SloResult) -> String {
+    let scope = r.variant.as_deref().unwrap_or("total");
+    let op = match r.bound {
+        Bound::Max => "<=",
+        Bound::Min => ">=",
+    };
+    let unit = if r.unit.is_empty() || r.unit == "fraction" { String::new() } else { format!(" {}", r.unit) };
+    let actual = r.actual.map_or("no data".into(), |a| format!("{}{unit}", number(a)));
+    let verdict = if r.passed { "PASS" } else { "FAIL" };
+    format!("{verdict} {} ({scope}): {actual}, limit {op} {}{unit}", r.metric, number(r.threshold))
+}
+
+/// Up to 3 decimals, without trailing zeros.
+fn number(x: f64) -> String {
+    let s = format!("{x:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_owned() }
 }
 
 fn status_line(s: &Summary) -> String {

@@ -4,7 +4,14 @@
 //! - `run.json`: what ran (tool, scenario and its hash, seed, times, target
 //!   without any secret); written at the start and rewritten at the end.
 //! - `requests.csv`: one row per request, appended as requests finish.
-//! - `summary.json`, `summary.md`: the rendered summary.
+//! - `summary.json`, `summary.md`, `summary.csv`: the rendered summary;
+//!   `metrics.json`: the measurements themselves (`metrics::persist`).
+//!
+//! `stored` reads a directory back and `merge` joins the directories of the
+//! shards of one run, for `llmload report`.
+
+pub mod merge;
+pub mod stored;
 
 use std::fs::File;
 use std::io::BufWriter;

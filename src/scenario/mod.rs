@@ -26,7 +26,7 @@ use llmload_mock::SimConfig;
 pub use file::{Arrival, Endpoint, PromptOrder};
 pub use locate::KeyPath;
 pub use plan::Plan;
-pub use slo::{Bound, LatencyMetric, Slo, SloMetric, Stat};
+pub use slo::{Bound, LatencyMetric, Slo, SloMetric, Stat, apply_overrides, metric as slo_metric};
 pub use sweep::{SWEEPABLE, SweepMode};
 
 /// Default cap on requests in flight in open loop: arrivals beyond it start

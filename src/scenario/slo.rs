@@ -10,9 +10,10 @@
 //! "itl.p50" = "30ms"
 //! ```
 //! A bare value is a bound in the direction that makes sense for the metric
-//! (latency, errors, cost: at most; throughput: at least).
+//! (latency, errors, cost: at most; throughput: at least). The same rules
+//! read `--slo` on the command line (`apply_overrides`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::validate::Problems;
 use super::{KeyPath, Variant, file};
@@ -29,7 +30,7 @@ pub struct Slo {
     pub key: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     Max,
@@ -130,9 +131,62 @@ pub(super) fn parse(table: Option<&toml::Table>, variants: &[Variant], p: &mut P
     out
 }
 
+/// Command-line objectives (`--slo [VARIANT:]METRIC=VALUE`), read with the
+/// rules of `[slo]`: METRIC is a key of the table, VALUE a value as the table
+/// takes it (TOML; quotes around a duration may be left out), so
+/// `ttft.p95=800ms`, `error_rate=0.01`, `requests_per_s={min=15}`,
+/// `chat:itl.p50=30ms`. Each replaces the objective of the same variant and
+/// metric, or is added. Every bad argument is reported, each named.
+pub fn apply_overrides(
+    objectives: &mut Vec<Slo>,
+    args: &[String],
+    variants: &[String],
+) -> Result<(), crate::BadInput> {
+    let mut errors = Vec::new();
+    for arg in args {
+        match parse_arg(arg, variants) {
+            Ok(slo) => match objectives.iter_mut().find(|o| o.variant == slo.variant && o.key == slo.key) {
+                Some(o) => *o = slo,
+                None => objectives.push(slo),
+            },
+            Err(e) => errors.push(format!("--slo {arg:?}: {e}")),
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(crate::BadInput(errors.join("\n"))) }
+}
+
+fn parse_arg(arg: &str, variants: &[String]) -> Result<Slo, String> {
+    // Variant names may hold ':' and '=' (a sweep names them
+    // `chat/m/max_tokens=64`), so known names are matched first, longest first.
+    let scoped = variants
+        .iter()
+        .filter(|v| arg.strip_prefix(v.as_str()).is_some_and(|rest| rest.starts_with(':')))
+        .max_by_key(|v| v.len());
+    let (variant, rest) = match scoped {
+        Some(v) => (Some(v.as_str()), &arg[v.len() + 1..]),
+        None => (None, arg),
+    };
+    let Some((key, value)) = rest.split_once('=') else {
+        return Err("write [VARIANT:]METRIC=VALUE, e.g. ttft.p95=800ms or chat:error_rate=0.01".into());
+    };
+    let key = key.trim();
+    if let (None, Some((name, _))) = (variant, key.split_once(':')) {
+        return Err(format!("no variant named {name:?}; variants: {variants:?}"));
+    }
+    let value = value.trim();
+    let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let mut p = Problems(Vec::new());
+    match one(variant, key, &value, KeyPath::root(key), &mut p) {
+        Some(slo) if p.0.is_empty() => Ok(slo),
+        _ => Err(p.0.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; ")),
+    }
+}
+
 fn one(variant: Option<&str>, key: &str, value: &toml::Value, at: KeyPath, p: &mut Problems) -> Option<Slo> {
-    let metric = metric(key);
-    let Some(metric) = metric else {
+    let Some(metric) = metric(key) else {
         let lat: Vec<&str> = LATENCIES.iter().map(|(n, _)| *n).collect();
         let stats: Vec<&str> = STATS.iter().map(|(n, _)| *n).collect();
         let others: Vec<&str> = OTHERS.iter().map(|(n, _)| *n).collect();
@@ -190,7 +244,8 @@ fn one(variant: Option<&str>, key: &str, value: &toml::Value, at: KeyPath, p: &m
     Some(Slo { variant: variant.map(str::to_owned), metric, bound, threshold, key: key.to_owned() })
 }
 
-fn metric(key: &str) -> Option<SloMetric> {
+/// The metric of an `[slo]` key such as `ttft.p95` or `error_rate`.
+pub fn metric(key: &str) -> Option<SloMetric> {
     if let Some((_, m)) = OTHERS.iter().find(|(n, _)| *n == key) {
         return Some(*m);
     }
@@ -199,3 +254,6 @@ fn metric(key: &str) -> Option<SloMetric> {
     let (_, s) = STATS.iter().find(|(n, _)| *n == stat)?;
     Some(SloMetric::Latency(*m, *s))
 }
+
+#[cfg(test)]
+mod tests;
