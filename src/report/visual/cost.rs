@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{self, color, label_font};
+use super::style::{self, color};
 use super::{Chart, Skipped};
 use crate::metrics::Summary;
 
@@ -104,16 +104,7 @@ impl Chart for Cost {
             .x_label_area_size(44)
             .y_label_area_size(72)
             .build_cartesian_2d(0f64..style::nice_max(xmax), 0f64..style::nice_max(ymax))?;
-        chart
-            .configure_mesh()
-            .x_desc("e2e latency p50 – p99 (ms)")
-            .y_desc("USD per 1,000 requests")
-            .x_label_formatter(&|x| style::number(*x))
-            .y_label_formatter(&|y| style::number(*y))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::axes(&mut chart, "e2e latency p50 – p99 (ms)", "USD per 1,000 requests")?;
         if front.len() > 1 {
             chart.draw_series(LineSeries::new(front, style::grey().stroke_width(1)))?;
         }

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::style::{self, color, font, label_font};
+use super::style::{self, color, font};
 use super::sweep_axis::sweep_axis;
 use super::{Chart, Skipped};
 use crate::metrics::{Stats, Summary};
@@ -153,16 +153,7 @@ impl Knee {
             .x_label_area_size(40)
             .y_label_area_size(60)
             .build_cartesian_2d(self.x_range(), 0f64..style::nice_max(ymax))?;
-        chart
-            .configure_mesh()
-            .x_desc(self.x_desc.as_str())
-            .y_desc(y_desc)
-            .x_label_formatter(&|x| style::number(*x))
-            .y_label_formatter(&|y| style::number(*y))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::axes(&mut chart, self.x_desc.as_str(), y_desc)?;
         Ok(chart)
     }
 

@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use plotters::prelude::*;
+use plotters::coord::types::RangedCoordf64;
 use plotters::style::FontStyle;
 
 /// DejaVu Sans (Bitstream Vera licence, assets/fonts/DejaVu-LICENSE): PNG
@@ -184,6 +185,30 @@ pub fn number(v: f64) -> String {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').to_owned()
     }
+}
+
+/// The axes most charts share: both linear in f64, numbers formatted by
+/// `number`, the house fonts, a light grid; an empty description draws none.
+pub fn axes<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut mesh = chart.configure_mesh();
+    if !x_desc.is_empty() {
+        mesh.x_desc(x_desc);
+    }
+    mesh.y_desc(y_desc)
+        .x_label_formatter(&|x| number(*x))
+        .y_label_formatter(&|y| number(*y))
+        .label_style(label_font())
+        .axis_desc_style(label_font())
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -91,15 +91,7 @@ impl Chart for Timeline<'_> {
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(x.clone(), 0f64..style::nice_max(ymax))?;
-        chart
-            .configure_mesh()
-            .y_desc("e2e latency (ms)")
-            .x_label_formatter(&|x| style::number(*x))
-            .y_label_formatter(&|y| style::number(*y))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::axes(&mut chart, "", "e2e latency (ms)")?;
         for v in (0..self.names.len()).filter(|v| present[*v]) {
             let c = color(v);
             let pts = self.r.points.iter().filter(|p| p.ok && p.variant == v);
@@ -126,16 +118,7 @@ impl Chart for Timeline<'_> {
             .right_y_label_area_size(68)
             .build_cartesian_2d(x.clone(), 0f64..style::nice_max(rate_max))?
             .set_secondary_coord(x, 0f64..style::nice_max(flight_max));
-        chart
-            .configure_mesh()
-            .x_desc("run time (s)")
-            .y_desc("completed (requests/s)")
-            .x_label_formatter(&|x| style::number(*x))
-            .y_label_formatter(&|y| style::number(*y))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::axes(&mut chart, "run time (s)", "completed (requests/s)")?;
         chart
             .configure_secondary_axes()
             .y_desc("in flight (requests)")

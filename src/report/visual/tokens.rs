@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::requests::Requests;
-use super::style::{self, color, label_font};
+use super::style::{self, color};
 use super::{Chart, Skipped};
 
 pub const TITLE: &str = "Output tokens vs end-to-end latency";
@@ -62,16 +62,7 @@ impl Chart for Tokens<'_> {
             .x_label_area_size(44)
             .y_label_area_size(64)
             .build_cartesian_2d(0f64..style::nice_max(xmax), 0f64..style::nice_max(ymax))?;
-        chart
-            .configure_mesh()
-            .x_desc("output tokens")
-            .y_desc("e2e latency (ms)")
-            .x_label_formatter(&|x| style::number(*x))
-            .y_label_formatter(&|y| style::number(*y))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        style::axes(&mut chart, "output tokens", "e2e latency (ms)")?;
         for (v, _) in self.names.iter().enumerate() {
             let c = color(v);
             let pts = ok().filter(|p| p.variant == v);
