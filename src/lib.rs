@@ -102,10 +102,23 @@ async fn cmd_mock(args: llmload_mock::Args) -> anyhow::Result<Exit> {
 }
 
 async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
+    if let Some(at) = args.start_at
+        && at <= std::time::SystemTime::now()
+    {
+        let now = results::rfc3339(std::time::SystemTime::now());
+        return Err(BadInput(format!(
+            "--start-at {}: that time has passed (now {now})",
+            results::rfc3339(at)
+        ))
+        .into());
+    }
     if args.dry_run {
         let mut s = Scenario::load(&args.scenario)?;
         if let Some(seed) = args.seed {
             s.seed = seed;
+        }
+        if let Some(shard) = args.shard {
+            shard.apply(&mut s)?;
         }
         print!("{}", scenario::Plan::new(&s).render(&s));
         return Ok(Exit::Ok);
@@ -119,6 +132,8 @@ async fn cmd_run(args: RunArgs) -> anyhow::Result<Exit> {
         seed: args.seed,
         reports_root: PathBuf::from("reports"),
         progress: !args.quiet,
+        shard: args.shard,
+        start_at: args.start_at,
     };
     let outcome = run_scenario(opts, stop_rx).await?;
     if !quiet && std::io::stderr().is_terminal() {

@@ -6,6 +6,7 @@
 //! - `cli`: the binary's commands and exit codes.
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
+//! - `shard`: `run --shard K/N --start-at` as separate processes.
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
 //! - `client`: the HTTP backend against scripted servers (stream cases,
 //!   timeouts, retries), timed against the server's writes.
@@ -17,5 +18,6 @@ mod client;
 mod language;
 mod results;
 mod scenarios;
+mod shard;
 mod simulator;
 mod timing;

@@ -8,8 +8,8 @@
 //! sweeps all run through this loop; only the schedule differs.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -51,6 +51,8 @@ pub struct RunResult {
     pub notes: Vec<String>,
     /// How late workers woke for intended starts (µs).
     pub dispatch_lateness: Histogram<u64>,
+    /// When the first request of the step was sent.
+    pub first_request_at: Option<SystemTime>,
 }
 
 /// Where progress lines go while the run goes on.
@@ -66,6 +68,7 @@ struct Worker<B> {
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<Stop>,
     started: Arc<AtomicU64>,
+    first_sent: Arc<OnceLock<SystemTime>>,
 }
 
 impl<B: Backend> Worker<B> {
@@ -101,7 +104,9 @@ impl<B: Backend> Worker<B> {
                 self.schedule.stop(StopReason::Budget);
                 return lateness;
             }
-            self.started.fetch_add(1, Ordering::Relaxed);
+            if self.started.fetch_add(1, Ordering::Relaxed) == 0 {
+                let _ = self.first_sent.set(SystemTime::now());
+            }
             let sent = Instant::now();
             let mut record = tokio::select! {
                 r = self.backend.send(&req, &ticket) => r,
@@ -142,6 +147,7 @@ pub async fn run<B: Backend>(
     let stop = with_grace(stop, GRACE);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
+    let first_sent = Arc::new(OnceLock::new());
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..schedule.workers() {
         let w = Worker {
@@ -154,6 +160,7 @@ pub async fn run<B: Backend>(
             records: tx.clone(),
             stop: stop.clone(),
             started: started.clone(),
+            first_sent: first_sent.clone(),
         };
         workers.spawn(w.run());
     }
@@ -243,5 +250,6 @@ pub async fn run<B: Backend>(
         ended_at: SystemTime::now(),
         notes,
         dispatch_lateness,
+        first_request_at: first_sent.get().copied(),
     })
 }
