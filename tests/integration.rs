@@ -3,6 +3,7 @@
 //! Modules:
 //! - `timing`: measured TTFT/ITL/e2e match a zero-jitter simulator.
 //! - `results`: the results directory and the summary.json contract.
+//! - `deploy`: the Kubernetes manifests in deploy/k8s, parsed and checked.
 //! - `cli`: the binary's commands and exit codes.
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
@@ -15,6 +16,7 @@ mod util;
 
 mod cli;
 mod client;
+mod deploy;
 mod language;
 mod results;
 mod scenarios;
