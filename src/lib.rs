@@ -59,7 +59,14 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
 /// Runs one parsed command line; prints errors; returns the exit code.
 pub async fn main(cli: Cli) -> Exit {
     let result = match cli.command {
-        Command::Run(args) => cmd_run(args).await,
+        // On the runtime's workers, not the thread that blocks on `main`: the
+        // run's collector then wakes where records are sent from, without a
+        // thread switch per finished request (profiled: those switches cost
+        // about as much CPU as the HTTP client itself).
+        Command::Run(args) => match tokio::spawn(cmd_run(args)).await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the run task failed: {e}")),
+        },
         Command::Validate { scenarios } => cmd_validate(&scenarios),
         Command::Mock(args) => cmd_mock(args).await,
     };

@@ -145,6 +145,35 @@ fn idle_timeout(rec: &mut RequestRecord, idle: Duration) {
     rec.error = Some(format!("no data for {idle:?} mid-response"));
 }
 
+/// The byte-to-record half of reading a stream, apart from the network so
+/// that it can be measured on its own (`benches/hot_paths.rs`): SSE parsing
+/// and the delta extraction of every event.
+#[derive(Default)]
+pub struct StreamDecoder {
+    parser: SseParser,
+    acc: Accumulator,
+}
+
+impl StreamDecoder {
+    /// Feeds bytes received at `at`; what their events say goes into `rec`.
+    pub fn push(&mut self, bytes: &[u8], at: Instant, rec: &mut RequestRecord) {
+        let acc = &mut self.acc;
+        self.parser.push(bytes, |ev| acc.on_event(ev.data, at, rec));
+    }
+
+    /// `[DONE]` was received.
+    pub fn done(&self) -> bool {
+        self.acc.done
+    }
+
+    /// Settles tokens and the outcome once the body ended (`broken`: how, if
+    /// it broke).
+    pub fn finish(self, rec: &mut RequestRecord, model: &str, broken: Option<String>) {
+        self.acc.count_tokens(rec, model);
+        self.acc.finish(rec, broken);
+    }
+}
+
 /// Reads an SSE stream to `[DONE]` (or its end).
 pub(super) async fn read_stream(
     resp: reqwest::Response,
@@ -152,8 +181,7 @@ pub(super) async fn read_stream(
     idle: Duration,
     model: &str,
 ) {
-    let mut parser = SseParser::new();
-    let mut acc = Accumulator::default();
+    let mut decoder = StreamDecoder::default();
     let mut stream = resp.bytes_stream();
     let mut broken = None;
     loop {
@@ -165,18 +193,17 @@ pub(super) async fn read_stream(
         let at = Instant::now();
         rec.end = at;
         match item {
-            Ok(bytes) => parser.push(&bytes, |ev| acc.on_event(&ev.data, at, rec)),
+            Ok(bytes) => decoder.push(&bytes, at, rec),
             Err(e) => {
                 broken = Some(error_chain(&e));
                 break;
             }
         }
-        if acc.done {
+        if decoder.done() {
             break;
         }
     }
-    acc.count_tokens(rec, model);
-    acc.finish(rec, broken);
+    decoder.finish(rec, model, broken);
 }
 
 /// Reads a whole JSON body. The answer arrives at once: TTFT is the e2e time.

@@ -13,6 +13,7 @@ pub mod sse;
 
 use std::future::Future;
 
+pub use body::StreamDecoder;
 pub use openai::{ApiKey, OpenAiBackend, Policy};
 
 use crate::load::Ticket;

@@ -58,7 +58,9 @@ impl Policy {
 
 pub struct OpenAiBackend {
     client: reqwest::Client,
-    base_url: String,
+    /// The two endpoints' URLs, parsed once rather than per request.
+    chat_url: reqwest::Url,
+    completions_url: reqwest::Url,
     headers: HeaderMap,
     policy: Policy,
 }
@@ -96,7 +98,18 @@ impl OpenAiBackend {
             .tcp_nodelay(true)
             .connect_timeout(policy.client.connect_timeout)
             .build()?;
-        Ok(OpenAiBackend { client, base_url: base_url.trim_end_matches('/').to_owned(), headers, policy })
+        let base = base_url.trim_end_matches('/');
+        let url = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}"))
+                .map_err(|e| anyhow::anyhow!("base URL {base_url:?} is not a URL: {e}"))
+        };
+        Ok(OpenAiBackend {
+            client,
+            chat_url: url(crate::workload::CHAT_PATH)?,
+            completions_url: url(crate::workload::COMPLETIONS_PATH)?,
+            headers,
+            policy,
+        })
     }
 
     /// Attempts until one is final, retries are spent, or the next wait would
@@ -129,7 +142,10 @@ impl OpenAiBackend {
     /// One HTTP exchange; fills `rec` as it goes so a timeout keeps what was
     /// measured.
     async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
-        let url = format!("{}{}", self.base_url, req.path);
+        let url = match req.path {
+            crate::workload::CHAT_PATH => self.chat_url.clone(),
+            _ => self.completions_url.clone(),
+        };
         let sent = self.client.post(url).headers(self.headers.clone()).body(req.body.clone()).send();
         if rec.attempts == 1 {
             rec.sent = Instant::now();
