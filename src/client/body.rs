@@ -139,6 +139,17 @@ impl Accumulator {
     }
 }
 
+/// `f`, given at most `limit`; `None` once the limit passed. Without a limit
+/// (one no shorter than the request's total timeout, which bounds it anyway)
+/// no timer is set: a stream reads once per event, and a timer set and
+/// cleared per read was a measurable part of the client's CPU.
+pub(super) async fn bounded<F: std::future::Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
+    match limit {
+        Some(d) => tokio::time::timeout(d, f).await.ok(),
+        None => Some(f.await),
+    }
+}
+
 fn idle_timeout(rec: &mut RequestRecord, idle: Duration) {
     rec.end = Instant::now();
     rec.outcome = Outcome::IdleTimeout;
@@ -178,15 +189,15 @@ impl StreamDecoder {
 pub(super) async fn read_stream(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
-    idle: Duration,
+    idle: Option<Duration>,
     model: &str,
 ) {
     let mut decoder = StreamDecoder::default();
     let mut stream = resp.bytes_stream();
     let mut broken = None;
     loop {
-        let Ok(item) = tokio::time::timeout(idle, stream.next()).await else {
-            return idle_timeout(rec, idle);
+        let Some(item) = bounded(idle, stream.next()).await else {
+            return idle_timeout(rec, idle.unwrap_or_default());
         };
         let Some(item) = item else { break };
         // Taken before any parsing: parsing cost is not server latency.
@@ -210,14 +221,14 @@ pub(super) async fn read_stream(
 pub(super) async fn read_whole(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
-    idle: Duration,
+    idle: Option<Duration>,
     model: &str,
 ) {
     let mut stream = resp.bytes_stream();
     let mut bytes = Vec::new();
     loop {
-        let Ok(item) = tokio::time::timeout(idle, stream.next()).await else {
-            return idle_timeout(rec, idle);
+        let Some(item) = bounded(idle, stream.next()).await else {
+            return idle_timeout(rec, idle.unwrap_or_default());
         };
         match item {
             None => break,

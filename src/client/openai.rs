@@ -54,6 +54,12 @@ impl Policy {
     pub fn from_scenario(s: &Scenario) -> Self {
         Policy { timeout: s.load.timeout, client: s.client.clone() }
     }
+
+    /// A per-attempt or per-read timeout worth a timer: one shorter than the
+    /// total, which bounds everything already (the defaults equal it).
+    fn limit(&self, d: Duration) -> Option<Duration> {
+        (d < self.timeout).then_some(d)
+    }
 }
 
 pub struct OpenAiBackend {
@@ -151,13 +157,13 @@ impl OpenAiBackend {
             rec.sent = Instant::now();
         }
         let first_byte = self.policy.client.first_byte_timeout;
-        let resp = match tokio::time::timeout(first_byte, sent).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
+        let resp = match body::bounded(self.policy.limit(first_byte), sent).await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
                 fail(rec, transport_outcome(&e), error_chain(&e));
                 return Attempt::Done;
             }
-            Err(_) => {
+            None => {
                 fail(rec, Outcome::FirstByteTimeout, format!("no response headers within {first_byte:?}"));
                 return Attempt::Done;
             }
@@ -165,7 +171,7 @@ impl OpenAiBackend {
         rec.headers = Some(Instant::now());
         let status = resp.status();
         if status.is_success() {
-            let idle = self.policy.client.idle_timeout;
+            let idle = self.policy.limit(self.policy.client.idle_timeout);
             if req.stream {
                 body::read_stream(resp, rec, idle, &req.model).await;
             } else {
