@@ -1,8 +1,11 @@
 //! Command-line interface (clap derive types only; behaviour lives in lib.rs).
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::load::{Shard, parse_start_at};
 
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
 ///
@@ -148,6 +151,17 @@ pub struct RunArgs {
     /// and cost) and exit without sending anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Send only shard K of N of the load (K from 0, e.g.
+    /// `$(JOB_COMPLETION_INDEX)/4` in a Kubernetes Indexed Job): its share of
+    /// the users (closed loop) or of the arrival rate (open loop) and of
+    /// `requests`, with its own seeds. The results directory is a normal one.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Wait until this time (RFC 3339, e.g. 2026-11-27T10:00:00Z) before the
+    /// load starts, so that shards start together. Set-up (scenario,
+    /// tokenizer, target) happens before the wait.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<SystemTime>,
     #[command(flatten)]
     pub slo: SloArgs,
 }

@@ -29,6 +29,10 @@ pub struct RunOptions {
     pub reports_root: PathBuf,
     /// Where progress goes (`progress::for_terminal`, or `progress::Messages`).
     pub progress: Box<dyn Progress>,
+    /// Send only this shard's part of the load (`--shard K/N`).
+    pub shard: Option<load::Shard>,
+    /// Start the load at this wall-clock time (`--start-at`).
+    pub start_at: Option<SystemTime>,
 }
 
 pub struct RunOutcome {
@@ -54,6 +58,10 @@ pub async fn run_loaded(
         scenario.seed = seed;
         scenario.simulator.seed = seed;
     }
+    let scenario_seed = scenario.seed;
+    if let Some(shard) = opts.shard {
+        shard.apply(&mut scenario)?;
+    }
     let now = SystemTime::now();
     let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)
         .map_err(|e| BadInput(format!("{e:#}")))?;
@@ -63,6 +71,8 @@ pub async fn run_loaded(
 
     let target = RunningTarget::start(&scenario).await?;
     let mut info = RunInfo::new(&scenario, target.base_url(), now);
+    info.shard = opts.shard.map(|s| results::ShardInfo { index: s.index, count: s.count, scenario_seed });
+    info.start_at = opts.start_at.map(results::rfc3339);
     dir.write_run_info(&info)?;
     let policy = client::Policy::from_scenario(&scenario);
     let backend = match OpenAiBackend::for_endpoint(&target.endpoint, policy) {
@@ -88,6 +98,11 @@ pub async fn run_loaded(
     let mut notes = Vec::new();
     let mut stop_reason = StopReason::Duration;
     let mut ended_at = now;
+    let mut first_request_at = None;
+    if let Some(at) = opts.start_at {
+        wait_until(at, stop.clone(), progress.as_mut()).await;
+    }
+    let phase = opts.shard.map_or(0.0, |s| s.phase());
     for (k, only) in steps.iter().enumerate() {
         if let Some(i) = only {
             progress.message(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
@@ -96,7 +111,8 @@ pub async fn run_loaded(
             Some(i) => Workload::single(&scenario.variants, *i, scenario.seed),
             None => Workload::new(&scenario.variants, scenario.seed),
         };
-        let schedule = Arc::new(Schedule::new(&scenario.load, scenario.seed, Instant::now()));
+        let schedule =
+            Arc::new(Schedule::new(&scenario.load, scenario.seed, Instant::now()).with_phase(phase));
         let infos = scenario.variants.iter().map(|v| VariantInfo {
             name: v.name.clone(),
             streaming: v.stream,
@@ -123,6 +139,7 @@ pub async fn run_loaded(
         measured.push(result.metrics);
         let _ = dispatch_lateness.add(&result.dispatch_lateness);
         notes.extend(result.notes);
+        first_request_at = first_request_at.or(result.first_request_at);
         stop_reason = result.stop_reason;
         ended_at = result.ended_at;
         if stop_reason.is_partial() {
@@ -158,11 +175,33 @@ pub async fn run_loaded(
         &dispatch_lateness,
         cpu_start.zip(client_cpu_seconds()).map(|(a, b)| b - a),
         wall_start.elapsed(),
+        first_request_at,
     ));
     dir.write_run_info(&info)?;
     // After run.json's final rewrite: report.html shows its end time.
     report::write_visuals(&dir.path, &summary, &measured)?;
     Ok(RunOutcome { summary, dir: dir.path })
+}
+
+/// Sleeps until the wall-clock time `at` (or until the run is stopped: the
+/// runner then ends at once with nothing sent). Set-up may have taken longer
+/// than the lead time given; the load then starts late, and says so.
+async fn wait_until(at: SystemTime, mut stop: watch::Receiver<Stop>, progress: &mut dyn Progress) {
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => {
+            let at = results::rfc3339(at);
+            progress.message(&format!("waiting {:.1} s for --start-at {at}", wait.as_secs_f64()));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s >= Stop::Draining) => {}
+            }
+        }
+        Err(late) => progress.message(&format!(
+            "warning: set-up ended {:.3} s after --start-at {}; starting now",
+            late.duration().as_secs_f64(),
+            results::rfc3339(at)
+        )),
+    }
 }
 
 /// What a server did not support, variant by variant: several choices per

@@ -7,9 +7,11 @@
 //!   shards exactly; summary.csv; `--slo` overrides.
 //! - `slo_gate`: `--slo` on `run`, exit codes and what stderr says, runs
 //!   where nothing succeeded, `$GITHUB_STEP_SUMMARY`.
+//! - `deploy`: the Kubernetes manifests in deploy/k8s, parsed and checked.
 //! - `cli`: the binary's commands and exit codes.
 //! - `language`: sweeps, stages, budgets, SLOs and plans, run for real.
 //! - `scenarios`: every example scenario validates, and runs.
+//! - `shard`: `run --shard K/N --start-at` as separate processes.
 //! - `simulator`: the knee, rate limits and faults, seen through llmload.
 //! - `compare`: baseline vs candidate runs: reruns pass, a slower TTFT
 //!   fails with exit 1, bad input exits 2.
@@ -25,12 +27,14 @@ mod util;
 mod cli;
 mod client;
 mod compare;
+mod deploy;
 mod language;
 mod live;
 mod real_server;
 mod report;
 mod results;
 mod scenarios;
+mod shard;
 mod simulator;
 mod slo_gate;
 mod timing;

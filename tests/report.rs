@@ -45,6 +45,8 @@ async fn run_seeded(toml: &str, seed: u64) -> (tempfile::TempDir, llmload::RunOu
         seed: Some(seed),
         reports_root: dir.path().join("reports"),
         progress: Box::new(llmload::progress::Messages),
+        shard: None,
+        start_at: None,
     };
     let outcome = llmload::run_scenario(opts, stop_rx).await.expect("run succeeds");
     (dir, outcome)

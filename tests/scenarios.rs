@@ -56,6 +56,8 @@ async fn every_simulator_example_runs() {
             seed: None,
             reports_root: dir.path().to_owned(),
             progress: Box::new(llmload::progress::Messages),
+            shard: None,
+            start_at: None,
         };
         let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
         let out = run_loaded(s, opts, rx).await.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));

@@ -19,6 +19,8 @@ async fn run_example(name: &str, adjust: impl FnOnce(&mut Scenario)) -> Summary 
         seed: None,
         reports_root: dir.path().to_owned(),
         progress: Box::new(llmload::progress::Messages),
+        shard: None,
+        start_at: None,
     };
     let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
     run_loaded(s, opts, rx).await.unwrap().summary

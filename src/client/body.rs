@@ -139,58 +139,96 @@ impl Accumulator {
     }
 }
 
+/// `f`, given at most `limit`; `None` once the limit passed. Without a limit
+/// (one no shorter than the request's total timeout, which bounds it anyway)
+/// no timer is set: a stream reads once per event, and a timer set and
+/// cleared per read was a measurable part of the client's CPU.
+pub(super) async fn bounded<F: std::future::Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
+    match limit {
+        Some(d) => tokio::time::timeout(d, f).await.ok(),
+        None => Some(f.await),
+    }
+}
+
 fn idle_timeout(rec: &mut RequestRecord, idle: Duration) {
     rec.end = Instant::now();
     rec.outcome = Outcome::IdleTimeout;
     rec.error = Some(format!("no data for {idle:?} mid-response"));
 }
 
+/// The byte-to-record half of reading a stream, apart from the network so
+/// that it can be measured on its own (`benches/hot_paths.rs`): SSE parsing
+/// and the delta extraction of every event.
+#[derive(Default)]
+pub struct StreamDecoder {
+    parser: SseParser,
+    acc: Accumulator,
+}
+
+impl StreamDecoder {
+    /// Feeds bytes received at `at`; what their events say goes into `rec`.
+    pub fn push(&mut self, bytes: &[u8], at: Instant, rec: &mut RequestRecord) {
+        let acc = &mut self.acc;
+        self.parser.push(bytes, |ev| acc.on_event(ev.data, at, rec));
+    }
+
+    /// `[DONE]` was received.
+    pub fn done(&self) -> bool {
+        self.acc.done
+    }
+
+    /// Settles tokens and the outcome once the body ended (`broken`: how, if
+    /// it broke).
+    pub fn finish(self, rec: &mut RequestRecord, model: &str, broken: Option<String>) {
+        self.acc.count_tokens(rec, model);
+        self.acc.finish(rec, broken);
+    }
+}
+
 /// Reads an SSE stream to `[DONE]` (or its end).
 pub(super) async fn read_stream(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
-    idle: Duration,
+    idle: Option<Duration>,
     model: &str,
 ) {
-    let mut parser = SseParser::new();
-    let mut acc = Accumulator::default();
+    let mut decoder = StreamDecoder::default();
     let mut stream = resp.bytes_stream();
     let mut broken = None;
     loop {
-        let Ok(item) = tokio::time::timeout(idle, stream.next()).await else {
-            return idle_timeout(rec, idle);
+        let Some(item) = bounded(idle, stream.next()).await else {
+            return idle_timeout(rec, idle.unwrap_or_default());
         };
         let Some(item) = item else { break };
         // Taken before any parsing: parsing cost is not server latency.
         let at = Instant::now();
         rec.end = at;
         match item {
-            Ok(bytes) => parser.push(&bytes, |ev| acc.on_event(&ev.data, at, rec)),
+            Ok(bytes) => decoder.push(&bytes, at, rec),
             Err(e) => {
                 broken = Some(error_chain(&e));
                 break;
             }
         }
-        if acc.done {
+        if decoder.done() {
             break;
         }
     }
-    acc.count_tokens(rec, model);
-    acc.finish(rec, broken);
+    decoder.finish(rec, model, broken);
 }
 
 /// Reads a whole JSON body. The answer arrives at once: TTFT is the e2e time.
 pub(super) async fn read_whole(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
-    idle: Duration,
+    idle: Option<Duration>,
     model: &str,
 ) {
     let mut stream = resp.bytes_stream();
     let mut bytes = Vec::new();
     loop {
-        let Ok(item) = tokio::time::timeout(idle, stream.next()).await else {
-            return idle_timeout(rec, idle);
+        let Some(item) = bounded(idle, stream.next()).await else {
+            return idle_timeout(rec, idle.unwrap_or_default());
         };
         match item {
             None => break,

@@ -1,38 +1,49 @@
 //! The parts of OpenAI response bodies and stream chunks that measurement
 //! needs. Unknown fields are ignored: servers add their own.
+//!
+//! Text borrows from the event's bytes (`Cow` copies only when the JSON
+//! string has escapes): a stream parses one of these per token.
+
+use std::borrow::Cow;
 
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Body {
-    #[serde(default)]
-    pub choices: Vec<Choice>,
+pub struct Body<'a> {
+    #[serde(default, borrow)]
+    pub choices: Vec<Choice<'a>>,
     pub usage: Option<Usage>,
     pub error: Option<ApiError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Choice {
+pub struct Choice<'a> {
     /// Which choice (n > 1) or prompt × choice (batches) this is; servers that
     /// omit it have one choice.
     #[serde(default)]
     pub index: u32,
     /// Streaming chat.
-    pub delta: Option<Message>,
+    #[serde(borrow)]
+    pub delta: Option<Message<'a>>,
     /// Non-streaming chat.
-    pub message: Option<Message>,
+    #[serde(borrow)]
+    pub message: Option<Message<'a>>,
     /// Completions, streaming or not.
-    pub text: Option<String>,
+    #[serde(borrow)]
+    pub text: Option<Cow<'a, str>>,
     pub finish_reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct Message {
-    pub content: Option<String>,
+pub struct Message<'a> {
+    #[serde(borrow)]
+    pub content: Option<Cow<'a, str>>,
     /// Reasoning text as DeepSeek and vLLM stream it.
-    pub reasoning_content: Option<String>,
+    #[serde(borrow)]
+    pub reasoning_content: Option<Cow<'a, str>>,
     /// The same under the name other servers (OpenRouter, Ollama) use.
-    pub reasoning: Option<String>,
+    #[serde(borrow)]
+    pub reasoning: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -47,10 +58,10 @@ pub struct ApiError {
     pub message: String,
 }
 
-impl Choice {
+impl Choice<'_> {
     /// The generated text this choice carries, if any.
     pub fn content(&self) -> Option<&str> {
-        fn text(m: &Option<Message>) -> Option<&str> {
+        fn text<'m>(m: &'m Option<Message<'_>>) -> Option<&'m str> {
             m.as_ref().and_then(|m| m.content.as_deref())
         }
         text(&self.delta).or_else(|| text(&self.message)).or(self.text.as_deref())
@@ -59,7 +70,7 @@ impl Choice {
     /// The reasoning text this choice carries, if any and non-empty.
     pub fn reasoning(&self) -> Option<&str> {
         let m = self.delta.as_ref().or(self.message.as_ref())?;
-        [&m.reasoning_content, &m.reasoning].into_iter().flatten().map(String::as_str).find(|t| !t.is_empty())
+        [&m.reasoning_content, &m.reasoning].into_iter().flatten().map(|t| t.as_ref()).find(|t| !t.is_empty())
     }
 
     /// Non-empty generated text: what makes an event content-bearing.
@@ -68,7 +79,7 @@ impl Choice {
     }
 }
 
-impl Body {
+impl Body<'_> {
     /// A content-bearing event carries non-empty text on some choice;
     /// role-only, empty and usage-only chunks do not count.
     pub fn has_content(&self) -> bool {
@@ -91,7 +102,7 @@ pub fn error_message(body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Body {
+    fn parse(s: &str) -> Body<'_> {
         serde_json::from_str(s).unwrap()
     }
 
@@ -108,7 +119,8 @@ mod tests {
     #[test]
     fn reasoning_is_not_content() {
         for field in ["reasoning_content", "reasoning"] {
-            let b = parse(&format!(r#"{{"choices":[{{"index":1,"delta":{{"{field}":"hmm"}}}}]}}"#));
+            let text = format!(r#"{{"choices":[{{"index":1,"delta":{{"{field}":"hmm"}}}}]}}"#);
+            let b = parse(&text);
             assert!(b.has_reasoning() && !b.has_content(), "{field}");
             assert_eq!(b.choices[0].index, 1);
         }

@@ -15,6 +15,7 @@ pub mod sse;
 
 use std::future::Future;
 
+pub use body::StreamDecoder;
 pub(crate) use chunk::error_message;
 pub use http::{Endpoint, USER_AGENT};
 pub use openai::{ApiKey, OpenAiBackend, Policy};

@@ -76,11 +76,19 @@ impl Policy {
     pub fn from_scenario(s: &Scenario) -> Self {
         Policy { timeout: s.load.timeout, client: s.client.clone() }
     }
+
+    /// A per-attempt or per-read timeout worth a timer: one shorter than the
+    /// total, which bounds everything already (the defaults equal it).
+    fn limit(&self, d: Duration) -> Option<Duration> {
+        (d < self.timeout).then_some(d)
+    }
 }
 
 pub struct OpenAiBackend {
     client: reqwest::Client,
-    base_url: String,
+    /// The two endpoints' URLs, parsed once rather than per request.
+    chat_url: reqwest::Url,
+    completions_url: reqwest::Url,
     headers: HeaderMap,
     policy: Policy,
 }
@@ -109,7 +117,18 @@ impl OpenAiBackend {
         let client = endpoint.client(policy.client.connect_timeout)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        Ok(OpenAiBackend { client, base_url: endpoint.base_url.clone(), headers, policy })
+        let base = endpoint.base_url.trim_end_matches('/');
+        let url = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}"))
+                .map_err(|e| anyhow::anyhow!("base URL {base:?} is not a URL: {e}"))
+        };
+        Ok(OpenAiBackend {
+            client,
+            chat_url: url(crate::workload::CHAT_PATH)?,
+            completions_url: url(crate::workload::COMPLETIONS_PATH)?,
+            headers,
+            policy,
+        })
     }
 
     /// Attempts until one is final, retries are spent, or the next wait would
@@ -142,19 +161,22 @@ impl OpenAiBackend {
     /// One HTTP exchange; fills `rec` as it goes so a timeout keeps what was
     /// measured.
     async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
-        let url = format!("{}{}", self.base_url, req.path);
+        let url = match req.path {
+            crate::workload::CHAT_PATH => self.chat_url.clone(),
+            _ => self.completions_url.clone(),
+        };
         let sent = self.client.post(url).headers(self.headers.clone()).body(req.body.clone()).send();
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
         let first_byte = self.policy.client.first_byte_timeout;
-        let resp = match tokio::time::timeout(first_byte, sent).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
+        let resp = match body::bounded(self.policy.limit(first_byte), sent).await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
                 fail(rec, transport_outcome(&e), error_chain(&e));
                 return Attempt::Done;
             }
-            Err(_) => {
+            None => {
                 fail(rec, Outcome::FirstByteTimeout, format!("no response headers within {first_byte:?}"));
                 return Attempt::Done;
             }
@@ -162,7 +184,7 @@ impl OpenAiBackend {
         rec.headers = Some(Instant::now());
         let status = resp.status();
         if status.is_success() {
-            let idle = self.policy.client.idle_timeout;
+            let idle = self.policy.limit(self.policy.client.idle_timeout);
             if req.stream {
                 body::read_stream(resp, rec, idle, &req.model).await;
             } else {

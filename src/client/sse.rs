@@ -6,16 +6,21 @@
 //! follows the WHATWG event-stream rules: LF, CRLF and CR line endings, `:`
 //! comments, `event`/`data`/`id`/`retry` fields, multi-line data joined by
 //! `\n`, a leading BOM dropped, and an unterminated last event discarded.
+//!
+//! This runs for every stream event, so it allocates nothing per event: an
+//! event is lent to the caller (borrowing the parser's buffers, reused for
+//! the next one) and lines are found with `memchr` (profiled: the byte-wise
+//! scan and the per-event `String` were a quarter of the delta path).
 
-/// One dispatched event.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SseEvent {
+/// One dispatched event, lent to the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SseEvent<'a> {
     /// The `event:` field, when present.
-    pub event: Option<String>,
+    pub event: Option<&'a str>,
     /// Data lines joined by `\n`.
-    pub data: String,
+    pub data: &'a str,
     /// The last `id:` seen on the stream.
-    pub id: Option<String>,
+    pub id: Option<&'a str>,
 }
 
 #[derive(Debug, Default)]
@@ -40,7 +45,7 @@ impl SseParser {
     }
 
     /// Feeds bytes; calls `emit` for every event completed by them.
-    pub fn push(&mut self, mut input: &[u8], mut emit: impl FnMut(SseEvent)) {
+    pub fn push(&mut self, mut input: &[u8], mut emit: impl FnMut(SseEvent<'_>)) {
         // An empty read must not clear `after_cr`: a CR, an empty read, then
         // an LF are still one line ending (found by the random-split test).
         if input.is_empty() {
@@ -67,7 +72,7 @@ impl SseParser {
             input = &input[1..];
         }
         self.after_cr = false;
-        while let Some(pos) = input.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', input) {
             let (line, rest) = input.split_at(pos);
             let is_cr = rest[0] == b'\r';
             input = &rest[1..];
@@ -96,17 +101,15 @@ impl SseParser {
         !self.line.is_empty() || self.has_data
     }
 
-    fn line_done(&mut self, line: &[u8], emit: &mut impl FnMut(SseEvent)) {
+    fn line_done(&mut self, line: &[u8], emit: &mut impl FnMut(SseEvent<'_>)) {
         if line.is_empty() {
             if self.has_data {
-                let mut data = std::mem::take(&mut self.data);
-                data.pop(); // the '\n' after the last data line
-                emit(SseEvent {
-                    event: self.event.take(),
-                    data: String::from_utf8(data)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                    id: self.id.clone(),
-                });
+                // Without the '\n' after the last data line.
+                let data = String::from_utf8_lossy(&self.data[..self.data.len() - 1]);
+                emit(SseEvent { event: self.event.as_deref(), data: &data, id: self.id.as_deref() });
+                drop(data);
+                self.event = None;
+                self.data.clear();
                 self.has_data = false;
             } else {
                 self.event = None;
@@ -145,31 +148,43 @@ impl SseParser {
 mod tests {
     use super::*;
 
-    fn parse_in(chunks: &[&[u8]]) -> Vec<SseEvent> {
+    /// An event as the tests keep it, after the parser has lent it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Event {
+        event: Option<String>,
+        data: String,
+        id: Option<String>,
+    }
+
+    fn keep(e: SseEvent<'_>) -> Event {
+        Event { event: e.event.map(Into::into), data: e.data.into(), id: e.id.map(Into::into) }
+    }
+
+    fn parse_in(chunks: &[&[u8]]) -> Vec<Event> {
         let mut p = SseParser::new();
         let mut out = Vec::new();
         for c in chunks {
-            p.push(c, |e| out.push(e));
+            p.push(c, |e| out.push(keep(e)));
         }
         out
     }
 
-    fn data(events: &[SseEvent]) -> Vec<&str> {
+    fn data(events: &[Event]) -> Vec<&str> {
         events.iter().map(|e| e.data.as_str()).collect()
     }
 
     const STREAM: &str = "\u{FEFF}: ping\r\n\r\nevent: message\nid: 7\ndata: {\"a\":\"h\u{e9}llo \u{1F600}\"}\n\ndata: line1\rdata: line2\r\rdata:nospace\r\n\r\nretry: 1500\ndata: [DONE]\n\n";
 
-    fn expected() -> Vec<SseEvent> {
+    fn expected() -> Vec<Event> {
         vec![
-            SseEvent {
+            Event {
                 event: Some("message".into()),
                 data: "{\"a\":\"h\u{e9}llo \u{1F600}\"}".into(),
                 id: Some("7".into()),
             },
-            SseEvent { event: None, data: "line1\nline2".into(), id: Some("7".into()) },
-            SseEvent { event: None, data: "nospace".into(), id: Some("7".into()) },
-            SseEvent { event: None, data: "[DONE]".into(), id: Some("7".into()) },
+            Event { event: None, data: "line1\nline2".into(), id: Some("7".into()) },
+            Event { event: None, data: "nospace".into(), id: Some("7".into()) },
+            Event { event: None, data: "[DONE]".into(), id: Some("7".into()) },
         ]
     }
 
@@ -178,7 +193,7 @@ mod tests {
         let bytes = STREAM.as_bytes();
         let mut p = SseParser::new();
         let mut out = Vec::new();
-        p.push(bytes, |e| out.push(e));
+        p.push(bytes, |e| out.push(keep(e)));
         assert_eq!(out, expected());
         assert_eq!(p.retry_ms, Some(1500));
         assert!(!p.has_partial());
@@ -213,7 +228,7 @@ mod tests {
     fn unterminated_event_is_not_dispatched_and_is_reported() {
         let mut p = SseParser::new();
         let mut out = Vec::new();
-        p.push(b"data: {\"x\":1}\n\ndata: {\"cut", |e| out.push(e));
+        p.push(b"data: {\"x\":1}\n\ndata: {\"cut", |e| out.push(keep(e)));
         assert_eq!(data(&out), ["{\"x\":1}"]);
         assert!(p.has_partial());
     }
@@ -233,7 +248,7 @@ mod tests {
     /// A random valid stream and the events it must give: random fields,
     /// comments, multi-line data with multi-byte text, a BOM or not, and a
     /// random line ending per line.
-    fn random_stream(rng: &mut impl rand::Rng) -> (Vec<u8>, Vec<SseEvent>) {
+    fn random_stream(rng: &mut impl rand::Rng) -> (Vec<u8>, Vec<Event>) {
         use rand::RngExt;
         const ALPHABET: &[&str] =
             &["a", "z", " ", ":", "{", "\"", "é", "€", "😀", "中", "data", "[DONE]", "\t"];
@@ -278,7 +293,7 @@ mod tests {
                 data.push(d);
             }
             line(&mut out, rng, "");
-            events.push(SseEvent { event, data: data.join("\n"), id: id.clone() });
+            events.push(Event { event, data: data.join("\n"), id: id.clone() });
         }
         (out, events)
     }

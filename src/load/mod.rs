@@ -5,9 +5,11 @@ mod budget;
 mod limiter;
 mod runner;
 mod schedule;
+mod shard;
 pub mod shutdown;
 
 pub use budget::BudgetGuard;
 pub use limiter::Limiter;
 pub use runner::{RunResult, Step, run};
 pub use schedule::{Schedule, StopReason, Ticket};
+pub use shard::{Shard, parse_start_at};

@@ -8,8 +8,8 @@
 //! sweeps all run through this loop; only the schedule differs.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -52,6 +52,8 @@ pub struct RunResult {
     pub notes: Vec<String>,
     /// How late workers woke for intended starts (µs).
     pub dispatch_lateness: Histogram<u64>,
+    /// When the first request of the step was sent.
+    pub first_request_at: Option<SystemTime>,
 }
 
 struct Worker<B> {
@@ -66,6 +68,7 @@ struct Worker<B> {
     started: Arc<AtomicU64>,
     /// Measured (not warm-up) requests started, for the progress bar.
     measured: Arc<AtomicU64>,
+    first_sent: Arc<OnceLock<SystemTime>>,
 }
 
 impl<B: Backend> Worker<B> {
@@ -101,7 +104,9 @@ impl<B: Backend> Worker<B> {
                 self.schedule.stop(StopReason::Budget);
                 return lateness;
             }
-            self.started.fetch_add(1, Ordering::Relaxed);
+            if self.started.fetch_add(1, Ordering::Relaxed) == 0 {
+                let _ = self.first_sent.set(SystemTime::now());
+            }
             self.measured.fetch_add(u64::from(!ticket.warmup), Ordering::Relaxed);
             let sent = Instant::now();
             let mut record = tokio::select! {
@@ -144,6 +149,7 @@ pub async fn run<B: Backend>(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
     let measured = Arc::new(AtomicU64::new(0));
+    let first_sent = Arc::new(OnceLock::new());
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..schedule.workers() {
         let w = Worker {
@@ -157,6 +163,7 @@ pub async fn run<B: Backend>(
             stop: stop.clone(),
             started: started.clone(),
             measured: measured.clone(),
+            first_sent: first_sent.clone(),
         };
         workers.spawn(w.run());
     }
@@ -250,5 +257,6 @@ pub async fn run<B: Backend>(
         ended_at: SystemTime::now(),
         notes,
         dispatch_lateness,
+        first_request_at: first_sent.get().copied(),
     })
 }

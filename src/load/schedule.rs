@@ -85,6 +85,8 @@ pub struct Schedule {
     ramp_up: Duration,
     max_measured: Option<u64>,
     workers: usize,
+    /// A shard's offset among the others, as a fraction of one gap (0 unsharded).
+    phase: f64,
     state: Mutex<State>,
 }
 
@@ -124,6 +126,7 @@ impl Schedule {
             ramp_up: load.ramp_up,
             max_measured: load.requests,
             workers: load.workers(),
+            phase: 0.0,
             state: Mutex::new(State {
                 seq: 0,
                 measured: 0,
@@ -133,6 +136,19 @@ impl Schedule {
                 stopped: None,
             }),
         }
+    }
+
+    /// Offsets this schedule by `phase` (in [0, 1)) of a gap, so that the N
+    /// shards of a run interleave: shard K of N uses K/N. Constant arrivals
+    /// start `phase` of a gap late; closed-loop users take the ramp-up slots
+    /// `phase` of a slot later. Poisson arrivals need no offset.
+    pub fn with_phase(self, phase: f64) -> Self {
+        let mut s = self;
+        if s.arrival == Some(Arrival::Constant) {
+            s.state.get_mut().unwrap_or_else(|p| p.into_inner()).next_arrival = phase;
+        }
+        s.phase = phase;
+        s
     }
 
     /// How many workers the loop should run.
@@ -172,7 +188,7 @@ impl Schedule {
                     now + self.think_time
                 } else {
                     // User k of n starts k/n of the way through the ramp.
-                    let share = worker as f64 / self.workers.max(1) as f64;
+                    let share = (worker as f64 + self.phase) / self.workers.max(1) as f64;
                     now.max(self.start + self.ramp_up.mul_f64(share))
                 };
                 match self.closed_slot(worker, wanted) {

@@ -81,6 +81,10 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+fn rfc3339_micros(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
 /// The content of run.json.
 #[derive(Debug, Serialize)]
 pub struct RunInfo {
@@ -96,6 +100,21 @@ pub struct RunInfo {
     pub stop_reason: Option<String>,
     /// The client's own cost and timing error: the measurement floor.
     pub client: Option<ClientOverhead>,
+    /// `--shard K/N`: this run is shard K of N of one run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// `--start-at`: when the load was asked to start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+}
+
+/// Which part of a sharded run this is. `seed` in run.json is the shard's
+/// own, derived from `scenario_seed` and `index`.
+#[derive(Debug, Serialize)]
+pub struct ShardInfo {
+    pub index: u32,
+    pub count: u32,
+    pub scenario_seed: u64,
 }
 
 /// How much the client itself took, and how precisely it kept the schedule.
@@ -107,6 +126,9 @@ pub struct ClientOverhead {
     /// CPU seconds of the whole process (the embedded simulator included).
     pub cpu_seconds: Option<f64>,
     pub wall_seconds: f64,
+    /// When the first request was sent (wall clock): with the process's
+    /// start time, the start-up cost (scenario, tokenizer, target).
+    pub first_request_at: Option<String>,
 }
 
 impl ClientOverhead {
@@ -114,6 +136,7 @@ impl ClientOverhead {
         lateness_us: &hdrhistogram::Histogram<u64>,
         cpu_seconds: Option<f64>,
         wall: std::time::Duration,
+        first_request_at: Option<SystemTime>,
     ) -> Self {
         let ms = |us: u64| us as f64 / 1000.0;
         let dispatch_lateness_ms = if lateness_us.is_empty() {
@@ -126,7 +149,12 @@ impl ClientOverhead {
                 "max": ms(lateness_us.max()),
             })
         };
-        ClientOverhead { dispatch_lateness_ms, cpu_seconds, wall_seconds: wall.as_secs_f64() }
+        ClientOverhead {
+            dispatch_lateness_ms,
+            cpu_seconds,
+            wall_seconds: wall.as_secs_f64(),
+            first_request_at: first_request_at.map(rfc3339_micros),
+        }
     }
 }
 
@@ -195,6 +223,8 @@ impl RunInfo {
             partial: None,
             stop_reason: None,
             client: None,
+            shard: None,
+            start_at: None,
         }
     }
 }

@@ -19,6 +19,10 @@ pub use prompts_file::read_prompts_file;
 
 use crate::scenario::{Endpoint, Price, PromptContent, PromptOrder, PromptSource, TokenSpread, Variant};
 
+/// Below the base URL: the two endpoints requests go to.
+pub const CHAT_PATH: &str = "/chat/completions";
+pub const COMPLETIONS_PATH: &str = "/completions";
+
 /// A request ready to send.
 #[derive(Debug, Clone)]
 pub struct WorkRequest {
@@ -95,8 +99,8 @@ impl Workload {
             variant,
             seq,
             path: match v.endpoint {
-                Endpoint::Chat => "/chat/completions",
-                Endpoint::Completions => "/completions",
+                Endpoint::Chat => CHAT_PATH,
+                Endpoint::Completions => COMPLETIONS_PATH,
             },
             body: body(v, prompts),
             stream: v.stream,

@@ -24,6 +24,8 @@ pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
         seed: None,
         reports_root: dir.path().join("reports"),
         progress: Box::new(llmload::progress::Messages),
+        shard: None,
+        start_at: None,
     };
     let outcome = llmload::run_scenario(opts, stop_rx).await.expect("run succeeds");
     (dir, outcome)

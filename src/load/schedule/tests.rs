@@ -151,3 +151,35 @@ fn ramp_up_spreads_the_first_requests_of_users() {
         assert!((f.as_secs_f64() - want).abs() < 0.05, "user {w} starts at {f:?}, want {want} s");
     }
 }
+
+#[test]
+fn shards_constant_arrivals_interleave_into_the_unsharded_schedule() {
+    use crate::load::Shard;
+    let t0 = Instant::now();
+    let whole = all(&Schedule::new(&load(open(Arrival::Constant), &[(Some(2), 40.0)], None, 0), 1, t0));
+    let mut union: Vec<Instant> = Vec::new();
+    for k in 0..4 {
+        let shard = Shard { index: k, count: 4 };
+        let l = load(open(Arrival::Constant), &[(Some(2), 10.0)], None, 0);
+        union.extend(all(&Schedule::new(&l, 1, t0).with_phase(shard.phase())).iter().map(|t| t.intended));
+    }
+    union.sort();
+    assert_eq!(union.len(), whole.len());
+    for (u, w) in union.iter().zip(&whole) {
+        let gap = u.max(&w.intended).duration_since(*u.min(&w.intended));
+        assert!(gap < Duration::from_micros(1), "{gap:?}");
+    }
+}
+
+#[test]
+fn a_shards_users_take_interleaved_ramp_up_slots() {
+    let t0 = Instant::now();
+    let mut l = load(LoadMode::Closed, &[(Some(10), 2.0)], None, 0);
+    l.ramp_up = Duration::from_secs(4);
+    let s = Schedule::new(&l, 1, t0).with_phase(0.5);
+    // 2 users over 4 s, half a slot late: at 1 s and 3 s.
+    for (worker, want) in [(0, 1.0), (1, 3.0)] {
+        let at = s.next(worker, false).unwrap().intended.duration_since(t0).as_secs_f64();
+        assert!((at - want).abs() < 0.01, "user {worker} at {at}");
+    }
+}

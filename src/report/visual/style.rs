@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use plotters::prelude::*;
 use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 /// DejaVu Sans (Bitstream Vera licence, assets/fonts/DejaVu-LICENSE): PNG

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# llmload side by side with oha and wrk, and at scale, against one llmload-mock
+# process (release builds). Figures and their reading: BENCHMARKS.md.
+#
+#   scripts/compare-load.sh [requests|streams|startup|all]   (default: all)
+#
+# requests: non-streaming one-token completions from a zero-latency profile, at
+#           64 and 256 connections: requests/s of llmload, oha and wrk (each
+#           $SECS s, same server, same body), and the ratio to oha.
+# streams:  1,000 and 2,000 concurrent streams, TTFT 100 ms and ITL 10 ms with
+#           zero jitter: streams/s, the client's CPU per stream, and TTFT/ITL
+#           error against that truth.
+# startup:  from starting `llmload run` to its first request sent
+#           (run.json client.first_request_at), tokenizer set-up included.
+#
+# Needs oha (`cargo install oha`) and wrk (Debian package `wrk`); a missing one
+# is skipped and said so. Everything runs on 127.0.0.1 and is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHAT=${1:-all}
+SECS=${SECS:-10}
+CONNS=${CONNS:-"64 256"}
+STREAMS=${STREAMS:-"1000 2000"}
+LLMLOAD=target/release/llmload
+MOCK=target/release/llmload-mock
+TMP=$(mktemp -d)
+MOCK_PID=
+
+cleanup() {
+    [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+cargo build --release --quiet --workspace --bins
+
+# Starts llmload-mock with the profile given as text; sets URL and MOCK_PID.
+start_mock() {
+    [ -n "$MOCK_PID" ] && kill "$MOCK_PID" && wait "$MOCK_PID" 2>/dev/null || true
+    printf '%s\n' "$1" > "$TMP/profile.toml"
+    "$MOCK" --config "$TMP/profile.toml" > "$TMP/mock.out" &
+    MOCK_PID=$!
+    for _ in $(seq 50); do
+        URL=$(sed -n 's/^llmload-mock listening on //p' "$TMP/mock.out")
+        [ -n "$URL" ] && return 0
+        sleep 0.1
+    done
+    echo "llmload-mock did not start" >&2
+    exit 1
+}
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ "$WHAT" = requests ] || [ "$WHAT" = all ]; then
+    start_mock $'ttft = "0ms"\nitl = "0ms"\njitter = 0'
+    BODY='{"model":"sim-small","prompt":"hello world","max_tokens":1,"stream":false}'
+    cat > "$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$BODY'
+LUA
+    echo
+    echo "| connections | llmload req/s | oha req/s | wrk req/s | llmload / oha | llmload / wrk |"
+    echo "|---:|---:|---:|---:|---:|---:|"
+    for c in $CONNS; do
+        cat > "$TMP/req.toml" <<TOML
+name = "compare"
+[target]
+kind = "openai"
+base_url = "$URL"
+[load]
+concurrency = $c
+duration = "${SECS}s"
+[[variant]]
+name = "tiny"
+endpoint = "completions"
+model = "sim-small"
+max_tokens = 1
+stream = false
+prompt = "hello world"
+TOML
+        "$LLMLOAD" run -q --out "$TMP/req-$c" "$TMP/req.toml" > /dev/null
+        ours=$(json "$TMP/req-$c/summary.json" 'd["total"]["throughput"]["requests_per_s"]')
+        errors=$(json "$TMP/req-$c/summary.json" 'd["total"]["requests"]["errors"]')
+        [ "$errors" = 0 ] || echo "warning: llmload saw $errors errors at $c connections" >&2
+        oha_rps=-
+        if command -v oha > /dev/null; then
+            oha -z "${SECS}s" -c "$c" -m POST -H 'content-type: application/json' -d "$BODY" \
+                --no-tui --output-format json "$URL/completions" > "$TMP/oha-$c.json"
+            oha_rps=$(json "$TMP/oha-$c.json" 'round(d["summary"]["requestsPerSec"])')
+        fi
+        wrk_rps=-
+        if command -v wrk > /dev/null; then
+            wrk -t "$(nproc)" -c "$c" -d "${SECS}s" -s "$TMP/post.lua" "$URL/completions" > "$TMP/wrk-$c.txt"
+            wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/wrk-$c.txt")
+        fi
+        ratio() { [ "$1" = - ] && echo - || python3 -c "print(f'{$ours / $1:.2f}×')"; }
+        printf '| %s | %.0f | %s | %s | %s | %s |\n' "$c" "$ours" "$oha_rps" "$wrk_rps" "$(ratio "$oha_rps")" "$(ratio "$wrk_rps")"
+    done
+fi
+
+if [ "$WHAT" = streams ] || [ "$WHAT" = all ]; then
+    start_mock $'ttft = "100ms"\nitl = "10ms"\njitter = 0'
+    echo
+    echo "| streams | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | client CPU | CPU per stream |"
+    echo "|---:|---:|---:|---|---|---:|---:|"
+    for n in $STREAMS; do
+        cat > "$TMP/stream.toml" <<TOML
+name = "streams"
+[target]
+kind = "openai"
+base_url = "$URL"
+[load]
+concurrency = $n
+ramp_up = "2s"
+warmup = "3s"
+duration = "${SECS}s"
+[[variant]]
+name = "stream"
+endpoint = "chat"
+model = "sim-small"
+max_tokens = 50
+stream = true
+include_usage = true
+prompt = "hello world"
+TOML
+        "$LLMLOAD" run -q --out "$TMP/stream-$n" "$TMP/stream.toml" > /dev/null
+        s="$TMP/stream-$n/summary.json"
+        all=$(($(wc -l < "$TMP/stream-$n/requests.csv") - 1))
+        cpu=$(json "$TMP/stream-$n/run.json" 'd["client"]["cpu_seconds"]')
+        printf '| %s | %s | %s | %s / %s ms | %s / %s ms | %s s / %s s | %s ms |\n' "$n" \
+            "$(json "$s" 'round(d["total"]["throughput"]["requests_per_s"])')" \
+            "$(json "$s" 'd["total"]["requests"]["ok"]')" \
+            "$(json "$s" 'd["total"]["ttft_ms"]["p50"]')" "$(json "$s" 'd["total"]["ttft_ms"]["p99"]')" \
+            "$(json "$s" 'd["total"]["itl_ms"]["p50"]')" "$(json "$s" 'd["total"]["itl_ms"]["p99"]')" \
+            "$cpu" "$(json "$TMP/stream-$n/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
+            "$(python3 -c "print(round($cpu * 1000 / $all, 3))")"
+    done
+fi
+
+if [ "$WHAT" = startup ] || [ "$WHAT" = all ]; then
+    start_mock $'ttft = "0ms"\nitl = "0ms"\njitter = 0'
+    echo
+    echo "| scenario | start to first request |"
+    echo "|---|---:|"
+    for model in gpt-4o gpt-3.5-turbo; do
+        cat > "$TMP/startup.toml" <<TOML
+name = "startup"
+[target]
+kind = "openai"
+base_url = "$URL"
+[load]
+concurrency = 1
+requests = 1
+[[variant]]
+name = "one"
+endpoint = "chat"
+model = "$model"
+max_tokens = 1
+stream = false
+prompt = "hello world"
+TOML
+        t0=$(date +%s.%N)
+        # The simulator may not serve this model name (exit 1): only the start matters.
+        "$LLMLOAD" run -q --out "$TMP/startup-$model" "$TMP/startup.toml" > /dev/null 2>&1 || true
+        first=$(json "$TMP/startup-$model/run.json" 'd["client"]["first_request_at"]')
+        ms=$(python3 -c "
+from datetime import datetime
+f = datetime.fromisoformat('$first'.replace('Z', '+00:00')).timestamp()
+print(round((f - $t0) * 1000, 1))")
+        echo "| model $model (its tiktoken encoding loaded) | $ms ms |"
+    done
+fi
