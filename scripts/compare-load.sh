@@ -82,7 +82,7 @@ max_tokens = 1
 stream = false
 prompt = "hello world"
 TOML
-        "$LLMLOAD" run -q --out "$TMP/req-$c" "$TMP/req.toml" > /dev/null
+        "$LLMLOAD" run -q --yes --out "$TMP/req-$c" "$TMP/req.toml" > /dev/null
         ours=$(json "$TMP/req-$c/summary.json" 'd["total"]["throughput"]["requests_per_s"]')
         errors=$(json "$TMP/req-$c/summary.json" 'd["total"]["requests"]["errors"]')
         [ "$errors" = 0 ] || echo "warning: llmload saw $errors errors at $c connections" >&2
@@ -127,7 +127,7 @@ stream = true
 include_usage = true
 prompt = "hello world"
 TOML
-        "$LLMLOAD" run -q --out "$TMP/stream-$n" "$TMP/stream.toml" > /dev/null
+        "$LLMLOAD" run -q --yes --out "$TMP/stream-$n" "$TMP/stream.toml" > /dev/null
         s="$TMP/stream-$n/summary.json"
         all=$(($(wc -l < "$TMP/stream-$n/requests.csv") - 1))
         cpu=$(json "$TMP/stream-$n/run.json" 'd["client"]["cpu_seconds"]')
@@ -165,7 +165,7 @@ prompt = "hello world"
 TOML
         t0=$(date +%s.%N)
         # The simulator may not serve this model name (exit 1): only the start matters.
-        "$LLMLOAD" run -q --out "$TMP/startup-$model" "$TMP/startup.toml" > /dev/null 2>&1 || true
+        "$LLMLOAD" run -q --yes --out "$TMP/startup-$model" "$TMP/startup.toml" > /dev/null 2>&1 || true
         first=$(json "$TMP/startup-$model/run.json" 'd["client"]["first_request_at"]')
         ms=$(python3 -c "
 from datetime import datetime
