@@ -395,3 +395,37 @@ async fn a_connection_that_is_never_accepted_is_connect_timeout() {
 fn count(text: &str) -> u64 {
     llmload::workload::tokens::count("gpt-4o", text) as u64
 }
+
+/// `[load] http = "2"` speaks HTTP/2 only: the simulator answers it (h2c),
+/// a server that knows only HTTP/1.1 does not, so the setting is really used.
+#[tokio::test]
+async fn http2_only_is_spoken_to_the_simulator_and_refused_by_an_http1_server() {
+    let mut script = vec![head(), content("Hi")];
+    script.extend(done());
+    let server = serve(vec![script]).await;
+    let mut p = policy();
+    p.client.http2 = true;
+    let rec = send_with(&server, p, true).await;
+    assert_ne!(rec.outcome, Outcome::Ok, "an HTTP/1.1-only server answered HTTP/2");
+
+    let toml = r#"
+name = "h2"
+[load]
+concurrency = 4
+requests = 20
+http = "2"
+[[variant]]
+name = "s"
+endpoint = "chat"
+model = "sim-small"
+max_tokens = 8
+stream = true
+prompt_tokens = 8
+[simulator]
+ttft = "5ms"
+itl = "1ms"
+"#;
+    let (_dir, outcome) = crate::util::run(toml).await;
+    let total = &outcome.summary.total.requests;
+    assert_eq!((total.ok, total.errors), (20, 0), "{:?}", outcome.summary.total.errors);
+}

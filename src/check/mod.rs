@@ -76,7 +76,7 @@ async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> anyhow::Result
             None
         }
     };
-    let http = ep.client(s.client.connect_timeout.min(CHECK_TIMEOUT))?;
+    let http = ep.client(s.client.connect_timeout.min(CHECK_TIMEOUT), s.client.http2)?;
     let host = host_port(&ep.base_url);
     let mut r = Report { failures: 0, limits: None };
     let redact = |m: String| ep.key.as_ref().map_or_else(|| m.clone(), |k| k.redact(&m));

@@ -77,7 +77,8 @@ impl Endpoint {
 
     /// A client for this endpoint. A CA file that cannot be used is bad
     /// input (exit 2), named with its key and path.
-    pub fn client(&self, connect_timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    /// `http2`: HTTP/2 only (prior knowledge over plain http://).
+    pub fn client(&self, connect_timeout: Duration, http2: bool) -> anyhow::Result<reqwest::Client> {
         // One process-wide TLS provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = reqwest::Client::builder()
@@ -85,6 +86,9 @@ impl Endpoint {
             .default_headers(self.headers()?)
             .tcp_nodelay(true)
             .connect_timeout(connect_timeout);
+        if http2 {
+            b = b.http2_prior_knowledge();
+        }
         if self.is_loopback() {
             b = b.no_proxy();
         }

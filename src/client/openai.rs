@@ -114,7 +114,7 @@ impl OpenAiBackend {
 
     /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
     pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> anyhow::Result<Self> {
-        let client = endpoint.client(policy.client.connect_timeout)?;
+        let client = endpoint.client(policy.client.connect_timeout, policy.client.http2)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let base = endpoint.base_url.trim_end_matches('/');

@@ -140,6 +140,12 @@ pub(super) fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
         }
         c.retry_on = statuses.clone();
     }
+    if let Some(v) = &l.http {
+        let known = ["1.1", "2"].contains(&v.as_str());
+        if p.check(known, "load.http", || format!("must be \"1.1\" or \"2\", got {v:?}")) {
+            c.http2 = v == "2";
+        }
+    }
     c
 }
 
@@ -184,7 +190,7 @@ mod client_tests {
     fn client_keys_are_read() {
         let s = with_load(
             "connect_timeout = \"2s\"\nfirst_byte_timeout = \"30s\"\nidle_timeout = \"5s\"\n\
-             retries = 3\nretry_on = [429, 503]",
+             retries = 3\nretry_on = [429, 503]\nhttp = \"2\"",
         )
         .expect("valid");
         let c = &s.client;
@@ -192,12 +198,13 @@ mod client_tests {
         assert_eq!(c.first_byte_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(5));
         assert_eq!((c.retries, c.retry_on.as_slice()), (3, &[429, 503][..]));
+        assert!(c.http2);
     }
 
     #[test]
     fn bad_client_keys_are_all_reported_with_their_line() {
         let e = with_load(
-            "idle_timeout = \"0s\"\nconnect_timeout = \"0ms\"\nretries = 11\nretry_on = [429, 200]",
+            "idle_timeout = \"0s\"\nconnect_timeout = \"0ms\"\nretries = 11\nretry_on = [429, 200]\nhttp = \"3\"",
         )
         .expect_err("invalid")
         .to_string();
@@ -205,5 +212,6 @@ mod client_tests {
         assert!(e.contains("load.connect_timeout: must be greater than 0"), "{e}");
         assert!(e.contains("s.toml:7:1: load.retries: must be 0..=10, got 11"), "{e}");
         assert!(e.contains("load.retry_on[1]: must be an HTTP error status 400..=599, got 200"), "{e}");
+        assert!(e.contains("s.toml:9:1: load.http: must be \"1.1\" or \"2\", got \"3\""), "{e}");
     }
 }
