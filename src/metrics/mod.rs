@@ -174,7 +174,7 @@ impl VariantMetrics {
             self.late_starts += 1;
         }
         if !r.outcome.is_ok() {
-            let class = self.errors.entry(r.outcome.class()).or_default();
+            let class = self.errors.entry(r.outcome.class().into_owned()).or_default();
             class.count += 1;
             let msg = r.error.clone().unwrap_or_default();
             if let Some(n) = class.messages.get_mut(&msg) {

@@ -1,5 +1,6 @@
 //! One request's timeline and result, as measured by the client.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use crate::load::Ticket;
@@ -38,12 +39,13 @@ impl Outcome {
         self == Outcome::Ok
     }
 
-    /// Stable name used in CSV, JSON and tables.
-    pub fn class(self) -> String {
+    /// Stable name used in CSV, JSON and tables; borrowed for every class but
+    /// `http_<status>`, so an ok row costs no allocation.
+    pub fn class(self) -> Cow<'static, str> {
         match self {
             Outcome::Ok => "ok".into(),
             Outcome::RateLimited => "http_429".into(),
-            Outcome::Http(s) => format!("http_{s}"),
+            Outcome::Http(s) => Cow::Owned(format!("http_{s}")),
             Outcome::Timeout => "timeout".into(),
             Outcome::ConnectTimeout => "connect_timeout".into(),
             Outcome::FirstByteTimeout => "first_byte_timeout".into(),

@@ -248,7 +248,7 @@ struct Row<'a> {
     output_tokens: u64,
     token_source: &'static str,
     finish_reason: Option<&'a str>,
-    outcome: String,
+    outcome: std::borrow::Cow<'static, str>,
     error: Option<&'a str>,
     /// Sends of this request: 1, plus its retries.
     attempts: u32,
