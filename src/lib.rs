@@ -7,9 +7,10 @@
 //! `results` (the results directory) and `report` (every output format).
 //! `target` starts the embedded simulator when a scenario asks for it;
 //! `run` puts one run together; `check` probes a target before a run and
-//! `cost_gate` asks for consent before a costly live one; `rerender` is
-//! `llmload report` (outputs again from stored measurements, shards merged);
-//! this file maps commands to exit codes.
+//! `cost_gate` asks for consent before a costly live one; `progress` is what
+//! the user sees while a run goes on; `rerender` is `llmload report` (outputs
+//! again from stored measurements, shards merged); `compare` judges a
+//! candidate run against a baseline; this file maps commands to exit codes.
 
 pub mod check;
 pub mod cli;
