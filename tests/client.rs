@@ -429,3 +429,19 @@ itl = "1ms"
     let total = &outcome.summary.total.requests;
     assert_eq!((total.ok, total.errors), (20, 0), "{:?}", outcome.summary.total.errors);
 }
+
+/// A refused connection is retried only with `retry_connect`: the request
+/// never reached a server, so sending it again cannot double-spend.
+#[tokio::test]
+async fn refused_connections_are_retried_only_when_asked() {
+    // A port that was just free: every connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server { base_url: format!("http://127.0.0.1:{port}/v1"), writes: Default::default() };
+    let mut p = policy();
+    p.client.retries = 2;
+    let rec = send_with(&server, p.clone(), false).await;
+    assert_eq!((rec.outcome, rec.attempts), (Outcome::Connect, 1));
+    p.client.retry_connect = true;
+    let rec = send_with(&server, p, false).await;
+    assert_eq!((rec.outcome, rec.attempts), (Outcome::Connect, 3), "{:?}", rec.error);
+}

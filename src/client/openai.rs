@@ -132,8 +132,9 @@ impl OpenAiBackend {
     }
 
     /// Attempts until one is final, retries are spent, or the next wait would
-    /// pass the total deadline. Only statuses are retried, and a 2xx is never
-    /// retried, so nothing is retried once content has started streaming.
+    /// pass the total deadline. Statuses in `retry_on` are retried, and with
+    /// `retry_connect` connections never made; a 2xx never is, so nothing is
+    /// retried once content has started streaming.
     async fn attempts(&self, req: &WorkRequest, rec: &mut RequestRecord, deadline: Instant) {
         let mut backoff = Backoff::new(req.seq);
         loop {
@@ -174,7 +175,14 @@ impl OpenAiBackend {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
                 fail(rec, transport_outcome(&e), error_chain(&e));
-                return Attempt::Done;
+                // Only a connection never made is safe to send again: a request
+                // cut after it was sent may have been served (and billed).
+                let never_sent = e.is_connect();
+                return if never_sent && self.policy.client.retry_connect {
+                    Attempt::Retryable(None)
+                } else {
+                    Attempt::Done
+                };
             }
             None => {
                 fail(rec, Outcome::FirstByteTimeout, format!("no response headers within {first_byte:?}"));

@@ -126,6 +126,7 @@ pub struct LoadFile {
     pub idle_timeout: Option<Duration>,
     pub retries: Option<u32>,
     pub retry_on: Option<Vec<u16>>,
+    pub retry_connect: Option<bool>,
     pub http: Option<String>,
     #[serde(default)]
     pub stages: Vec<StageFile>,

@@ -140,6 +140,7 @@ pub(super) fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
         }
         c.retry_on = statuses.clone();
     }
+    c.retry_connect = l.retry_connect.unwrap_or(false);
     if let Some(v) = &l.http {
         let known = ["1.1", "2"].contains(&v.as_str());
         if p.check(known, "load.http", || format!("must be \"1.1\" or \"2\", got {v:?}")) {
@@ -190,7 +191,7 @@ mod client_tests {
     fn client_keys_are_read() {
         let s = with_load(
             "connect_timeout = \"2s\"\nfirst_byte_timeout = \"30s\"\nidle_timeout = \"5s\"\n\
-             retries = 3\nretry_on = [429, 503]\nhttp = \"2\"",
+             retries = 3\nretry_on = [429, 503]\nhttp = \"2\"\nretry_connect = true",
         )
         .expect("valid");
         let c = &s.client;
@@ -198,7 +199,7 @@ mod client_tests {
         assert_eq!(c.first_byte_timeout, Duration::from_secs(30));
         assert_eq!(c.idle_timeout, Duration::from_secs(5));
         assert_eq!((c.retries, c.retry_on.as_slice()), (3, &[429, 503][..]));
-        assert!(c.http2);
+        assert!(c.http2 && c.retry_connect);
     }
 
     #[test]

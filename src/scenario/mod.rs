@@ -149,6 +149,9 @@ pub struct ClientConfig {
     pub retries: u32,
     /// The statuses that are retried.
     pub retry_on: Vec<u16>,
+    /// Also retry an attempt whose connection could not be made (refused,
+    /// DNS, TLS): the request never reached the server.
+    pub retry_connect: bool,
     /// HTTP/2 only (`[load] http = "2"`): with prior knowledge over plain
     /// http://. Otherwise HTTP/1.1, or HTTP/2 over https when ALPN agrees.
     pub http2: bool,
@@ -164,6 +167,7 @@ impl ClientConfig {
             idle_timeout: total,
             retries: 0,
             retry_on: DEFAULT_RETRY_ON.to_vec(),
+            retry_connect: false,
             http2: false,
         }
     }
