@@ -270,25 +270,9 @@ pub(super) async fn read_whole(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Ticket;
-    use crate::workload::WorkRequest;
 
     fn record() -> RequestRecord {
-        let now = Instant::now();
-        let req = WorkRequest {
-            variant: 0,
-            seq: 0,
-            path: "/chat/completions",
-            body: bytes::Bytes::new(),
-            stream: true,
-            prompts: 1,
-            prompt_tokens: 1,
-            worst_cost: None,
-            price: None,
-            model: "gpt-4o".into(),
-            estimated_tokens: 0,
-        };
-        RequestRecord::new(&req, &Ticket { seq: 0, intended: now, warmup: false, stage: 0 }, now)
+        RequestRecord::example(Instant::now())
     }
 
     #[test]

@@ -160,6 +160,26 @@ impl RequestRecord {
         }
     }
 
+    /// For unit tests: a streamed chat request of variant 0, stage 0, sent at
+    /// its intended time, before anything came back.
+    #[cfg(test)]
+    pub(crate) fn example(intended: Instant) -> Self {
+        let req = WorkRequest {
+            variant: 0,
+            seq: 0,
+            path: "/chat/completions",
+            body: bytes::Bytes::new(),
+            stream: true,
+            prompts: 1,
+            prompt_tokens: 1,
+            worst_cost: None,
+            price: None,
+            model: "gpt-4o".into(),
+            estimated_tokens: 0,
+        };
+        RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
+    }
+
     pub fn queue_delay(&self) -> Duration {
         self.sent.saturating_duration_since(self.intended)
     }

@@ -301,25 +301,10 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::load::Ticket;
     use crate::metrics::{Outcome, RequestRecord, VariantInfo};
-    use crate::workload::WorkRequest;
 
     fn record(intended: Instant) -> RequestRecord {
-        let req = WorkRequest {
-            variant: 0,
-            seq: 0,
-            path: "/chat/completions",
-            body: bytes::Bytes::new(),
-            stream: true,
-            prompts: 1,
-            prompt_tokens: 1,
-            worst_cost: None,
-            price: None,
-            model: "gpt-4o".into(),
-            estimated_tokens: 0,
-        };
-        RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
+        RequestRecord::example(intended)
     }
 
     #[test]

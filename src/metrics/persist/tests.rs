@@ -1,26 +1,12 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::load::Ticket;
 use crate::metrics::{Outcome, RequestRecord, VariantInfo};
 use crate::scenario::{Bound, LatencyMetric, SloMetric, Stat};
-use crate::workload::WorkRequest;
 
 fn record(variant: usize, stage: usize, intended: Instant, i: u64) -> RequestRecord {
-    let req = WorkRequest {
-        variant,
-        seq: i,
-        path: "/chat/completions",
-        body: bytes::Bytes::new(),
-        stream: true,
-        prompts: 1,
-        prompt_tokens: 10 + i as u32,
-        worst_cost: None,
-        price: None,
-        model: "m".into(),
-        estimated_tokens: 0,
-    };
-    let mut r = RequestRecord::new(&req, &Ticket { seq: i, intended, warmup: false, stage }, intended);
+    let mut r = RequestRecord::example(intended);
+    (r.variant, r.seq, r.stage) = (variant, i, stage);
     r.sent = intended + Duration::from_micros(37 * i);
     r.first_token = Some(intended + Duration::from_micros(20_000 + 997 * i));
     r.itl = (0..5).map(|k| Duration::from_micros(3_000 + 13 * k * i)).collect();
