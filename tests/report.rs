@@ -39,15 +39,7 @@ max_tokens = [4, 8]
 async fn run_seeded(toml: &str, seed: u64) -> (tempfile::TempDir, llmload::RunOutcome) {
     let (dir, path) = scenario_file(toml);
     let (_stop, stop_rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
-    let opts = llmload::RunOptions {
-        scenario: path,
-        out: Some(dir.path().join("out")),
-        seed: Some(seed),
-        reports_root: dir.path().join("reports"),
-        progress: Box::new(llmload::progress::Messages),
-        shard: None,
-        start_at: None,
-    };
+    let opts = llmload::RunOptions { seed: Some(seed), ..crate::util::options(path, dir.path()) };
     let outcome = llmload::run_scenario(opts, stop_rx).await.expect("run succeeds");
     (dir, outcome)
 }

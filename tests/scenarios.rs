@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use llmload::run_loaded;
 use llmload::scenario::{Scenario, Target};
-use llmload::{RunOptions, run_loaded};
 
 fn examples() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -50,15 +50,7 @@ async fn every_simulator_example_runs() {
         }
         shorten(&mut s);
         let dir = tempfile::tempdir().unwrap();
-        let opts = RunOptions {
-            scenario: path.clone(),
-            out: Some(dir.path().join("out")),
-            seed: None,
-            reports_root: dir.path().to_owned(),
-            progress: Box::new(llmload::progress::Messages),
-            shard: None,
-            start_at: None,
-        };
+        let opts = crate::util::options(path.clone(), dir.path());
         let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
         let out = run_loaded(s, opts, rx).await.unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         for v in &out.summary.variants {

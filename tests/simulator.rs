@@ -5,23 +5,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use llmload::metrics::Summary;
+use llmload::run_loaded;
 use llmload::scenario::Scenario;
-use llmload::{RunOptions, run_loaded};
 
 async fn run_example(name: &str, adjust: impl FnOnce(&mut Scenario)) -> Summary {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
     let mut s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     adjust(&mut s);
     let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        scenario: path,
-        out: Some(dir.path().join("out")),
-        seed: None,
-        reports_root: dir.path().to_owned(),
-        progress: Box::new(llmload::progress::Messages),
-        shard: None,
-        start_at: None,
-    };
+    let opts = crate::util::options(path, dir.path());
     let (_tx, rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
     run_loaded(s, opts, rx).await.unwrap().summary
 }

@@ -13,20 +13,25 @@ pub fn scenario_file(toml: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Runs a scenario in-process, results into `<tmp>/out`.
-pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
-    let (dir, path) = scenario_file(toml);
-    let out = dir.path().join("out");
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
-    let opts = RunOptions {
-        scenario: path,
-        out: Some(out),
+/// Options for an in-process run of `scenario`: results into `<dir>/out`,
+/// no progress bar.
+pub fn options(scenario: PathBuf, dir: &Path) -> RunOptions {
+    RunOptions {
+        scenario,
+        out: Some(dir.join("out")),
         seed: None,
-        reports_root: dir.path().join("reports"),
+        reports_root: dir.join("reports"),
         progress: Box::new(llmload::progress::Messages),
         shard: None,
         start_at: None,
-    };
+    }
+}
+
+/// Runs a scenario in-process, results into `<tmp>/out`.
+pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
+    let (dir, path) = scenario_file(toml);
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
+    let opts = options(path, dir.path());
     let outcome = llmload::run_scenario(opts, stop_rx).await.expect("run succeeds");
     (dir, outcome)
 }
