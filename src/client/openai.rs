@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use super::http::Endpoint;
 use super::retry::{self, Backoff};
@@ -16,6 +16,9 @@ use crate::metrics::{Outcome, RequestRecord};
 use crate::scenario::{ClientConfig, Scenario};
 use crate::workload::WorkRequest;
 
+/// Every request body is JSON; the endpoint's other headers are the
+/// client's defaults (`http.rs`).
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// An API key. Its `Debug` never shows the value and it is only ever turned
 /// into a header marked sensitive.
 #[derive(Clone)]
@@ -89,7 +92,6 @@ pub struct OpenAiBackend {
     /// The two endpoints' URLs, parsed once rather than per request.
     chat_url: reqwest::Url,
     completions_url: reqwest::Url,
-    headers: HeaderMap,
     policy: Policy,
 }
 
@@ -115,8 +117,6 @@ impl OpenAiBackend {
     /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
     pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> anyhow::Result<Self> {
         let client = endpoint.client(policy.client.connect_timeout, policy.client.http2)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let base = endpoint.base_url.trim_end_matches('/');
         let url = |path: &str| {
             reqwest::Url::parse(&format!("{base}{path}"))
@@ -126,7 +126,6 @@ impl OpenAiBackend {
             client,
             chat_url: url(crate::workload::CHAT_PATH)?,
             completions_url: url(crate::workload::COMPLETIONS_PATH)?,
-            headers,
             policy,
         })
     }
@@ -166,7 +165,7 @@ impl OpenAiBackend {
             crate::workload::CHAT_PATH => self.chat_url.clone(),
             _ => self.completions_url.clone(),
         };
-        let sent = self.client.post(url).headers(self.headers.clone()).body(req.body.clone()).send();
+        let sent = self.client.post(url).header(CONTENT_TYPE, JSON).body(req.body.clone()).send();
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
