@@ -1,10 +1,12 @@
-//! Command-line interface (clap derive types only; behaviour lives in lib.rs).
+//! Command-line interface (clap derive types only; behaviour lives in
+//! `commands`).
 
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+pub use crate::compare::OutputFormat as CompareFormat;
 use crate::load::{Shard, parse_start_at};
 
 /// Load-testing and latency-benchmarking for OpenAI-compatible LLM APIs.
@@ -97,16 +99,6 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
     pub format: CompareFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CompareFormat {
-    /// An aligned table for terminals.
-    Text,
-    /// GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY).
-    Md,
-    /// JSON with stable field names (docs/compare.md).
-    Json,
 }
 
 #[derive(Debug, Args)]

@@ -393,7 +393,7 @@ async fn a_connection_that_is_never_accepted_is_connect_timeout() {
 
 /// Tokens of `text` in the encoding of the model the tests send ("gpt-4o").
 fn count(text: &str) -> u64 {
-    llmload::workload::tokens::count("gpt-4o", text) as u64
+    llmload::tokens::count("gpt-4o", text) as u64
 }
 
 /// `[load] http = "2"` speaks HTTP/2 only: the simulator answers it (h2c),

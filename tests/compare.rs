@@ -146,7 +146,7 @@ fn help_lists_compare_and_summarizes_its_method() {
 #[test]
 fn a_missing_or_malformed_requests_csv_exits_2_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = llmload::metrics::Summary::new("x", &[], &[], "requests", false);
+    let mut s = llmload::metrics::Summary::new("x", &[], &[], llmload::metrics::StopReason::Requests, false);
     s.variants.push(llmload::metrics::Stats { name: "v".into(), ..s.total.clone() });
     std::fs::write(dir.path().join("summary.json"), serde_json::to_vec(&s).unwrap()).unwrap();
     let csv = dir.path().join("requests.csv");

@@ -59,7 +59,7 @@ async fn stages_are_reported_one_by_one() {
     assert_eq!(stages[0].stats.requests.sent, 10);
     assert_eq!(stages[1].stats.requests.sent, 30);
     assert_eq!(out.summary.total.requests.sent, 40);
-    assert_eq!(out.summary.stop_reason, "duration");
+    assert_eq!(out.summary.stop_reason, llmload::metrics::StopReason::Duration);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +70,7 @@ async fn a_budget_stops_the_run_before_it_is_passed() {
         + "\n[pricing.m]\ninput_per_1m = 100.0\noutput_per_1m = 100.0\n\n[budget]\nmax_usd = 0.01\nwarn_usd = 0.005\n";
     let (_dir, out) = run(&toml).await;
     let s = &out.summary;
-    assert_eq!(s.stop_reason, "budget");
+    assert_eq!(s.stop_reason, llmload::metrics::StopReason::Budget);
     assert!(s.partial);
     let cost = s.total.cost_usd.unwrap();
     assert!(cost <= 0.01 + 1e-12, "spent {cost}");

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use llmload::metrics::persist::{self, StoredRun};
 use llmload::metrics::{Percentiles, new_histogram};
+use llmload::results::{StoredRun, metrics_json as persist};
 use llmload::{ReportOptions, report_results};
 
 use crate::util::{llmload, read_json, run, scenario_file};

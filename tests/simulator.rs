@@ -56,7 +56,7 @@ async fn five_percent_faults_are_about_five_percent_errors_each_classified() {
         assert!(classes.contains(&class), "{class} in {classes:?}");
     }
     assert!(classes.len() == 4, "resets are a fourth class: {classes:?}");
-    assert_eq!(s.stop_reason, "requests");
+    assert_eq!(s.stop_reason, llmload::metrics::StopReason::Requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -144,7 +144,9 @@ prompt_tokens = 10
     }
     std::fs::write(&csv_path, csv).unwrap();
     let started = std::time::Instant::now();
-    llmload::report::write_visuals(&out.dir, &out.summary, &[]).expect("charts");
+    let dir = llmload::results::ResultsDir::open(&out.dir, "results directory").unwrap();
+    let info = dir.run_info().unwrap();
+    llmload::report::write_visuals(&dir, &out.summary, &[], &info).expect("charts");
     let took = started.elapsed();
     let svg = std::fs::read_to_string(out.dir.join("charts/timeline.svg")).unwrap();
     let points = svg.matches("<circle").count();

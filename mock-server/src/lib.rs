@@ -40,7 +40,7 @@ use std::future::Future;
 
 pub use config::{Faults, ItlDistribution, ModelProfile, OutputLength, RateLimits, SimConfig};
 pub use profile::{ProfileError, ProfileFile};
-pub use standalone::{Args, run_standalone};
+pub use standalone::{Args, config as standalone_config, run_standalone, serve_configured};
 
 /// Serves the OpenAI-compatible API on `listener` until `shutdown` completes.
 ///

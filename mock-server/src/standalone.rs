@@ -34,22 +34,37 @@ pub struct Args {
     pub seed: u64,
 }
 
-/// Loads the profile, binds, prints `llmload-mock listening on http://ADDR/v1` as the
-/// first line of stdout, and serves until `shutdown` completes.
-///
-/// A profile that cannot be used fails with a [`profile::LoadError`] (naming the file,
-/// line and key) inside the `anyhow::Error`: callers can downcast to it to exit with a
-/// usage error's code.
-pub async fn run_standalone(
-    args: Args,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// The configuration `args` ask for: the profile file's, or the built-in one, with the
+/// extra keys. A profile that cannot be used is a [`profile::LoadError`] naming the
+/// file, line and key.
+pub fn config(args: &Args) -> Result<SimConfig, profile::LoadError> {
     let mut config = match &args.config {
         Some(path) => profile::load(path, args.seed)?,
         None => SimConfig::builtin(args.seed),
     };
     config.api_keys.extend(args.api_keys.iter().cloned());
+    Ok(config)
+}
 
+/// Loads the profile, binds, prints `llmload-mock listening on http://ADDR/v1` as the
+/// first line of stdout, and serves until `shutdown` completes.
+///
+/// A profile that cannot be used fails with a [`profile::LoadError`] inside the
+/// `anyhow::Error`; [`config`] then [`serve_configured`] keep the two apart.
+pub async fn run_standalone(
+    args: Args,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    serve_configured(&args, config, shutdown).await
+}
+
+/// Binds, prints the first line and serves `config` until `shutdown` completes.
+pub async fn serve_configured(
+    args: &Args,
+    config: SimConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let listener =
         tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -122,7 +122,7 @@ impl Accumulator {
         if self.usage.and_then(|u| u.completion_tokens).is_some() {
             return;
         }
-        let (bpe, _) = crate::workload::tokens::encoding(model);
+        let (bpe, _) = crate::tokens::encoding(model);
         rec.output_tokens = self.choices.values().map(|c| bpe.encode_ordinary(&c.text).len() as u64).sum();
         rec.token_source = TokenSource::Counted;
     }

@@ -14,8 +14,15 @@ use anyhow::Context;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use super::ApiKey;
-use crate::BadInput;
+use crate::error::{InputProblem, Result};
 use crate::scenario::Live;
+
+/// Client settings that cannot be used (a key, a header, a CA file): bad input.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
+impl InputProblem for SetupError {}
 
 pub const USER_AGENT: &str = concat!("llmload/", env!("CARGO_PKG_VERSION"));
 
@@ -38,11 +45,11 @@ impl Endpoint {
 
     /// Headers sent with every request: the key (marked sensitive, so it is
     /// never logged), organization, project and the scenario's extra headers.
-    pub fn headers(&self) -> anyhow::Result<HeaderMap> {
+    pub fn headers(&self) -> Result<HeaderMap, SetupError> {
         let mut headers = HeaderMap::new();
         if let Some(k) = &self.key {
             let mut v = HeaderValue::from_str(&format!("Bearer {}", k.expose())).map_err(|_| {
-                BadInput("the API key contains characters not allowed in an HTTP header".into())
+                SetupError("the API key contains characters not allowed in an HTTP header".into())
             })?;
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
@@ -53,9 +60,9 @@ impl Endpoint {
         for (name, value) in named.into_iter().filter_map(|(k, v)| Some((k, v.as_ref()?))).chain(extra) {
             // Validated with the scenario; a failure here is still bad input.
             let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| BadInput(format!("bad header {name:?}")))?;
+                .map_err(|_| SetupError(format!("bad header {name:?}")))?;
             let mut v =
-                HeaderValue::from_str(value).map_err(|_| BadInput(format!("bad value for {name:?}")))?;
+                HeaderValue::from_str(value).map_err(|_| SetupError(format!("bad value for {name:?}")))?;
             v.set_sensitive(true);
             headers.insert(n, v);
         }
@@ -78,7 +85,7 @@ impl Endpoint {
     /// A client for this endpoint. A CA file that cannot be used is bad
     /// input (exit 2), named with its key and path.
     /// `http2`: HTTP/2 only (prior knowledge over plain http://).
-    pub fn client(&self, connect_timeout: Duration, http2: bool) -> anyhow::Result<reqwest::Client> {
+    pub fn client(&self, connect_timeout: Duration, http2: bool) -> Result<reqwest::Client> {
         // One process-wide TLS provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = reqwest::Client::builder()
@@ -93,11 +100,11 @@ impl Endpoint {
             b = b.no_proxy();
         }
         if let Some(path) = self.live.as_ref().and_then(|l| l.ca_file.as_ref()) {
-            let bad = |what: String| BadInput(format!("ca_file {:?}: {what}", path.display()));
+            let bad = |what: String| SetupError(format!("ca_file {:?}: {what}", path.display()));
             let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
             b = b.tls_certs_merge(certs);
         }
-        b.build().context("cannot set up the HTTP client (TLS roots?)")
+        Ok(b.build().context("cannot set up the HTTP client (TLS roots?)")?)
     }
 }

@@ -12,12 +12,13 @@ mod http;
 mod openai;
 mod retry;
 pub mod sse;
+pub mod target;
 
 use std::future::Future;
 
 pub use body::StreamDecoder;
 pub(crate) use chunk::error_message;
-pub use http::{Endpoint, USER_AGENT};
+pub use http::{Endpoint, SetupError, USER_AGENT};
 pub use openai::{ApiKey, OpenAiBackend, Policy};
 
 use crate::load::Ticket;

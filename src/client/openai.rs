@@ -106,16 +106,16 @@ enum Attempt {
 impl OpenAiBackend {
     /// `base_url` ends with the API version, e.g. `http://127.0.0.1:8000/v1`.
     /// Only a total timeout, no retries: see `with_policy`.
-    pub fn new(base_url: &str, key: Option<ApiKey>, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(base_url: &str, key: Option<ApiKey>, timeout: Duration) -> crate::error::Result<Self> {
         Self::with_policy(base_url, key, Policy::new(timeout))
     }
 
-    pub fn with_policy(base_url: &str, key: Option<ApiKey>, policy: Policy) -> anyhow::Result<Self> {
+    pub fn with_policy(base_url: &str, key: Option<ApiKey>, policy: Policy) -> crate::error::Result<Self> {
         Self::for_endpoint(&Endpoint::plain(base_url, key), policy)
     }
 
     /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
-    pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> anyhow::Result<Self> {
+    pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> crate::error::Result<Self> {
         let client = endpoint.client(policy.client.connect_timeout, policy.client.http2)?;
         let base = endpoint.base_url.trim_end_matches('/');
         let url = |path: &str| {

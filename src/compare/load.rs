@@ -2,15 +2,16 @@
 //! from requests.csv the per-request values the tests need (measured rows
 //! only; warm-up rows are not part of the run's figures).
 //!
-//! Columns are found by name, so files with more columns (later versions)
-//! still read. A million rows are a few tens of MB of `f64`s: kept in memory,
-//! sorted once.
+//! Both files are read through `results` (the same types that wrote them),
+//! requests.csv one row at a time. A million rows are a few tens of MB of
+//! `f64`s: kept in memory, sorted once.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::BadInput;
+use crate::error::Result;
 use crate::metrics::Summary;
+use crate::results::{RequestsReader, ResultsDir, ResultsError};
 
 /// One results directory, loaded.
 pub struct RunData {
@@ -71,105 +72,47 @@ impl Samples {
 
 /// Loads `dir` (`role` is "baseline" or "candidate", for messages). A missing
 /// or unreadable directory or file is bad input (exit 2), named by path.
-pub fn load(dir: &Path, role: &str) -> anyhow::Result<RunData> {
-    if !dir.is_dir() {
-        return Err(BadInput(format!(
-            "{role} results directory {}: not found or not a directory",
-            dir.display()
-        ))
-        .into());
-    }
-    let summary_path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&summary_path)
-        .map_err(|e| BadInput(format!("cannot read {}: {e}", summary_path.display())))?;
-    let summary: Summary = serde_json::from_str(&text)
-        .map_err(|e| BadInput(format!("{}: not an llmload summary: {e}", summary_path.display())))?;
+pub fn load(dir: &Path, role: &str) -> Result<RunData> {
+    let d = ResultsDir::open(dir, &format!("{role} results directory"))?;
+    let summary = d.summary()?;
     let streaming: Vec<bool> = summary.variants.iter().map(|v| v.streaming != Some(false)).collect();
     let index: HashMap<&str, usize> =
         summary.variants.iter().enumerate().map(|(i, v)| (v.name.as_str(), i)).collect();
-    let csv_path = dir.join("requests.csv");
-    let (samples, unknown_rows) = read_requests(&csv_path, &index, &streaming)?;
+    let (samples, unknown_rows) = read_requests(d.requests()?, &index, &streaming)?;
     Ok(RunData { dir: dir.to_owned(), summary, samples, unknown_rows })
 }
 
-const COLUMNS: [&str; 8] =
-    ["variant", "phase", "outcome", "intended_ms", "ttft_ms", "e2e_ms", "prompt_tokens", "output_tokens"];
-
 fn read_requests(
-    path: &Path,
+    mut rows: RequestsReader,
     index: &HashMap<&str, usize>,
     streaming: &[bool],
-) -> anyhow::Result<(Vec<Samples>, u64)> {
-    let bad = |msg: String| BadInput(format!("{}: {msg}", path.display()));
-    let file =
-        std::fs::File::open(path).map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
-    let mut rdr = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_reader(file);
-    let headers = rdr.byte_headers().map_err(|e| bad(format!("cannot read the header: {e}")))?.clone();
-    let mut col = [0usize; COLUMNS.len()];
-    for (k, name) in COLUMNS.iter().enumerate() {
-        col[k] = headers
-            .iter()
-            .position(|h| h == name.as_bytes())
-            .ok_or_else(|| bad(format!("no column `{name}` in the header")))?;
-    }
-    let [c_variant, c_phase, c_outcome, c_intended, c_ttft, c_e2e, c_prompt, c_output] = col;
+) -> Result<(Vec<Samples>, u64), ResultsError> {
     let mut samples = vec![Samples::default(); index.len()];
     let mut unknown = 0u64;
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(bad(format!("{e}")).into()),
-        }
-        if rec.get(c_phase) != Some(b"measured".as_slice()) {
-            continue;
-        }
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |c: usize| rec.get(c).unwrap_or_default();
-        let number = |c: usize| -> Result<Option<f64>, BadInput> {
-            let raw = field(c);
-            if raw.is_empty() {
-                return Ok(None);
-            }
-            std::str::from_utf8(raw)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                .filter(|v| v.is_finite())
-                .map(Some)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "line {line}: column `{}`: expected a number, got {:?}",
-                        headers.get(c).map(String::from_utf8_lossy).unwrap_or_default(),
-                        String::from_utf8_lossy(raw)
-                    ))
-                })
-        };
-        let Some(&v) = std::str::from_utf8(field(c_variant)).ok().and_then(|name| index.get(name)) else {
+    while let Some(r) = rows.next_measured()? {
+        let Some(&v) = index.get(r.variant) else {
             unknown += 1;
             continue;
         };
-        let outcome = field(c_outcome);
-        if outcome == b"cancelled" {
+        if r.cancelled() {
             continue;
         }
         let s = &mut samples[v];
-        let tokens = number(c_prompt)?.unwrap_or(0.0) + number(c_output)?.unwrap_or(0.0);
+        let tokens = (r.prompt_tokens + r.output_tokens) as f64;
         s.ended += 1;
         s.tokens += tokens;
         s.tokens_sq += tokens * tokens;
-        if outcome != b"ok" {
+        if !r.ok() {
             continue;
         }
-        let e2e = number(c_e2e)?.ok_or_else(|| bad(format!("line {line}: column `e2e_ms` is empty")))?;
-        let out = number(c_output)?.unwrap_or(0.0);
-        s.e2e.push(e2e);
-        s.ends.push(number(c_intended)?.unwrap_or(0.0) + e2e);
+        let out = r.output_tokens as f64;
+        s.e2e.push(r.e2e_ms);
+        s.ends.push(r.intended_ms + r.e2e_ms);
         s.ok_tokens.push(out);
-        if let Some(ttft) = number(c_ttft)? {
+        if let Some(ttft) = r.ttft_ms {
             s.ttft.push(ttft);
             if streaming[v] && out >= 2.0 {
-                s.itl_mean.push((e2e - ttft).max(0.0) / (out - 1.0));
+                s.itl_mean.push((r.e2e_ms - ttft).max(0.0) / (out - 1.0));
             }
         }
     }
@@ -181,11 +124,11 @@ fn read_requests(
 
 /// Loads both directories side by side (one thread each: reading and
 /// sorting a million rows is most of compare's time).
-pub fn load_both(baseline: &Path, candidate: &Path) -> anyhow::Result<(RunData, RunData)> {
+pub fn load_both(baseline: &Path, candidate: &Path) -> Result<(RunData, RunData)> {
     std::thread::scope(|scope| {
         let b = scope.spawn(|| load(baseline, "baseline"));
         let c = load(candidate, "candidate");
-        let b = b.join().unwrap_or_else(|_| Err(anyhow::anyhow!("reading the baseline panicked")))?;
+        let b = b.join().unwrap_or_else(|_| Err(anyhow::anyhow!("reading the baseline panicked").into()))?;
         Ok((b, c?))
     })
 }

@@ -30,13 +30,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::CompareArgs;
-use crate::{BadInput, Exit};
+use crate::error::{ArgumentError, Result};
 use judge::{Judge, Pair, side};
 use load::{RunData, Samples};
 use stats::{ALPHA, RESAMPLES};
 
-pub use render::render;
+pub use render::{OutputFormat, render};
 
 /// Parses `--max-regression`: `10%` or the fraction `0.1`.
 pub fn parse_threshold(s: &str) -> Result<f64, String> {
@@ -155,17 +154,11 @@ pub struct MetricRow {
     pub verdict: Verdict,
 }
 
-/// Runs the command: prints the comparison, exit 1 on any regression.
-pub fn cmd(args: &CompareArgs) -> anyhow::Result<Exit> {
-    let c = compare(&args.baseline, &args.candidate, args.max_regression)?;
-    print!("{}", render(&c, args.format));
-    Ok(if c.passed { Exit::Ok } else { Exit::Failed })
-}
-
 /// Compares two results directories. `max_regression` is a fraction.
-pub fn compare(baseline: &Path, candidate: &Path, max_regression: f64) -> anyhow::Result<Comparison> {
+pub fn compare(baseline: &Path, candidate: &Path, max_regression: f64) -> Result<Comparison> {
     if !(max_regression.is_finite() && max_regression >= 0.0) {
-        return Err(BadInput(format!("--max-regression must be 0 or more, got {max_regression}")).into());
+        let problem = format!("must be 0 or more, got {max_regression}");
+        return Err(ArgumentError { arg: "--max-regression", problem }.into());
     }
     let (b, c) = load::load_both(baseline, candidate)?;
     let judge = Judge { threshold: max_regression };

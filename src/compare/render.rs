@@ -3,13 +3,22 @@
 //! `Comparison`; no figure is computed here.
 
 use super::{Comparison, MetricRow, VariantComparison, Verdict};
-use crate::cli::CompareFormat;
 
-pub fn render(c: &Comparison, format: CompareFormat) -> String {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for terminals.
+    Text,
+    /// GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY).
+    Md,
+    /// JSON with stable field names (docs/compare.md).
+    Json,
+}
+
+pub fn render(c: &Comparison, format: OutputFormat) -> String {
     match format {
-        CompareFormat::Text => text(c),
-        CompareFormat::Md => markdown(c),
-        CompareFormat::Json => {
+        OutputFormat::Text => text(c),
+        OutputFormat::Md => markdown(c),
+        OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(c).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
             s.push('\n');
             s

@@ -1,6 +1,6 @@
+use super::OutputFormat as CompareFormat;
 use super::judge::{Judge, seed};
 use super::*;
-use crate::cli::CompareFormat;
 
 #[test]
 fn threshold_accepts_percentages_and_fractions() {

@@ -20,7 +20,7 @@ use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::Backend;
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::progress::{Progress, Status};
-use crate::results::RequestsCsv;
+use crate::results::RequestsWriter;
 use crate::workload::{WorkRequest, Workload};
 
 /// Errors over this many recent requests decide `abort_on_error_rate`...
@@ -139,7 +139,7 @@ fn cancelled(req: &WorkRequest, t: &Ticket, sent: Instant) -> RequestRecord {
 pub async fn run<B: Backend>(
     step: Step<B>,
     mut metrics: Metrics,
-    csv: &mut RequestsCsv,
+    csv: &mut RequestsWriter,
     stop: watch::Receiver<Stop>,
     progress: &mut dyn Progress,
 ) -> anyhow::Result<RunResult> {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
+pub use crate::metrics::StopReason;
 use crate::scenario::{Arrival, Load, LoadMode};
 
 /// Permission to send one request.
@@ -29,39 +30,6 @@ pub struct Ticket {
     pub warmup: bool,
     /// The stage the intended time falls in (0 during warm-up).
     pub stage: usize,
-}
-
-/// Why the schedule stopped issuing tickets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// The planned duration (all stages) is over.
-    Duration,
-    /// The planned number of measured requests was sent.
-    Requests,
-    /// Ctrl-C or SIGTERM.
-    Interrupted,
-    /// The next request could have passed `budget.max_usd`.
-    Budget,
-    /// The error rate passed `load.abort_on_error_rate`.
-    ErrorRate,
-}
-
-impl StopReason {
-    /// A stop that cut the planned run short.
-    pub fn is_partial(self) -> bool {
-        !matches!(self, StopReason::Duration | StopReason::Requests)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopReason::Duration => "duration",
-            StopReason::Requests => "requests",
-            StopReason::Interrupted => "interrupted",
-            StopReason::Budget => "budget",
-            StopReason::ErrorRate => "error_rate",
-        }
-    }
 }
 
 /// A stretch of time at one load level.

@@ -21,7 +21,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::BadInput;
+use crate::error::InputProblem;
 use crate::scenario::{LoadMode, Scenario};
 
 /// Reads an RFC 3339 time for `--start-at`: `2026-11-27T10:00:00Z`, with
@@ -115,7 +115,7 @@ impl Shard {
 
     /// Rewrites `s` into this shard's part of the run. Fails (bad input)
     /// when the shard would have nothing to send.
-    pub fn apply(&self, s: &mut Scenario) -> Result<(), BadInput> {
+    pub fn apply(&self, s: &mut Scenario) -> Result<(), ShardError> {
         if self.count == 1 {
             return Ok(());
         }
@@ -125,7 +125,7 @@ impl Shard {
             LoadMode::Closed => {
                 let most = load.stages.iter().map(|st| st.level as u64).max().unwrap_or(0);
                 if most < u64::from(self.count) {
-                    return Err(BadInput(format!(
+                    return Err(ShardError(format!(
                         "--shard {self}: the scenario has at most {most} users, fewer than {} shards; \
                          every shard needs at least one",
                         self.count
@@ -144,7 +144,7 @@ impl Shard {
         }
         if let Some(r) = &mut load.requests {
             if *r < u64::from(self.count) {
-                return Err(BadInput(format!(
+                return Err(ShardError(format!(
                     "--shard {self}: load.requests = {r} cannot give each of {} shards a request",
                     self.count
                 )));
@@ -169,3 +169,10 @@ impl Shard {
 
 #[cfg(test)]
 mod tests;
+
+/// A shard that would have nothing to send: bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ShardError(String);
+
+impl InputProblem for ShardError {}

@@ -1,7 +1,6 @@
 //! Measurements: per-variant HDR histograms and counters, fed one record at a
 //! time by the collector, and the `Summary` computed from them once.
 
-pub mod persist;
 mod record;
 mod slo;
 mod summary;
@@ -12,9 +11,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::Swept;
+
 pub use record::{Outcome, RequestRecord, TokenSource};
 pub use slo::SloResult;
-pub use summary::{Percentiles, StageStats, Stats, Summary};
+pub use summary::{Percentiles, StageStats, Stats, StopReason, Summary};
 
 /// A start this much later than intended counts as late.
 pub const LATE_START: Duration = Duration::from_millis(5);
@@ -83,7 +84,7 @@ pub struct ErrorClass {
 }
 
 /// Everything measured for one variant. Stored as is in metrics.json
-/// (`persist`): a field added here is stored too; `default` lets files
+/// (`results::metrics_json`): a field added here is stored too; `default` lets files
 /// written before it load.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -112,6 +113,10 @@ pub struct VariantMetrics {
     /// Whether the model has a price; `cost_usd` is 0 otherwise.
     pub priced: bool,
     pub cost_usd: f64,
+    /// What a sweep set in this variant (absent outside sweeps, and in files
+    /// written before it was recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swept: Option<Swept>,
 }
 
 impl VariantMetrics {
@@ -127,7 +132,8 @@ impl VariantMetrics {
     /// Keeps name and kind, drops every count.
     pub fn reset_counts(&mut self) {
         let (name, streaming, priced) = (std::mem::take(&mut self.name), self.streaming, self.priced);
-        *self = VariantMetrics { name, streaming, priced, ..Default::default() };
+        let swept = self.swept.take();
+        *self = VariantMetrics { name, streaming, priced, swept, ..Default::default() };
     }
 
     /// Adds another set of counts (exact).
@@ -234,6 +240,7 @@ pub struct VariantInfo {
     pub name: String,
     pub streaming: bool,
     pub priced: bool,
+    pub swept: Option<Swept>,
 }
 
 impl Metrics {
@@ -248,6 +255,7 @@ impl Metrics {
                 name: v.name,
                 streaming: v.streaming,
                 priced: v.priced,
+                swept: v.swept,
                 ..Default::default()
             })
             .collect();

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use hdrhistogram::Histogram;
 
 use super::{Histograms, Metrics, SloResult, VariantMetrics};
-use crate::scenario::{Slo, Stage};
+use crate::scenario::{Slo, Stage, Swept};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
     /// The run stopped before its plan was complete (e.g. Ctrl-C).
     pub partial: bool,
-    pub stop_reason: String,
+    pub stop_reason: StopReason,
     /// Seconds from the end of warm-up to the end of the last measured
     /// request (summed over the steps of a sequential sweep).
     pub measured_seconds: f64,
@@ -73,6 +73,9 @@ pub struct Stats {
     /// n > 1 and batches count each).
     #[serde(default)]
     pub finish_reasons: BTreeMap<String, u64>,
+    /// What a sweep set in this variant; absent outside sweeps and in the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swept: Option<Swept>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,7 +166,7 @@ impl Summary {
         scenario: &str,
         steps: &[Metrics],
         stages: &[Stage],
-        stop_reason: &str,
+        stop_reason: StopReason,
         partial: bool,
     ) -> Self {
         let windows: Vec<f64> = steps.iter().map(|m| m.window().as_secs_f64()).collect();
@@ -218,7 +221,7 @@ impl Summary {
         Summary {
             scenario: scenario.to_owned(),
             partial,
-            stop_reason: stop_reason.to_owned(),
+            stop_reason,
             measured_seconds: (secs * 1000.0).round() / 1000.0,
             variants,
             total,
@@ -247,6 +250,7 @@ fn stats(v: &VariantMetrics, secs: f64) -> Stats {
     let per_s = |n: u64| if secs > 0.0 { (n as f64 / secs * 1000.0).round() / 1000.0 } else { 0.0 };
     Stats {
         name: v.name.clone(),
+        swept: v.swept.clone(),
         streaming: Some(v.streaming),
         requests: Requests {
             sent: v.ok + errors,
@@ -310,7 +314,7 @@ mod tests {
     #[test]
     fn retries_rate_limits_finish_reasons_and_ttfr_are_counted() {
         let t0 = Instant::now();
-        let info = VariantInfo { name: "v".into(), streaming: true, priced: false };
+        let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
         let mut m = Metrics::new([info], 1, t0);
         let mut ok = record(t0);
         ok.attempts = 2;
@@ -325,7 +329,7 @@ mod tests {
         failed.rate_limited = 3;
         failed.outcome = Outcome::RateLimited;
         m.record(&failed);
-        let s = Summary::new("t", &[m], &[], "duration", false);
+        let s = Summary::new("t", &[m], &[], crate::metrics::StopReason::Duration, false);
         for stats in [&s.variants[0], &s.total] {
             assert_eq!((stats.requests.retries, stats.requests.rate_limited), (3, 4));
             assert_eq!(stats.finish_reasons.get("stop"), Some(&1));
@@ -338,5 +342,45 @@ mod tests {
         assert_eq!(json["total"]["requests"]["retries"], 3);
         assert_eq!(json["total"]["finish_reasons"]["stop"], 1);
         assert!(json["total"]["ttfr_ms"]["p99"].is_number());
+    }
+}
+
+/// Why a run stopped: the schedule stops issuing tickets for one of these.
+/// Serialized in snake case in run.json, summary.json and metrics.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The planned duration (all stages) is over.
+    Duration,
+    /// The planned number of measured requests was sent.
+    Requests,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The next request could have passed `budget.max_usd`.
+    Budget,
+    /// The error rate passed `load.abort_on_error_rate`.
+    ErrorRate,
+}
+
+impl StopReason {
+    /// A stop that cut the planned run short.
+    pub fn is_partial(self) -> bool {
+        !matches!(self, StopReason::Duration | StopReason::Requests)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration",
+            StopReason::Requests => "requests",
+            StopReason::Interrupted => "interrupted",
+            StopReason::Budget => "budget",
+            StopReason::ErrorRate => "error_rate",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

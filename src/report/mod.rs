@@ -14,7 +14,7 @@ use crate::scenario::Bound;
 pub use csv::Csv;
 pub use json::Json;
 pub use markdown::Markdown;
-pub use output::{STEP_SUMMARY_ENV, append_step_summary, write_results};
+pub use output::{STEP_SUMMARY_ENV, append_step_summary, write_all, write_results};
 pub use table::Table;
 pub use visual::{MAX_POINTS, write_visuals};
 

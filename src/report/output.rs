@@ -1,5 +1,6 @@
 //! Every file a results directory gets from a summary, written by one
 //! function so that `llmload run` and `llmload report` write the same set.
+//! The renderers take typed values; only the bytes go to `ResultsDir`.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,8 +8,8 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::{Format, Markdown};
-use crate::metrics::{Metrics, Summary, persist};
-use crate::results::ResultsDir;
+use crate::metrics::{Metrics, Summary};
+use crate::results::{METRICS_JSON, ResultsDir, RunInfo, metrics_json};
 
 /// The variable GitHub Actions sets to the file of a job's summary page.
 pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
@@ -16,15 +17,25 @@ pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 /// Writes summary.json, summary.md, summary.csv and metrics.json into `dir`
 /// (each atomically). `steps` are the measured steps the summary was
 /// computed from.
-pub fn write_results(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow::Result<()> {
-    let out = ResultsDir { path: dir.to_owned() };
+pub fn write_results(dir: &ResultsDir, summary: &Summary, steps: &[Metrics]) -> anyhow::Result<()> {
     for format in super::all() {
         if let Some(name) = format.file_name() {
-            out.write(name, format.render(summary).as_bytes())?;
+            dir.write(name, format.render(summary).as_bytes())?;
         }
     }
-    out.write("metrics.json", persist::to_json(summary, steps)?.as_bytes())?;
-    Ok(())
+    dir.write(METRICS_JSON, metrics_json::to_json(summary, steps)?.as_bytes())
+}
+
+/// Writes everything: the summaries and metrics.json, then the charts and
+/// report.html (whose per-request charts read the directory's requests.csv).
+pub fn write_all(
+    dir: &ResultsDir,
+    summary: &Summary,
+    steps: &[Metrics],
+    run: &RunInfo,
+) -> anyhow::Result<()> {
+    write_results(dir, summary, steps)?;
+    super::write_visuals(dir, summary, steps, run)
 }
 
 /// Appends summary.md to `$GITHUB_STEP_SUMMARY` when that is set. Only the

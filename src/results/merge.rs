@@ -19,45 +19,37 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
-use anyhow::Context;
-
-use super::stored::LoadedDir;
-use crate::BadInput;
+use super::{LoadedDir, MergedShard, ResultsDir, ResultsError, RunInfo, StoredRun};
 use crate::metrics::Metrics;
-use crate::metrics::persist::StoredRun;
 use crate::scenario::Stage;
 
 /// Checks that the directories are shards of one run: same scenario, same
 /// variants and stages. The first directory that differs is named.
-pub fn check_compatible(dirs: &[LoadedDir]) -> Result<(), BadInput> {
+pub fn check_compatible(dirs: &[LoadedDir]) -> Result<(), ResultsError> {
     let Some(first) = dirs.first() else { return Ok(()) };
-    let sha = |d: &LoadedDir| d.info["scenario"]["sha256"].as_str().map(str::to_owned);
     let names = |r: &StoredRun| -> BTreeSet<String> { r.variant_names().into_iter().collect() };
     for d in &dirs[1..] {
-        let at = d.dir.display();
+        let refuse = |why: String| Err(ResultsError::invalid(&d.dir, why));
         let base = first.dir.display();
         if d.run.scenario != first.run.scenario {
-            return Err(BadInput(format!(
-                "{at}: scenario {:?} is not {:?} of {base}: only shards of one run merge",
+            return refuse(format!(
+                "scenario {:?} is not {:?} of {base}: only shards of one run merge",
                 d.run.scenario, first.run.scenario
-            )));
+            ));
         }
         for step in &d.run.steps {
             let here: BTreeSet<String> = step.variants.iter().map(|v| v.name.clone()).collect();
             if here != names(&first.run) {
-                return Err(BadInput(format!(
-                    "{at}: variants {here:?} differ from {:?} of {base}",
-                    names(&first.run)
-                )));
+                return refuse(format!("variants {here:?} differ from {:?} of {base}", names(&first.run)));
             }
             if step.stages.len() != first.run.steps[0].stages.len() {
-                return Err(BadInput(format!("{at}: its load stages differ from {base}'s")));
+                return refuse(format!("its load stages differ from {base}'s"));
             }
         }
-        if sha(d) != sha(first) {
-            return Err(BadInput(format!(
-                "{at}: its scenario file (sha256 in run.json) differs from {base}'s: only shards of one run merge"
-            )));
+        if d.info.scenario.sha256 != first.info.scenario.sha256 {
+            return refuse(format!(
+                "its scenario file (sha256 in run.json) differs from {base}'s: only shards of one run merge"
+            ));
         }
     }
     Ok(())
@@ -99,7 +91,7 @@ pub fn merge_runs(dirs: &[LoadedDir]) -> StoredRun {
         })
         .collect();
     let partial = runs.iter().any(|r| r.partial || r.steps.len() < n_steps);
-    let stop_reason = runs.iter().find(|r| r.partial).unwrap_or(&first).stop_reason.clone();
+    let stop_reason = runs.iter().find(|r| r.partial).unwrap_or(&first).stop_reason;
     let mut notes = vec![format!(
         "merged from {} shards: counts and histograms added exactly; throughput over the longest shard window",
         runs.len()
@@ -118,80 +110,57 @@ pub fn merge_runs(dirs: &[LoadedDir]) -> StoredRun {
     }
 }
 
-/// run.json of the merged run.
-pub fn merge_run_info(dirs: &[LoadedDir], merged: &StoredRun) -> serde_json::Value {
-    let time = |v: &serde_json::Value| v.as_str().and_then(|t| humantime::parse_rfc3339(t).ok());
-    let pick = |key: &str, latest: bool| {
-        let times = dirs.iter().filter_map(|d| Some((time(&d.info[key])?, d.info[key].clone())));
-        let best = if latest { times.max_by_key(|t| t.0) } else { times.min_by_key(|t| t.0) };
-        best.map(|(_, v): (SystemTime, _)| v).unwrap_or(serde_json::Value::Null)
-    };
+/// run.json of the merged run: the first shard's, with the earliest start,
+/// the latest end, the merged stop, and each directory in `shards`.
+pub fn merge_run_info(dirs: &[LoadedDir], merged: &StoredRun) -> RunInfo {
+    let time = |t: &str| humantime::parse_rfc3339(t).ok();
+    let started = dirs.iter().filter_map(|d| Some((time(&d.info.started_at)?, &d.info.started_at)));
+    let ended = dirs.iter().filter_map(|d| {
+        let t = d.info.ended_at.as_ref()?;
+        Some((time(t)?, t))
+    });
+    let earliest = started.min_by_key(|t: &(SystemTime, _)| t.0).map(|t| t.1.clone());
+    let latest = ended.max_by_key(|t: &(SystemTime, _)| t.0).map(|t| t.1.clone());
     let mut info = dirs[0].info.clone();
-    info["started_at"] = pick("started_at", false);
-    info["ended_at"] = pick("ended_at", true);
-    info["partial"] = merged.partial.into();
-    info["stop_reason"] = merged.stop_reason.clone().into();
-    if let Some(o) = info.as_object_mut() {
-        // Per process: kept per shard below.
-        o.remove("client");
-    }
-    info["shards"] = dirs
+    info.started_at = earliest.unwrap_or(info.started_at);
+    info.ended_at = latest;
+    info.partial = Some(merged.partial);
+    info.stop_reason = Some(merged.stop_reason);
+    // Per process: kept per shard below.
+    info.client = None;
+    info.shards = dirs
         .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            serde_json::json!({
-                "shard": i + 1,
-                "dir": d.dir.display().to_string(),
-                "recorded_shard": d.info.get("shard").cloned(),
-                "seed": d.info["seed"],
-                "started_at": d.info["started_at"],
-                "ended_at": d.info["ended_at"],
-                "partial": d.info["partial"],
-                "stop_reason": d.info["stop_reason"],
-                "client": d.info.get("client").cloned(),
-            })
+        .zip(1..)
+        .map(|(d, shard)| MergedShard {
+            shard,
+            dir: d.dir.display().to_string(),
+            recorded_shard: d.info.shard,
+            seed: d.info.seed,
+            started_at: d.info.started_at.clone(),
+            ended_at: d.info.ended_at.clone(),
+            partial: d.info.partial,
+            stop_reason: d.info.stop_reason,
+            client: d.info.client.clone(),
         })
         .collect();
     info
 }
 
-/// The shards' requests.csv one after the other, with a `shard` column.
-pub fn concat_requests(dirs: &[LoadedDir], out: &Path) -> anyhow::Result<()> {
-    let tmp = out.with_extension("csv.tmp");
-    let mut w = csv::Writer::from_path(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut header: Option<csv::StringRecord> = None;
-    for (i, d) in dirs.iter().enumerate() {
-        let path = d.dir.join("requests.csv");
-        let mut r = csv::Reader::from_path(&path)
-            .map_err(|e| BadInput(format!("{}: cannot read ({e})", path.display())))?;
-        let h = r.headers().map_err(|e| BadInput(format!("{}: {e}", path.display())))?.clone();
-        match &header {
-            None => {
-                let mut with_shard = h.clone();
-                with_shard.push_field("shard");
-                w.write_record(&with_shard)?;
-                header = Some(h);
-            }
-            Some(first) if *first != h => {
-                return Err(BadInput(format!(
-                    "{}: its columns differ from {}",
-                    path.display(),
-                    dirs[0].dir.join("requests.csv").display()
-                ))
-                .into());
-            }
-            Some(_) => {}
-        }
-        let shard = (i + 1).to_string();
-        for row in r.records() {
-            let mut row = row.map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-            row.push_field(&shard);
-            w.write_record(&row)?;
-        }
+/// The shards' requests.csv one after the other into `out`'s, each row
+/// with its `shard`. Written under a temporary name, then renamed.
+pub fn concat_requests(dirs: &[LoadedDir], out: &ResultsDir) -> anyhow::Result<()> {
+    let path = out.file(super::REQUESTS_CSV);
+    let tmp = out.file(".requests.csv.tmp");
+    let mut w = super::RequestsWriter::create(&tmp, Vec::new())?;
+    for (d, shard) in dirs.iter().zip(1..) {
+        d.requests()?.for_each(|row| {
+            w.row(&super::RequestRow { shard: Some(shard), ..row })
+                .map_err(|e| ResultsError::invalid(Path::new(&tmp), format!("{e:#}")))
+        })?;
     }
     w.flush()?;
     drop(w);
-    std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))
+    std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -199,13 +168,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::metrics::VariantInfo;
+    use crate::metrics::{StopReason, VariantInfo};
 
     fn shard(level: f64, window_ms: u64, ok: u64, steps: usize, partial: bool) -> LoadedDir {
         let steps = (0..steps)
             .map(|_| {
                 let t0 = Instant::now();
-                let info = VariantInfo { name: "v".into(), streaming: true, priced: false };
+                let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
                 let mut m = Metrics::new([info], 2, t0);
                 m.variants[0].ok = ok;
                 m.stages[1].ok = ok;
@@ -214,18 +183,23 @@ mod tests {
             })
             .collect();
         let stage = |s| Stage { level, duration: Some(Duration::from_secs(s)) };
+        let mut info: RunInfo =
+            serde_json::from_str(include_str!("../../tests/fixtures/results-v0/run.json"))
+                .expect("the fixture's run.json");
+        info.started_at = "2026-11-27T09:00:01.000Z".into();
+        info.seed = level as u64;
         LoadedDir {
             dir: format!("shard-{level}").into(),
             run: StoredRun {
                 scenario: "s".into(),
-                stop_reason: if partial { "interrupted" } else { "duration" }.into(),
+                stop_reason: if partial { StopReason::Interrupted } else { StopReason::Duration },
                 partial,
                 notes: vec!["n".into()],
                 stages: vec![stage(1), stage(2)],
                 objectives: Vec::new(),
                 steps,
             },
-            info: serde_json::json!({ "started_at": "2026-11-27T09:00:01.000Z", "seed": level }),
+            info,
         }
     }
 
@@ -251,9 +225,9 @@ mod tests {
         assert_eq!(m.steps.len(), 2);
         assert_eq!(m.steps[1].variants[0].ok, 5, "only the first shard ran step 2");
         assert!(m.partial);
-        assert_eq!(m.stop_reason, "interrupted");
+        assert_eq!(m.stop_reason, StopReason::Interrupted);
         let info = merge_run_info(&dirs, &m);
-        assert_eq!(info["partial"], true);
-        assert_eq!(info["shards"][1]["seed"], 3.0);
+        assert_eq!(info.partial, Some(true));
+        assert_eq!(info.shards[1].seed, 3);
     }
 }

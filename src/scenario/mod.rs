@@ -10,6 +10,7 @@ mod file;
 mod load_rules;
 mod locate;
 mod plan;
+mod prompts_file;
 mod slo;
 mod sweep;
 mod target_rules;
@@ -26,8 +27,10 @@ use llmload_mock::SimConfig;
 pub use file::{Arrival, Endpoint, PromptOrder};
 pub use locate::KeyPath;
 pub use plan::Plan;
-pub use slo::{Bound, LatencyMetric, Slo, SloMetric, Stat, apply_overrides, metric as slo_metric};
-pub use sweep::{SWEEPABLE, SweepMode};
+pub use slo::{
+    Bound, LatencyMetric, ObjectiveError, Slo, SloMetric, Stat, apply_overrides, metric as slo_metric,
+};
+pub use sweep::{SWEEPABLE, SweepMode, Swept, SweptValue};
 
 /// Default cap on requests in flight in open loop: arrivals beyond it start
 /// late and the lateness is reported as queue delay.
@@ -208,6 +211,8 @@ impl Load {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
     pub name: String,
+    /// What `[sweep]` set in this variant; `None` outside a sweep.
+    pub swept: Option<Swept>,
     pub weight: u32,
     pub endpoint: Endpoint,
     pub model: String,
@@ -370,6 +375,8 @@ impl std::fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+impl crate::error::InputProblem for ScenarioError {}
 
 impl ScenarioError {
     fn io(path: &Path, what: &str, e: std::io::Error) -> Self {

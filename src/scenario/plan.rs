@@ -59,16 +59,13 @@ impl Plan {
             notes.push(format!("no [pricing] for {}: cost not computed", unpriced.join(", ")));
         }
         let fallback: Vec<&str> = unique(
-            s.variants
-                .iter()
-                .filter(|v| !crate::workload::tokens::is_known(&v.model))
-                .map(|v| v.model.as_str()),
+            s.variants.iter().filter(|v| !crate::tokens::is_known(&v.model)).map(|v| v.model.as_str()),
         );
         if !fallback.is_empty() {
             notes.push(format!(
                 "tiktoken does not know {}: their prompts are sized in {}",
                 fallback.join(", "),
-                crate::workload::tokens::FALLBACK_ENCODING
+                crate::tokens::FALLBACK_ENCODING
             ));
         }
         if matches!(s.load.mode, LoadMode::Closed) && !s.load.warmup.is_zero() && total_requests.is_some() {

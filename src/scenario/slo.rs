@@ -141,7 +141,7 @@ pub fn apply_overrides(
     objectives: &mut Vec<Slo>,
     args: &[String],
     variants: &[String],
-) -> Result<(), crate::BadInput> {
+) -> Result<(), ObjectiveError> {
     let mut errors = Vec::new();
     for arg in args {
         match parse_arg(arg, variants) {
@@ -152,8 +152,15 @@ pub fn apply_overrides(
             Err(e) => errors.push(format!("--slo {arg:?}: {e}")),
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(crate::BadInput(errors.join("\n"))) }
+    if errors.is_empty() { Ok(()) } else { Err(ObjectiveError(errors.join("\n"))) }
 }
+
+/// `--slo` arguments that cannot be used, every one named: bad input.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ObjectiveError(String);
+
+impl crate::error::InputProblem for ObjectiveError {}
 
 fn parse_arg(arg: &str, variants: &[String]) -> Result<Slo, String> {
     // Variant names may hold ':' and '=' (a sweep names them

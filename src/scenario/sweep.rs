@@ -41,12 +41,45 @@ pub const SWEEPABLE: &[&str] = &[
     "weight",
 ];
 
+/// What a sweep set in one variant, recorded so that charts and summaries
+/// know the swept parameters as values, never by parsing variant names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Swept {
+    /// The `[[variant]]` this one was expanded from.
+    pub base: String,
+    /// Each swept parameter, in the order of the variant's name.
+    pub values: Vec<SweptValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SweptValue {
+    pub param: String,
+    pub value: serde_json::Value,
+    /// Its segment of the variant name (`max_tokens=64`, or the model).
+    pub label: String,
+}
+
+impl SweptValue {
+    /// The value as a number, if it is one.
+    pub fn number(&self) -> Option<f64> {
+        self.value.as_f64().filter(|v| v.is_finite())
+    }
+}
+
 /// A variant after expansion, with where each of its values was written.
 pub(super) struct Expanded {
     pub file: VariantFile,
     pub name: String,
     index: usize,
     swept: Vec<String>,
+    values: Vec<SweptValue>,
+}
+
+impl Expanded {
+    /// The record of the sweep, if this variant came from one.
+    pub fn swept(&self) -> Option<Swept> {
+        (!self.values.is_empty()).then(|| Swept { base: self.file.name.clone(), values: self.values.clone() })
+    }
 }
 
 impl Expanded {
@@ -70,7 +103,13 @@ pub(super) fn expand(
         variants
             .iter()
             .enumerate()
-            .map(|(index, v)| Expanded { file: v.clone(), name: v.name.clone(), index, swept: Vec::new() })
+            .map(|(index, v)| Expanded {
+                file: v.clone(),
+                name: v.name.clone(),
+                index,
+                swept: Vec::new(),
+                values: Vec::new(),
+            })
             .collect()
     };
     let Some(table) = sweep else { return (SweepMode::Mix, plain(variants)) };
@@ -109,7 +148,11 @@ pub(super) fn expand(
                 let label = if key == "model" { show(value) } else { format!("{key}={}", show(value)) };
                 let mut swept = e.swept.clone();
                 swept.push(key.clone());
-                next.push(Expanded { file, name: format!("{}/{label}", e.name), index: e.index, swept });
+                let mut values = e.values.clone();
+                let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+                values.push(SweptValue { param: key.clone(), value: json, label: label.clone() });
+                let name = format!("{}/{label}", e.name);
+                next.push(Expanded { file, name, index: e.index, swept, values });
             }
         }
         out = next;

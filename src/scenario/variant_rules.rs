@@ -75,9 +75,10 @@ pub(super) fn variant(
         p.check(!s.is_empty(), at("system"), || "must not be empty".into());
     }
     let prompt = prompt(v, dir, &at, p);
-    let system_tokens = v.system.as_deref().map_or(0, |s| crate::workload::tokens::count(&v.model, s) as u32);
+    let system_tokens = v.system.as_deref().map_or(0, |s| crate::tokens::count(&v.model, s) as u32);
     (p.0.len() == before).then(|| Variant {
         name: e.name.clone(),
+        swept: e.swept(),
         weight,
         endpoint: v.endpoint,
         model: v.model.clone(),
@@ -181,12 +182,12 @@ fn prompt(
     }
     if let Some(text) = &v.prompt {
         p.check(!text.is_empty(), at("prompt"), || "must not be empty".into());
-        let tokens = crate::workload::tokens::count(&v.model, text) as u32;
+        let tokens = crate::tokens::count(&v.model, text) as u32;
         return Some(PromptSource::Literal { text: text.clone(), tokens });
     }
     let rel = v.prompts_file.as_deref().unwrap_or_default();
     let path = dir.join(rel);
-    match crate::workload::read_prompts_file(&path, &v.model, v.endpoint) {
+    match prompts_file::read_prompts_file(&path, &v.model, v.endpoint) {
         Ok(prompts) => Some(PromptSource::File {
             path,
             prompts: Arc::new(prompts),

@@ -5,8 +5,6 @@
 //! scenario and seed send the same requests whichever worker sends them.
 
 mod prompt;
-mod prompts_file;
-pub mod tokens;
 
 use std::sync::Arc;
 
@@ -14,8 +12,6 @@ use bytes::Bytes;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
-
-pub use prompts_file::read_prompts_file;
 
 use crate::scenario::{Endpoint, Price, PromptContent, PromptOrder, PromptSource, TokenSpread, Variant};
 

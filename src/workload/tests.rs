@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::scenario::Scenario;
+use crate::tokens;
 
 /// Variants from a scenario text (the simplest way to build valid ones).
 fn variants(variant_tables: &str) -> Vec<Variant> {

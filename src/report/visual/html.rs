@@ -4,11 +4,12 @@
 //! server (names, error messages, paths) is escaped.
 
 use std::fmt::Write;
-use std::path::Path;
 
+use super::escape::esc;
 use super::tables;
-use super::{Rendered, Skipped, write_atomic};
+use super::{Rendered, Skipped};
 use crate::metrics::Summary;
+use crate::results::{RunInfo, TargetKind};
 
 const CSS: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;margin:2rem auto;
@@ -28,33 +29,7 @@ figcaption{color:#444;font-size:.9rem;margin-top:.3rem}
 .muted{color:#666}
 ";
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-pub fn write(
-    dir: &Path,
-    s: &Summary,
-    run: &serde_json::Value,
-    charts: &[Rendered],
-    skipped: &[Skipped],
-) -> anyhow::Result<()> {
-    write_atomic(&dir.join("report.html"), render(s, run, charts, skipped).as_bytes())
-}
-
-pub fn render(s: &Summary, run: &serde_json::Value, charts: &[Rendered], skipped: &[Skipped]) -> String {
+pub fn render(s: &Summary, run: &RunInfo, charts: &[Rendered], skipped: &[Skipped]) -> String {
     let mut h = String::new();
     let title = format!("llmload report: {}", esc(&s.scenario));
     let _ = write!(
@@ -112,40 +87,38 @@ fn verdict_badge(s: &Summary) -> String {
 }
 
 /// The run's metadata from run.json; rows it lacks are left out.
-fn metadata(s: &Summary, run: &serde_json::Value) -> String {
-    let text = |p: &str| {
-        run.pointer(p).and_then(|v| match v {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        })
+fn metadata(s: &Summary, run: &RunInfo) -> String {
+    let target = match run.target.kind {
+        TargetKind::Simulator => "simulator",
+        TargetKind::OpenAi => "openai",
+    };
+    let mode = match run.load.mode {
+        crate::results::ModeInfo::Closed { .. } => "closed",
+        crate::results::ModeInfo::Open { .. } => "open",
     };
     let mut rows: Vec<(&str, Option<String>)> = vec![
         ("scenario", Some(s.scenario.clone())),
-        ("scenario file", text("/scenario/path")),
-        ("scenario sha256", text("/scenario/sha256")),
-        ("seed", text("/seed")),
-        (
-            "target",
-            text("/target/kind").map(|k| match text("/target/base_url") {
-                Some(u) => format!("{k} at {u}"),
-                None => k,
-            }),
-        ),
-        ("API key variable", text("/target/api_key_env")),
-        ("load mode", text("/load/mode")),
-        ("started", text("/started_at")),
-        ("ended", text("/ended_at")),
-        ("stop reason", Some(s.stop_reason.clone())),
+        ("scenario file", Some(run.scenario.path.clone())),
+        ("scenario sha256", Some(run.scenario.sha256.clone())),
+        ("seed", Some(run.seed.to_string())),
+        ("target", Some(format!("{target} at {}", run.target.base_url))),
+        ("API key variable", run.target.api_key_env.clone()),
+        ("load mode", Some(mode.into())),
+        ("started", Some(run.started_at.clone())),
+        ("ended", run.ended_at.clone()),
+        ("stop reason", Some(s.stop_reason.to_string())),
         ("partial", Some(if s.partial { "yes: the run stopped before its plan ended" } else { "no" }.into())),
         ("measured window", Some(format!("{:.1} s", s.measured_seconds))),
-        ("tool", text("/version").map(|v| format!("llmload {v}"))),
+        ("tool", Some(format!("llmload {}", run.version))),
     ];
-    if let Some(c) = run.pointer("/client/dispatch_lateness_ms").filter(|c| c.get("p99").is_some()) {
-        rows.push((
-            "client dispatch lateness",
-            Some(format!("p50 {} ms, p99 {} ms, max {} ms", c["p50"], c["p99"], c["max"])),
-        ));
+    if let Some(c) = &run.client {
+        let l = c.dispatch_lateness_ms;
+        if let (Some(p50), Some(p99), Some(max)) = (l.p50, l.p99, l.max) {
+            rows.push((
+                "client dispatch lateness",
+                Some(format!("p50 {p50} ms, p99 {p99} ms, max {max} ms")),
+            ));
+        }
     }
     let mut h = String::from("<h2 id=\"run\">Run</h2>\n<table class=\"meta\">\n");
     for (k, v) in rows {
@@ -159,12 +132,6 @@ fn metadata(s: &Summary, run: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_covers_markup_and_quotes() {
-        assert_eq!(esc(r#"<b>&"x"'</b>"#), "&lt;b&gt;&amp;&quot;x&quot;&#39;&lt;/b&gt;");
-        assert_eq!(esc("plain ünïcode"), "plain ünïcode");
-    }
 
     #[test]
     fn the_xml_prolog_is_dropped_from_inline_svg() {

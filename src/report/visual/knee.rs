@@ -2,16 +2,18 @@
 //! (sweeps): where latency starts to climb and throughput stops growing —
 //! the knee.
 //!
-//! Sweeps are recognised by their variant names (see `sweep_axis`).
+//! A sweep's parameters come typed with each variant (`Stats::swept`): the
+//! x axis is the numeric one with the most distinct values, and the other
+//! swept values make one line each.
 
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::style::{self, color, font};
-use super::sweep_axis::sweep_axis;
 use super::{Chart, Skipped};
 use crate::metrics::{Stats, Summary};
+use crate::scenario::{Swept, SweptValue};
 
 pub const STAGES_TITLE: &str = "Metrics per load stage";
 pub const SWEEP_TITLE: &str = "Metrics across the sweep";
@@ -61,12 +63,15 @@ impl Knee {
     }
 
     pub fn sweep(summary: &Summary) -> Result<Self, Skipped> {
-        let names: Vec<String> = summary.variants.iter().map(|v| v.name.clone()).collect();
-        let Some(axis) = sweep_axis(&names) else {
+        let Some(axis) = sweep_axis(&summary.variants) else {
             return Err(Skipped {
                 title: SWEEP_TITLE,
-                reason: "no numeric parameter is swept (variant names carry no key=value with a number)"
-                    .into(),
+                reason: if summary.variants.iter().any(|v| v.swept.is_some()) {
+                    "no numeric parameter is swept with two values or more on one line".into()
+                } else {
+                    "no parameter is swept (or the results were written before llmload recorded sweeps)"
+                        .into()
+                },
             });
         };
         let mut lines: Vec<(String, Vec<(f64, Figures)>)> = Vec::new();
@@ -86,6 +91,48 @@ impl Knee {
         }
         Ok(Knee { name: "sweep", title: SWEEP_TITLE, x_desc: axis.param, lines })
     }
+}
+
+/// The swept parameter drawn on x.
+#[derive(Debug, PartialEq)]
+struct Axis {
+    param: String,
+    /// Per variant: its x value and its line (the base variant and the
+    /// other swept values).
+    points: Vec<(f64, String)>,
+}
+
+/// The numeric parameter swept in every variant with the most distinct
+/// values; `None` outside a sweep or unless some line has two points.
+fn sweep_axis(variants: &[Stats]) -> Option<Axis> {
+    let swept: Vec<&Swept> = variants.iter().map(|v| v.swept.as_ref()).collect::<Option<_>>()?;
+    let value =
+        |s: &Swept, param: &str| s.values.iter().find(|v| v.param == param).and_then(SweptValue::number);
+    let mut best: Option<(usize, &str)> = None;
+    for p in &swept.first()?.values {
+        let Some(mut xs) = swept.iter().map(|s| value(s, &p.param)).collect::<Option<Vec<f64>>>() else {
+            continue;
+        };
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        if best.is_none_or(|(n, _)| xs.len() > n) {
+            best = Some((xs.len(), &p.param));
+        }
+    }
+    let (distinct, param) = best?;
+    if distinct < 2 {
+        return None;
+    }
+    let points: Vec<(f64, String)> = swept
+        .iter()
+        .map(|s| {
+            let others = s.values.iter().filter(|v| v.param != param).map(|v| v.label.as_str());
+            let line: Vec<&str> = std::iter::once(s.base.as_str()).chain(others).collect();
+            Some((value(s, param)?, line.join("/")))
+        })
+        .collect::<Option<_>>()?;
+    let multi = points.iter().any(|(x, l)| points.iter().any(|(x2, l2)| l == l2 && x != x2));
+    multi.then(|| Axis { param: param.to_owned(), points })
 }
 
 impl Chart for Knee {
@@ -201,5 +248,48 @@ impl Knee {
             chart.draw_series(line.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    /// Stats of variants `base` swept over `values` (param, JSON value).
+    fn swept(base: &str, values: &[(&str, serde_json::Value)]) -> Stats {
+        let json = include_str!("../../../tests/fixtures/results-v0/summary.json");
+        let summary: Summary = serde_json::from_str(json).expect("fixture");
+        let mut s = summary.total;
+        let values: Vec<SweptValue> = values
+            .iter()
+            .map(|(p, v)| SweptValue { param: (*p).into(), value: v.clone(), label: format!("{p}={v}") })
+            .collect();
+        s.swept = Some(Swept { base: base.into(), values });
+        s
+    }
+
+    #[test]
+    fn the_most_varied_numeric_parameter_is_x_and_the_others_make_lines() {
+        use serde_json::json;
+        let vs: Vec<Stats> = [1, 2]
+            .iter()
+            .flat_map(|n| [16, 64, 256].map(|m| swept("c", &[("n", json!(n)), ("max_tokens", json!(m))])))
+            .collect();
+        let a = sweep_axis(&vs).expect("a sweep");
+        assert_eq!(a.param, "max_tokens");
+        assert_eq!(a.points[3], (16.0, "c/n=2".into()));
+    }
+
+    #[test]
+    fn no_axis_without_numbers_or_without_a_line_of_two_points() {
+        use serde_json::json;
+        let stream = [true, false].map(|b| swept("a", &[("stream", json!(b))]));
+        assert_eq!(sweep_axis(&stream), None);
+        let model = ["m1", "m2"].map(|m| swept("a", &[("model", json!(m))]));
+        assert_eq!(sweep_axis(&model), None);
+        // Each line one point: nothing to draw a line through.
+        let lonely = [swept("a", &[("n", json!(1))]), swept("b", &[("n", json!(2))])];
+        assert_eq!(sweep_axis(&lonely), None);
+        assert_eq!(sweep_axis(&[]), None);
     }
 }

@@ -12,30 +12,32 @@
 //! requests still gives small files quickly.
 //!
 //! One file per chart kind; `style` holds what they share (palette, fonts,
-//! axis helpers), `sample` and `requests` read requests.csv into bounded
-//! data, `sweep_axis` finds a swept parameter, `html` and `tables` write the
-//! page.
+//! axis helpers), `sample` and `requests` turn requests.csv's rows (from
+//! `results`' reader) into bounded data, `html` and `tables` write the page.
+//! Charts and the page are rendered to bytes from typed values (the summary,
+//! run.json's `RunInfo`, the sampled requests); `ResultsDir` writes them.
 
 mod bars;
 mod cost;
+mod escape;
 mod html;
 mod knee;
 mod requests;
 mod sample;
 mod spectrum;
 mod style;
-mod sweep_axis;
 mod tables;
 mod timeline;
 mod tokens;
 
-use std::path::Path;
-
 use anyhow::Context;
+use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::metrics::{Metrics, Summary, VariantMetrics};
+use crate::results::{ResultsDir, RunInfo};
+use crate::scenario::SweepMode;
 
 /// Per-request points drawn at most (uniform sample plus the slowest).
 pub const MAX_POINTS: usize = 20_000;
@@ -72,25 +74,44 @@ pub(crate) struct Skipped {
 
 /// Writes `charts/<name>.svg` and `charts/<name>.png` for every chart that
 /// applies to the run, and `report.html`. `steps` are the measured steps of
-/// the run (one, or one per variant in a sequential sweep).
-pub fn write_visuals(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow::Result<()> {
+/// the run (one, or one per variant in a sequential sweep); the per-request
+/// charts read the directory's requests.csv, when it has one.
+pub fn write_visuals(
+    dir: &ResultsDir,
+    summary: &Summary,
+    steps: &[Metrics],
+    run: &RunInfo,
+) -> anyhow::Result<()> {
+    let names: Vec<String> = summary.variants.iter().map(|v| v.name.clone()).collect();
+    let sequential = run.load.sweep_mode == SweepMode::Sequential;
+    let reqs = if dir.has_requests() {
+        Some(requests::load(|| dir.requests(), &names, sequential, MAX_POINTS)?)
+    } else {
+        None
+    };
+    for (name, bytes) in render_visuals(summary, steps, run, reqs.as_ref())? {
+        dir.write(&name, &bytes)?;
+    }
+    Ok(())
+}
+
+/// Every chart that applies (SVG and PNG, under `charts/`) and report.html,
+/// as (file name, bytes).
+pub fn render_visuals(
+    summary: &Summary,
+    steps: &[Metrics],
+    run: &RunInfo,
+    reqs: Option<&requests::Requests>,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     style::register_font()?;
-    let run = read_run_json(dir)?;
     let variants = merge_variants(steps);
     let names: Vec<String> = summary.variants.iter().map(|v| v.name.clone()).collect();
     let labels = style::short_names(&names, style::LABEL_CHARS);
-    let sequential = run.pointer("/load/sweep_mode").and_then(|m| m.as_str()) == Some("sequential");
-    let csv = dir.join("requests.csv");
-    let reqs = if csv.exists() { Some(requests::load(&csv, &names, sequential, MAX_POINTS)?) } else { None };
-
-    let charts_dir = dir.join("charts");
-    std::fs::create_dir_all(&charts_dir)
-        .with_context(|| format!("cannot create {}", charts_dir.display()))?;
-    let mut out = Out { dir: &charts_dir, rendered: Vec::new(), skipped: Vec::new() };
+    let mut out = Out { files: Vec::new(), rendered: Vec::new(), skipped: Vec::new() };
 
     out.chart(spectrum::Spectrum::new(&variants, summary, &labels))?;
     out.chart(bars::Bars::new(summary, &labels))?;
-    match &reqs {
+    match reqs {
         Some(r) => {
             out.chart(timeline::Timeline::new(r, &labels))?;
             out.chart(tokens::Tokens::new(r, &labels))?;
@@ -101,11 +122,7 @@ pub fn write_visuals(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow
             }
         }
     }
-    let level_unit = match run.pointer("/load/mode").and_then(|m| m.as_str()) {
-        Some("open") => "requests/s",
-        _ => "users",
-    };
-    match (knee::Knee::stages(summary, level_unit), knee::Knee::sweep(summary)) {
+    match (knee::Knee::stages(summary, run.load.mode.level_unit()), knee::Knee::sweep(summary)) {
         (Err(_), Err(sweep)) => out.skipped.push(Skipped {
             title: "Metrics against load level or swept parameter",
             reason: format!("the load has a single stage, and {}", sweep.reason),
@@ -117,21 +134,25 @@ pub fn write_visuals(dir: &Path, summary: &Summary, steps: &[Metrics]) -> anyhow
         }
     }
     out.chart(cost::Cost::new(summary, &labels))?;
-    html::write(dir, summary, &run, &out.rendered, &out.skipped)
+    let html = html::render(summary, run, &out.rendered, &out.skipped);
+    out.files.push(("report.html".into(), html.into_bytes()));
+    Ok(out.files)
 }
 
-struct Out<'a> {
-    dir: &'a Path,
+struct Out {
+    files: Vec<(String, Vec<u8>)>,
     rendered: Vec<Rendered>,
     skipped: Vec<Skipped>,
 }
 
-impl Out<'_> {
+impl Out {
     /// Renders a chart, or records why it does not apply.
     fn chart<C: Chart>(&mut self, chart: Result<C, Skipped>) -> anyhow::Result<()> {
         match chart {
             Ok(c) => {
-                let r = render(self.dir, &c).with_context(|| format!("cannot draw chart {}", c.name()))?;
+                let (r, png) = render(&c).with_context(|| format!("cannot draw chart {}", c.name()))?;
+                self.files.push((format!("charts/{}.svg", c.name()), r.svg.clone().into_bytes()));
+                self.files.push((format!("charts/{}.png", c.name()), png));
                 self.rendered.push(r);
             }
             Err(s) => self.skipped.push(s),
@@ -140,7 +161,8 @@ impl Out<'_> {
     }
 }
 
-fn render<C: Chart>(dir: &Path, c: &C) -> anyhow::Result<Rendered> {
+/// The chart as SVG (kept for report.html) and as PNG bytes.
+fn render<C: Chart>(c: &C) -> anyhow::Result<(Rendered, Vec<u8>)> {
     let size = c.size();
     let mut svg = String::new();
     {
@@ -149,36 +171,18 @@ fn render<C: Chart>(dir: &Path, c: &C) -> anyhow::Result<Rendered> {
         c.draw(&root)?;
         root.present()?;
     }
-    write_atomic(&dir.join(format!("{}.svg", c.name())), svg.as_bytes())?;
-    // The bitmap backend encodes the PNG itself; it writes to a temporary
-    // name first so a crash never leaves half a picture under the real one.
-    let png = dir.join(format!("{}.png", c.name()));
-    let tmp = dir.join(format!(".{}.png.tmp.png", c.name()));
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         root.fill(&WHITE)?;
         c.draw(&root)?;
         root.present()?;
     }
-    std::fs::rename(&tmp, &png).with_context(|| format!("cannot write {}", png.display()))?;
-    Ok(Rendered { name: c.name(), title: c.title(), caption: c.caption(), svg })
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// run.json of the directory; an empty object when there is none (the page
-/// then shows no metadata rather than failing).
-fn read_run_json(dir: &Path) -> anyhow::Result<serde_json::Value> {
-    let path = dir.join("run.json");
-    if !path.exists() {
-        return Ok(serde_json::json!({}));
-    }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, size.0, size.1, image::ColorType::Rgb8)
+        .context("cannot encode the PNG")?;
+    Ok((Rendered { name: c.name(), title: c.title(), caption: c.caption(), svg }, png))
 }
 
 /// Each variant's measurements over every step (exact: histograms add). A

@@ -10,26 +10,11 @@
 //! laid end to end (variant k after the end of variant k-1) so the timeline
 //! is the run as it happened, one step after another.
 
-use std::path::Path;
-
-use anyhow::Context;
-use serde::Deserialize;
-
 use super::sample::{Buckets, Sampler};
+use crate::results::{RequestRow, RequestsReader, ResultsError};
 
 /// Time buckets drawn at most on the timeline.
 const MAX_BUCKETS: usize = 600;
-
-#[derive(Deserialize)]
-struct Row {
-    variant: String,
-    phase: String,
-    intended_ms: f64,
-    queue_delay_ms: f64,
-    e2e_ms: f64,
-    output_tokens: u64,
-    outcome: String,
-}
 
 /// One request to draw.
 #[derive(Debug, Clone, Copy)]
@@ -54,45 +39,39 @@ pub struct Requests {
     pub steps_laid_out: bool,
 }
 
-fn reader(path: &Path) -> anyhow::Result<csv::Reader<std::fs::File>> {
-    csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// Rows that are not cancelled, with their variant index and whether they
-/// were measured.
-fn rows(
-    rdr: &mut csv::Reader<std::fs::File>,
-    path: &Path,
+/// Calls `f` with every row that is not cancelled, with its variant index
+/// (rows of unknown variants are skipped).
+fn each_row(
+    rows: RequestsReader,
     names: &[String],
-) -> impl Iterator<Item = anyhow::Result<(usize, bool, Row)>> {
-    rdr.deserialize::<Row>().enumerate().filter_map(move |(i, r)| {
-        let r = match r {
-            Ok(r) => r,
-            // Line numbers count the header.
-            Err(e) => return Some(Err(anyhow::anyhow!("{}: row {}: {e}", path.display(), i + 2))),
-        };
-        if r.outcome == "cancelled" {
-            return None;
+    mut f: impl FnMut(usize, &RequestRow<'_>),
+) -> Result<(), ResultsError> {
+    rows.for_each(|r| {
+        if let (false, Some(v)) = (r.cancelled(), names.iter().position(|n| n == r.variant)) {
+            f(v, &r);
         }
-        let v = names.iter().position(|n| *n == r.variant)?;
-        Some(Ok((v, r.phase == "measured", r)))
+        Ok(())
     })
 }
 
-pub fn load(path: &Path, names: &[String], sequential: bool, max_points: usize) -> anyhow::Result<Requests> {
+/// `open` gives a fresh reader of requests.csv: it is read twice.
+pub fn load(
+    open: impl Fn() -> Result<RequestsReader, ResultsError>,
+    names: &[String],
+    sequential: bool,
+    max_points: usize,
+) -> Result<Requests, ResultsError> {
     // Pass 1: counts and where each variant's times end.
     let mut n = 0u64;
     let mut end = vec![0f64; names.len()];
     let mut first = f64::INFINITY;
-    let mut rdr = reader(path)?;
-    for row in rows(&mut rdr, path, names) {
-        let (v, measured, r) = row?;
+    each_row(open()?, names, |v, r| {
         end[v] = end[v].max((r.intended_ms + r.e2e_ms) / 1000.0);
-        if measured {
+        if r.measured() {
             n += 1;
             first = first.min(r.intended_ms / 1000.0);
         }
-    }
+    })?;
     let offsets: Vec<f64> = if sequential {
         end.iter().scan(0.0, |acc, e| Some(std::mem::replace(acc, *acc + e))).collect()
     } else {
@@ -105,25 +84,23 @@ pub fn load(path: &Path, names: &[String], sequential: bool, max_points: usize) 
     let mut sampler = Sampler::new(n, max_points);
     let mut buckets = Buckets::new(first.floor(), last, MAX_BUCKETS);
     let bucket_s = buckets.width;
-    let mut rdr = reader(path)?;
     let mut i = 0u64;
-    for row in rows(&mut rdr, path, names) {
-        let (v, measured, r) = row?;
+    each_row(open()?, names, |v, r| {
         let t = offsets[v] + r.intended_ms / 1000.0;
         let sent = t + r.queue_delay_ms / 1000.0;
         let done = t + r.e2e_ms / 1000.0;
         buckets.in_flight(sent, done);
-        if !measured {
-            continue;
+        if !r.measured() {
+            return;
         }
-        let ok = r.outcome == "ok";
+        let ok = r.ok();
         if ok {
             buckets.completion(done);
         }
         let p = Point { t, e2e_ms: r.e2e_ms, output_tokens: r.output_tokens, variant: v, ok };
         sampler.offer(i, r.e2e_ms, p);
         i += 1;
-    }
+    })?;
     Ok(Requests {
         rows: n,
         points: sampler.finish(),
@@ -146,6 +123,15 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
         f
     }
 
+    fn load(
+        f: &tempfile::NamedTempFile,
+        names: &[String],
+        sequential: bool,
+        max: usize,
+    ) -> Result<Requests, ResultsError> {
+        super::load(|| RequestsReader::open(f.path()), names, sequential, max)
+    }
+
     #[test]
     fn only_measured_uncancelled_rows_are_drawn_and_warm_up_is_in_flight() {
         let f = file(
@@ -155,7 +141,7 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
              3,b,measured,1600,0,,800,5,0,usage,,cancelled,,1,0\n",
         );
         let names = ["a".to_owned(), "b".to_owned()];
-        let r = load(f.path(), &names, false, 100).unwrap();
+        let r = load(&f, &names, false, 100).unwrap();
         assert_eq!(r.rows, 2);
         assert_eq!(r.points.len(), 2);
         assert_eq!((r.points[0].t, r.points[0].ok, r.points[0].variant), (1.0, true, 0));
@@ -176,7 +162,7 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
              0,b,measured,1000,0,10,500,5,3,usage,stop,ok,,1,0\n",
         );
         let names = ["a".to_owned(), "b".to_owned()];
-        let r = load(f.path(), &names, true, 100).unwrap();
+        let r = load(&f, &names, true, 100).unwrap();
         // a ends at 2 s, so b's 1 s becomes 3 s.
         assert_eq!(r.points[1].t, 3.0);
         assert!(r.steps_laid_out);
@@ -185,7 +171,7 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
     #[test]
     fn a_broken_row_is_named() {
         let f = file("0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0\n");
-        let err = load(f.path(), &["a".to_owned()], false, 100).err().expect("fails");
-        assert!(format!("{err:#}").contains("row 2"), "{err:#}");
+        let err = load(&f, &["a".to_owned()], false, 100).err().expect("fails");
+        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
     }
 }

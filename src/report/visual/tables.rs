@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::html::esc;
+use super::escape::esc;
 use crate::metrics::{Percentiles, Stats, Summary};
 use crate::report::{cell, slo_lines};
 

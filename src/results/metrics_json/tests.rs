@@ -33,6 +33,7 @@ fn steps() -> Vec<Metrics> {
                 name: n.into(),
                 streaming: true,
                 priced: true,
+                swept: None,
             });
             let mut m = Metrics::new(infos, 2, t0);
             for i in 0..200u64 {
@@ -64,7 +65,7 @@ fn objectives() -> Vec<Slo> {
 #[test]
 fn stored_then_loaded_metrics_give_an_identical_summary() {
     let steps = steps();
-    let mut before = Summary::new("persist", &steps, &stages(), "duration", false);
+    let mut before = Summary::new("persist", &steps, &stages(), crate::metrics::StopReason::Duration, false);
     before.notes = vec!["a note".into()];
     before.judge(&objectives());
     let text = to_json(&before, &steps).unwrap();
@@ -93,7 +94,7 @@ fn stored_then_loaded_metrics_give_an_identical_summary() {
 #[test]
 fn histograms_are_stored_as_v2_deflate_and_empty_ones_stay_small() {
     let steps = steps();
-    let s = Summary::new("persist", &steps, &[], "duration", false);
+    let s = Summary::new("persist", &steps, &[], crate::metrics::StopReason::Duration, false);
     let v: serde_json::Value = serde_json::from_str(&to_json(&s, &steps).unwrap()).unwrap();
     let h = &v["steps"][0]["variants"][0]["histograms"];
     let e2e = BASE64.decode(h["e2e"].as_str().unwrap()).unwrap();
@@ -114,7 +115,7 @@ fn window_seconds_round_trip_to_the_nanosecond() {
 #[test]
 fn loading_refuses_other_formats_and_broken_histograms() {
     let steps = steps();
-    let s = Summary::new("persist", &steps, &[], "duration", false);
+    let s = Summary::new("persist", &steps, &[], crate::metrics::StopReason::Duration, false);
     let text = to_json(&s, &steps).unwrap();
     let e = from_json(&text.replace(FORMAT, "llmload-metrics/99")).unwrap_err();
     assert!(e.to_string().contains("llmload-metrics/99"), "{e}");

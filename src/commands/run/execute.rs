@@ -8,16 +8,16 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::BadInput;
-use crate::client::{self, OpenAiBackend};
+use crate::client::target::RunningTarget;
+use crate::client::{self, Backend, OpenAiBackend};
+use crate::error::Result;
 use crate::load::shutdown::Stop;
 use crate::load::{self, BudgetGuard, Limiter, Schedule, Step, StopReason};
 use crate::metrics::{self, Metrics, Summary, VariantInfo};
 use crate::progress::Progress;
 use crate::report;
-use crate::results::{self, RequestsCsv, ResultsDir, RunInfo};
+use crate::results::{self, ResultsDir, RunInfo};
 use crate::scenario::{Scenario, SweepMode};
-use crate::target::RunningTarget;
 use crate::workload::Workload;
 
 /// What `run_scenario` needs; the CLI fills it from its arguments.
@@ -40,48 +40,88 @@ pub struct RunOutcome {
     pub dir: PathBuf,
 }
 
+/// A scenario made ready for this process, once: the seed given on the
+/// command line set (the simulator's too), and this shard's part of the
+/// load taken.
+pub struct Prepared {
+    pub scenario: Scenario,
+    /// The seed before the shard derived its own (run.json records both).
+    pub scenario_seed: u64,
+    pub shard: Option<load::Shard>,
+}
+
+impl Prepared {
+    pub fn new(mut scenario: Scenario, seed: Option<u64>, shard: Option<load::Shard>) -> Result<Self> {
+        if let Some(seed) = seed {
+            scenario.seed = seed;
+            scenario.simulator.seed = seed;
+        }
+        let scenario_seed = scenario.seed;
+        if let Some(shard) = shard {
+            shard.apply(&mut scenario)?;
+        }
+        Ok(Prepared { scenario, scenario_seed, shard })
+    }
+}
+
 /// Loads, runs and reports one scenario. `stop` turning true ends the run
 /// early (Ctrl-C); what was measured is kept and the summary marked partial.
-pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<Stop>) -> anyhow::Result<RunOutcome> {
+pub async fn run_scenario(opts: RunOptions, stop: watch::Receiver<Stop>) -> Result<RunOutcome> {
     let scenario = Scenario::load(&opts.scenario)?;
     run_loaded(scenario, opts, stop).await
 }
 
 /// Runs an already validated scenario (tests shorten the load of example
-/// scenarios this way).
+/// scenarios this way), with `opts.seed` and `opts.shard` applied.
 pub async fn run_loaded(
-    mut scenario: Scenario,
+    scenario: Scenario,
     opts: RunOptions,
     stop: watch::Receiver<Stop>,
-) -> anyhow::Result<RunOutcome> {
-    if let Some(seed) = opts.seed {
-        scenario.seed = seed;
-        scenario.simulator.seed = seed;
-    }
-    let scenario_seed = scenario.seed;
-    if let Some(shard) = opts.shard {
-        shard.apply(&mut scenario)?;
-    }
-    let now = SystemTime::now();
-    let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)
-        .map_err(|e| BadInput(format!("{e:#}")))?;
-    let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
-    let mut csv = RequestsCsv::create(&dir.file("requests.csv"), names.clone())
-        .map_err(|e| BadInput(format!("{e:#}")))?;
+) -> Result<RunOutcome> {
+    let prepared = Prepared::new(scenario, opts.seed, opts.shard)?;
+    execute(prepared, opts, stop).await
+}
 
-    let target = RunningTarget::start(&scenario).await?;
-    let mut info = RunInfo::new(&scenario, target.base_url(), now);
-    info.shard = opts.shard.map(|s| results::ShardInfo { index: s.index, count: s.count, scenario_seed });
+/// Runs a prepared scenario against its target (the embedded simulator,
+/// started here, or the live API); `opts.seed` and `opts.shard` are already
+/// in it.
+pub async fn execute(
+    prepared: Prepared,
+    opts: RunOptions,
+    stop: watch::Receiver<Stop>,
+) -> Result<RunOutcome> {
+    let target = RunningTarget::start(&prepared.scenario).await?;
+    let policy = client::Policy::from_scenario(&prepared.scenario);
+    let result = match OpenAiBackend::for_endpoint(&target.endpoint, policy) {
+        Ok(backend) => {
+            let base_url = target.base_url().to_owned();
+            execute_with(prepared, opts, stop, backend, &base_url).await
+        }
+        Err(e) => Err(e),
+    };
+    target.stop().await?;
+    result
+}
+
+/// Runs a prepared scenario with `backend` carrying every request (tests
+/// give a deterministic fake); `base_url` is what run.json records.
+pub async fn execute_with<B: Backend>(
+    prepared: Prepared,
+    opts: RunOptions,
+    stop: watch::Receiver<Stop>,
+    backend: B,
+    base_url: &str,
+) -> Result<RunOutcome> {
+    let Prepared { scenario, scenario_seed, shard } = prepared;
+    let now = SystemTime::now();
+    let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)?;
+    let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
+    let mut csv = dir.requests_writer(names)?;
+    let mut info = RunInfo::new(&scenario, base_url, now);
+    info.shard = shard.map(|s| results::ShardInfo { index: s.index, count: s.count, scenario_seed });
     info.start_at = opts.start_at.map(results::rfc3339);
     dir.write_run_info(&info)?;
-    let policy = client::Policy::from_scenario(&scenario);
-    let backend = match OpenAiBackend::for_endpoint(&target.endpoint, policy) {
-        Ok(b) => Arc::new(b),
-        Err(e) => {
-            target.stop().await?;
-            return Err(e);
-        }
-    };
+    let backend = Arc::new(backend);
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
     let mut progress = opts.progress;
@@ -102,7 +142,7 @@ pub async fn run_loaded(
     if let Some(at) = opts.start_at {
         wait_until(at, stop.clone(), progress.as_mut()).await;
     }
-    let phase = opts.shard.map_or(0.0, |s| s.phase());
+    let phase = shard.map_or(0.0, |s| s.phase());
     for (k, only) in steps.iter().enumerate() {
         if let Some(i) = only {
             progress.message(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
@@ -117,6 +157,7 @@ pub async fn run_loaded(
             name: v.name.clone(),
             streaming: v.stream,
             priced: v.price.is_some(),
+            swept: v.swept.clone(),
         });
         let metrics = Metrics::new(infos, scenario.load.stages.len(), schedule.warmup_end());
         let step = Step {
@@ -128,14 +169,7 @@ pub async fn run_loaded(
             abort_on_error_rate: scenario.load.abort_on_error_rate,
             warn_usd: scenario.budget.warn_usd,
         };
-        let result = load::run(step, metrics, &mut csv, stop.clone(), progress.as_mut()).await;
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => {
-                target.stop().await?;
-                return Err(e);
-            }
-        };
+        let result = load::run(step, metrics, &mut csv, stop.clone(), progress.as_mut()).await?;
         measured.push(result.metrics);
         let _ = dispatch_lateness.add(&result.dispatch_lateness);
         notes.extend(result.notes);
@@ -146,11 +180,9 @@ pub async fn run_loaded(
             break;
         }
     }
-    target.stop().await?;
 
     let partial = stop_reason.is_partial() || measured.len() < steps.len();
-    let mut summary =
-        Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason.as_str(), partial);
+    let mut summary = Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason, partial);
     summary.notes = notes;
     let sources = &summary.total.output_token_source;
     if sources.tiktoken > 0 {
@@ -167,10 +199,9 @@ pub async fn run_loaded(
     }
     summary.notes.extend(unsupported_features(&scenario, &summary));
     summary.judge(&scenario.slo);
-    report::write_results(&dir.path, &summary, &measured)?;
     info.ended_at = Some(results::rfc3339(ended_at));
     info.partial = Some(partial);
-    info.stop_reason = Some(stop_reason.as_str().to_owned());
+    info.stop_reason = Some(stop_reason);
     info.client = Some(results::ClientOverhead::new(
         &dispatch_lateness,
         cpu_start.zip(client_cpu_seconds()).map(|(a, b)| b - a),
@@ -178,8 +209,7 @@ pub async fn run_loaded(
         first_request_at,
     ));
     dir.write_run_info(&info)?;
-    // After run.json's final rewrite: report.html shows its end time.
-    report::write_visuals(&dir.path, &summary, &measured)?;
+    report::write_all(&dir, &summary, &measured, &info)?;
     Ok(RunOutcome { summary, dir: dir.path })
 }
 

@@ -16,16 +16,23 @@ use std::time::{Duration, Instant};
 
 use diagnose::RateLimits;
 
-use crate::Exit;
+use crate::cli::CheckArgs;
+use crate::client::target::RunningTarget;
 use crate::client::{self, Endpoint};
+use crate::error::{Exit, Result};
 use crate::scenario::{Endpoint as Api, LoadMode, Scenario, SweepMode, Target, Variant};
-use crate::target::RunningTarget;
 
 /// The longest any one check waits.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `llmload check SCENARIO`.
+pub async fn command(args: CheckArgs) -> Result<Exit> {
+    let s = Scenario::load_profile(&args.scenario, args.profile.as_deref())?;
+    run(&s, args.no_request).await
+}
+
 /// Runs every check for `s` and prints the findings on stdout.
-pub async fn run(s: &Scenario, no_request: bool) -> anyhow::Result<Exit> {
+pub async fn run(s: &Scenario, no_request: bool) -> Result<Exit> {
     let target = RunningTarget::start(s).await?;
     let result = checks(s, &target.endpoint, no_request).await;
     target.stop().await?;
@@ -58,7 +65,7 @@ impl Report {
     }
 }
 
-async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> anyhow::Result<usize> {
+async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> Result<usize> {
     let key_var = match &s.target {
         Target::OpenAi(l) => {
             let from = match &l.profile {

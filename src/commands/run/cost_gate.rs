@@ -8,8 +8,15 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::BadInput;
+use crate::error::{InputProblem, Result};
 use crate::scenario::{Plan, Scenario, Target};
+
+/// A live run not started for its cost: bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(String);
+
+impl InputProblem for Refused {}
 
 /// What to do before starting.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +69,7 @@ pub fn decide(s: &Scenario, plan: &Plan, threshold: f64, yes: bool, interactive:
 
 /// Prints the worst case of a live run and applies the rule, asking on the
 /// terminal when it may.
-pub fn confirm(s: &Scenario, threshold: f64, yes: bool) -> anyhow::Result<()> {
+pub fn confirm(s: &Scenario, threshold: f64, yes: bool) -> Result<()> {
     if s.target == Target::Simulator {
         return Ok(());
     }
@@ -74,16 +81,16 @@ pub fn confirm(s: &Scenario, threshold: f64, yes: bool) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     match decide(s, &plan, threshold, yes, interactive) {
         Gate::Go => Ok(()),
-        Gate::Refuse(msg) => Err(BadInput(msg).into()),
+        Gate::Refuse(msg) => Err(Refused(msg).into()),
         Gate::Ask(why) => {
             eprint!("{why}. Start the run? [y/N] ");
             let _ = std::io::stderr().flush();
             let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer)?;
+            std::io::stdin().lock().read_line(&mut answer).map_err(anyhow::Error::from)?;
             if matches!(answer.trim(), "y" | "Y" | "yes") {
                 Ok(())
             } else {
-                Err(BadInput("not started (answered no); --yes skips the question".into()).into())
+                Err(Refused("not started (answered no); --yes skips the question".into()).into())
             }
         }
     }

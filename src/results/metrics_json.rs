@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer as HdrDeserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use super::{Histograms, Metrics, Summary, VariantMetrics, new_histogram};
+use crate::metrics::{Histograms, Metrics, StopReason, Summary, VariantMetrics, new_histogram};
 use crate::scenario::{self, Slo, Stage};
 
 /// The value of `format` in metrics.json; a later incompatible layout gets a
@@ -36,7 +36,7 @@ pub const FORMAT: &str = "llmload-metrics/1";
 #[derive(Debug, Clone)]
 pub struct StoredRun {
     pub scenario: String,
-    pub stop_reason: String,
+    pub stop_reason: StopReason,
     pub partial: bool,
     pub notes: Vec<String>,
     /// The load stages; empty when the load had a single stage.
@@ -50,7 +50,7 @@ pub struct StoredRun {
 impl StoredRun {
     /// Computes and judges the summary, as the run did.
     pub fn summary(&self) -> Summary {
-        let mut s = Summary::new(&self.scenario, &self.steps, &self.stages, &self.stop_reason, self.partial);
+        let mut s = Summary::new(&self.scenario, &self.steps, &self.stages, self.stop_reason, self.partial);
         s.notes = self.notes.clone();
         s.judge(&self.objectives);
         s
@@ -66,7 +66,7 @@ impl StoredRun {
 struct File<S> {
     format: String,
     scenario: String,
-    stop_reason: String,
+    stop_reason: StopReason,
     partial: bool,
     notes: Vec<String>,
     stages: Vec<StageFile>,
@@ -110,7 +110,7 @@ pub fn to_json(summary: &Summary, steps: &[Metrics]) -> anyhow::Result<String> {
     let file = File {
         format: FORMAT.to_owned(),
         scenario: summary.scenario.clone(),
-        stop_reason: summary.stop_reason.clone(),
+        stop_reason: summary.stop_reason,
         partial: summary.partial,
         notes: summary.notes.clone(),
         stages: summary

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::tokens;
 use crate::scenario::{Endpoint, FilePrompt, PromptContent};
+use crate::tokens;
 
 /// Reads and counts every prompt; an error names the file and the line.
 pub fn read_prompts_file(path: &Path, model: &str, endpoint: Endpoint) -> Result<Vec<FilePrompt>, String> {

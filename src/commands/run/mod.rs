@@ -1,0 +1,66 @@
+//! `llmload run`: the arguments checked, the scenario prepared once (seed,
+//! shard), the plan printed (`--dry-run`) or the cost gate passed, then the
+//! run (`execute`) and its table, with the exit code of its outcome.
+
+pub mod cost_gate;
+mod execute;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+pub use execute::{Prepared, RunOptions, RunOutcome, execute, execute_with, run_loaded, run_scenario};
+
+use super::verdict;
+use crate::cli::RunArgs;
+use crate::error::{ArgumentError, Exit, Result};
+use crate::load::StopReason;
+use crate::load::shutdown::{self, Stop};
+use crate::progress;
+use crate::report::{self, Format};
+use crate::results::rfc3339;
+use crate::scenario::{self, Scenario};
+
+pub async fn command(args: RunArgs) -> Result<Exit> {
+    if let Some(at) = args.start_at
+        && at <= SystemTime::now()
+    {
+        let problem = format!("{}: that time has passed (now {})", rfc3339(at), rfc3339(SystemTime::now()));
+        return Err(ArgumentError { arg: "--start-at", problem }.into());
+    }
+    if !(args.confirm_above.is_finite() && args.confirm_above >= 0.0) {
+        let problem = format!("must be a USD amount >= 0, got {}", args.confirm_above);
+        return Err(ArgumentError { arg: "--confirm-above", problem }.into());
+    }
+    let mut s = Scenario::load_profile(&args.scenario, args.profile.as_deref())?;
+    let names: Vec<String> = s.variants.iter().map(|v| v.name.clone()).collect();
+    scenario::apply_overrides(&mut s.slo, &args.slo.objectives, &names)?;
+    // What this process sends: its shard's part of the plan, with its seed.
+    let prepared = Prepared::new(s, args.seed, args.shard)?;
+    if args.dry_run {
+        print!("{}", scenario::Plan::new(&prepared.scenario).render(&prepared.scenario));
+        return Ok(Exit::Ok);
+    }
+    cost_gate::confirm(&prepared.scenario, args.confirm_above, args.yes)?;
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
+    tokio::spawn(shutdown::escalate_on_signals(stop_tx));
+    let opts = RunOptions {
+        scenario: args.scenario,
+        out: args.out,
+        seed: args.seed,
+        reports_root: PathBuf::from("reports"),
+        progress: progress::for_terminal(args.quiet),
+        shard: args.shard,
+        start_at: args.start_at,
+    };
+    let outcome = execute(prepared, opts, stop_rx).await?;
+    report::append_step_summary(&outcome.summary);
+    println!("{}", report::Table.render(&outcome.summary));
+    println!("results: {}", outcome.dir.display());
+    Ok(if outcome.summary.stop_reason == StopReason::Interrupted {
+        Exit::Interrupted
+    } else {
+        verdict(&outcome.summary)
+    })
+}

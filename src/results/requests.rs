@@ -1,0 +1,292 @@
+//! requests.csv: one row per request, appended as requests finish, and read
+//! back row by row (never the whole file in memory) by the merge of shards,
+//! the per-request charts and `compare`. `RequestRow` is both what is
+//! written and what is read: a renamed column is a compile error, not a
+//! reader that breaks at run time.
+//!
+//! Columns are matched by name when reading, so files with more columns
+//! (later versions) still read, and a column added later has a default for
+//! files written before it.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::ResultsError;
+use crate::metrics::RequestRecord;
+
+/// Whether a request was measured or sent during warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Warmup,
+    Measured,
+}
+
+/// One row. Strings borrow from the line read (or from the record written),
+/// so reading a million rows allocates nothing per row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRow<'a> {
+    /// The request's number in its step (each step of a sequential sweep
+    /// starts at 0; each shard too).
+    #[serde(default)]
+    pub seq: u64,
+    pub variant: &'a str,
+    pub phase: Phase,
+    /// Intended start, ms from the start of the step.
+    pub intended_ms: f64,
+    #[serde(default)]
+    pub queue_delay_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub e2e_ms: f64,
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+    /// `usage`, `tiktoken` or `estimate`: where output_tokens came from.
+    #[serde(default)]
+    pub token_source: &'a str,
+    #[serde(borrow)]
+    pub finish_reason: Option<&'a str>,
+    /// `ok`, `cancelled` or an error class (`http_503`, `timeout`, ...).
+    pub outcome: &'a str,
+    #[serde(borrow)]
+    pub error: Option<&'a str>,
+    /// Sends of this request: 1, plus its retries.
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// HTTP 429 answers it met, even when a retry then got through.
+    #[serde(default)]
+    pub rate_limited: u32,
+    /// In a merged directory: the 1-based position of the shard's directory
+    /// in the `report` arguments (`seq` repeats across shards). No column
+    /// in a single run's file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RequestRow<'_> {
+    pub fn measured(&self) -> bool {
+        self.phase == Phase::Measured
+    }
+    pub fn ok(&self) -> bool {
+        self.outcome == "ok"
+    }
+    pub fn cancelled(&self) -> bool {
+        self.outcome == "cancelled"
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// The writer of requests.csv.
+pub struct RequestsWriter {
+    w: csv::Writer<BufWriter<File>>,
+    path: PathBuf,
+    variants: Vec<String>,
+}
+
+impl RequestsWriter {
+    pub(super) fn create(path: &Path, variants: Vec<String>) -> Result<Self, ResultsError> {
+        let f = File::create(path).map_err(|e| ResultsError::output(path, e))?;
+        Ok(RequestsWriter { w: csv::Writer::from_writer(BufWriter::new(f)), path: path.to_owned(), variants })
+    }
+
+    /// A finished request; `t0` is the step's start (`intended_ms` is an
+    /// offset from it).
+    pub fn write(&mut self, r: &RequestRecord, t0: Instant) -> anyhow::Result<()> {
+        let class = r.outcome.class();
+        let row = RequestRow {
+            seq: r.seq,
+            variant: self.variants.get(r.variant).map_or("?", String::as_str),
+            phase: if r.warmup { Phase::Warmup } else { Phase::Measured },
+            intended_ms: ms(r.intended.saturating_duration_since(t0)),
+            queue_delay_ms: ms(r.queue_delay()),
+            ttft_ms: r.ttft().map(ms),
+            e2e_ms: ms(r.e2e()),
+            prompt_tokens: r.prompt_tokens,
+            output_tokens: r.output_tokens,
+            token_source: r.token_source.as_str(),
+            finish_reason: r.finish_reason.as_deref(),
+            outcome: &class,
+            error: r.error.as_deref(),
+            attempts: r.attempts,
+            rate_limited: r.rate_limited,
+            shard: None,
+        };
+        // Fields borrowed apart: the row borrows the names, the writer is mutable.
+        self.w.serialize(&row).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+    }
+
+    pub fn row(&mut self, row: &RequestRow<'_>) -> anyhow::Result<()> {
+        self.w.serialize(row).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+    }
+
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.w.flush().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+    }
+}
+
+/// Columns every requests.csv has had; the others default when absent.
+const REQUIRED: [&str; 8] =
+    ["variant", "phase", "outcome", "intended_ms", "ttft_ms", "e2e_ms", "prompt_tokens", "output_tokens"];
+
+/// A streaming reader of requests.csv: one row at a time, borrowed.
+pub struct RequestsReader {
+    rdr: csv::Reader<File>,
+    headers: csv::StringRecord,
+    record: csv::StringRecord,
+    phase: usize,
+    path: PathBuf,
+}
+
+impl RequestsReader {
+    pub fn open(path: &Path) -> Result<Self, ResultsError> {
+        let file = File::open(path).map_err(|e| ResultsError::read(path, e))?;
+        let mut rdr = csv::ReaderBuilder::new().buffer_capacity(1 << 20).from_reader(file);
+        let headers =
+            rdr.headers().map_err(|e| ResultsError::invalid(path, format!("the header: {e}")))?.clone();
+        let column = |name: &str| headers.iter().position(|h| h == name);
+        if let Some(missing) = REQUIRED.iter().find(|c| column(c).is_none()) {
+            return Err(ResultsError::invalid(path, format!("no column `{missing}` in the header")));
+        }
+        let phase = column("phase").unwrap_or_default();
+        Ok(RequestsReader { rdr, headers, record: csv::StringRecord::new(), phase, path: path.to_owned() })
+    }
+
+    /// The next row, or `None` at the end. An error names the file, line
+    /// and column.
+    pub fn next_row(&mut self) -> Result<Option<RequestRow<'_>>, ResultsError> {
+        if !self.advance()? {
+            return Ok(None);
+        }
+        self.parse().map(Some)
+    }
+
+    /// The next measured row: warm-up rows are skipped unparsed, so what
+    /// they hold never matters to a reader of measurements.
+    pub fn next_measured(&mut self) -> Result<Option<RequestRow<'_>>, ResultsError> {
+        loop {
+            if !self.advance()? {
+                return Ok(None);
+            }
+            if self.record.get(self.phase) == Some("measured") {
+                return self.parse().map(Some);
+            }
+        }
+    }
+
+    /// Calls `f` with every row, in order.
+    pub fn for_each(
+        mut self,
+        mut f: impl FnMut(RequestRow<'_>) -> Result<(), ResultsError>,
+    ) -> Result<(), ResultsError> {
+        while let Some(row) = self.next_row()? {
+            f(row)?;
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self) -> Result<bool, ResultsError> {
+        self.rdr.read_record(&mut self.record).map_err(|e| ResultsError::invalid(&self.path, e.to_string()))
+    }
+
+    fn parse(&self) -> Result<RequestRow<'_>, ResultsError> {
+        self.record.deserialize(Some(&self.headers)).map_err(|e| {
+            let line = self.record.position().map_or(0, |p| p.line());
+            ResultsError::invalid(&self.path, format!("line {line}: {}", self.problem(&e)))
+        })
+    }
+
+    /// What is wrong with a field, in words: its column and value.
+    fn problem(&self, e: &csv::Error) -> String {
+        let csv::ErrorKind::Deserialize { err, .. } = e.kind() else { return e.to_string() };
+        let Some(i) = err.field().and_then(|f| usize::try_from(f).ok()) else { return err.to_string() };
+        let name = self.headers.get(i).unwrap_or("?");
+        let got = self.record.get(i).unwrap_or_default();
+        let expected = match err.kind() {
+            csv::DeserializeErrorKind::ParseFloat(_) | csv::DeserializeErrorKind::ParseInt(_) => {
+                "expected a number".to_owned()
+            }
+            csv::DeserializeErrorKind::ParseBool(_) => "expected true or false".to_owned(),
+            other => other.to_string(),
+        };
+        format!("column `{name}`: {expected}, got {got:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "seq,variant,phase,intended_ms,queue_delay_ms,ttft_ms,e2e_ms,prompt_tokens,\
+output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn rows_read_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.csv");
+        let row = RequestRow {
+            seq: 3,
+            variant: "chat/max_tokens=64",
+            phase: Phase::Measured,
+            intended_ms: 12.5,
+            queue_delay_ms: 0.25,
+            ttft_ms: None,
+            e2e_ms: 80.0,
+            prompt_tokens: 10,
+            output_tokens: 0,
+            token_source: "usage",
+            finish_reason: None,
+            outcome: "http_500",
+            error: Some("boom, \"quoted\"\nand a new line"),
+            attempts: 2,
+            rate_limited: 1,
+            shard: None,
+        };
+        let mut w = RequestsWriter::create(&path, vec![]).unwrap();
+        w.row(&row).unwrap();
+        w.row(&RequestRow { seq: 4, ttft_ms: Some(7.0), ..row.clone() }).unwrap();
+        w.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(HEADER), "the columns are the documented ones, no shard: {text}");
+        let mut r = RequestsReader::open(&path).unwrap();
+        assert_eq!(r.next_row().unwrap().unwrap(), row);
+        assert_eq!(r.next_row().unwrap().unwrap().ttft_ms, Some(7.0));
+        assert!(r.next_row().unwrap().is_none());
+    }
+
+    #[test]
+    fn columns_added_later_default_and_unknown_columns_are_ignored() {
+        let f = file(
+            "seq,variant,phase,intended_ms,queue_delay_ms,ttft_ms,e2e_ms,prompt_tokens,output_tokens,\
+token_source,finish_reason,outcome,error,future\n0,a,warmup,1,0,,2,3,4,usage,stop,ok,,x\n",
+        );
+        let mut r = RequestsReader::open(f.path()).unwrap();
+        let row = r.next_row().unwrap().unwrap();
+        assert_eq!((row.attempts, row.rate_limited, row.shard), (1, 0, None));
+        assert!(!row.measured() && row.ok());
+    }
+
+    #[test]
+    fn a_broken_row_is_named_by_file_line_and_column() {
+        let f = file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0\n"));
+        let mut r = RequestsReader::open(f.path()).unwrap();
+        let err = r.next_row().expect_err("fails").to_string();
+        assert!(err.contains("line 2") && err.contains(&f.path().display().to_string()), "{err}");
+        assert!(err.contains("column `intended_ms`: expected a number, got \"oops\""), "{err}");
+    }
+}
