@@ -21,13 +21,20 @@
 //! - `live`: `check`, profiles, headers and the cost gate against a
 //!   separately started simulator.
 //! - `real_server`: opt-in, against a real server (LLMLOAD_REAL_SERVER_URL).
+//! - `whole_run`: the worker loop on a deterministic fake backend: every stop
+//!   reason and its exit code.
+//! - `compat`: a results directory written by an older llmload still loads,
+//!   renders and compares.
+//! - `golden`: the table, Markdown and CSV renderings of a fixed summary.
 
 mod util;
 
 mod cli;
 mod client;
 mod compare;
+mod compat;
 mod deploy;
+mod golden;
 mod language;
 mod live;
 mod real_server;
@@ -39,3 +46,4 @@ mod simulator;
 mod slo_gate;
 mod timing;
 mod visuals;
+mod whole_run;

@@ -4,13 +4,16 @@
 //! HTTP. Parsing is kept pure (`sse.rs`, `chunk.rs`) so every byte-level case
 //! is unit-tested without a server. `body.rs` reads a 2xx body into the
 //! record; `retry.rs` decides how long to wait before trying again;
-//! `http.rs` builds the client for a target (headers, TLS roots, proxies).
+//! `http.rs` builds the client for a target (headers, TLS roots, proxies);
+//! `target.rs` starts the embedded simulator when a scenario asks for it;
+//! `scripted.rs` is a deterministic fake for whole-run tests.
 
 mod body;
 mod chunk;
 mod http;
 mod openai;
 mod retry;
+pub mod scripted;
 pub mod sse;
 pub mod target;
 
@@ -21,8 +24,8 @@ pub(crate) use chunk::error_message;
 pub use http::{Endpoint, SetupError, USER_AGENT};
 pub use openai::{ApiKey, OpenAiBackend, Policy};
 
-use crate::load::Ticket;
 use crate::metrics::RequestRecord;
+use crate::workload::Ticket;
 use crate::workload::WorkRequest;
 
 /// Something that can carry out a request and report its timeline.

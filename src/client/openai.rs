@@ -11,9 +11,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use super::http::Endpoint;
 use super::retry::{self, Backoff};
 use super::{Backend, body, chunk, error_chain};
-use crate::load::Ticket;
 use crate::metrics::{Outcome, RequestRecord};
 use crate::scenario::{ClientConfig, Scenario};
+use crate::workload::Ticket;
 use crate::workload::WorkRequest;
 
 /// Every request body is JSON; the endpoint's other headers are the

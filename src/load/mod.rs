@@ -1,6 +1,7 @@
 //! Driving the load: a schedule of intended start times, one worker loop that
 //! serves every mode, the budget, and the stop signal.
 
+mod abort;
 mod budget;
 mod limiter;
 mod runner;

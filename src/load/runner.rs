@@ -7,7 +7,6 @@
 //! disk even if the run is stopped. Closed loop, open loop, stages and
 //! sweeps all run through this loop; only the schedule differs.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 
+use super::abort::ErrorRateAbort;
 use super::shutdown::{GRACE, Stop, with_grace};
 use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::Backend;
@@ -22,11 +22,6 @@ use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::progress::{Progress, Status};
 use crate::results::RequestsWriter;
 use crate::workload::{WorkRequest, Workload};
-
-/// Errors over this many recent requests decide `abort_on_error_rate`...
-const ERROR_WINDOW: usize = 100;
-/// ...once at least this many have ended.
-const ERROR_WINDOW_MIN: usize = 20;
 
 /// One pass of the schedule: the whole run, or one variant of a sequential
 /// sweep.
@@ -63,6 +58,7 @@ struct Worker<B> {
     schedule: Arc<Schedule>,
     budget: Arc<BudgetGuard>,
     limiter: Option<Arc<Limiter>>,
+    abort: Option<Arc<ErrorRateAbort>>,
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<Stop>,
     started: Arc<AtomicU64>,
@@ -77,7 +73,14 @@ impl<B: Backend> Worker<B> {
     async fn run(mut self) -> Histogram<u64> {
         let mut lateness = crate::metrics::new_histogram();
         let mut again = false;
-        while let Some(ticket) = self.schedule.next(self.id, again) {
+        loop {
+            // A stop seen here ends the worker before it takes a ticket: the
+            // task that stops the schedule may not have run yet, and a
+            // ticket taken now would be sent and at once cancelled.
+            if *self.stop.borrow() >= Stop::Draining {
+                break;
+            }
+            let Some(ticket) = self.schedule.next(self.id, again) else { break };
             again = true;
             let req = self.workload.request(ticket.seq);
             // A timer due now still waits for the next tick of tokio's 1 ms
@@ -117,6 +120,13 @@ impl<B: Backend> Worker<B> {
             record.prompts = req.prompts;
             record.cost_usd = req.price.map(|p| p.cost(record.prompt_tokens, record.output_tokens));
             self.budget.settle(reserved, record.cost_usd.unwrap_or(0.0));
+            if let Some(abort) = &self.abort
+                && !record.warmup
+                && record.outcome != Outcome::Cancelled
+                && abort.observe(!record.outcome.is_ok())
+            {
+                self.schedule.stop(StopReason::ErrorRate);
+            }
             if self.records.send(record).is_err() {
                 return lateness;
             }
@@ -150,6 +160,7 @@ pub async fn run<B: Backend>(
     let started = Arc::new(AtomicU64::new(0));
     let measured = Arc::new(AtomicU64::new(0));
     let first_sent = Arc::new(OnceLock::new());
+    let abort = step.abort_on_error_rate.map(|limit| Arc::new(ErrorRateAbort::new(limit)));
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..schedule.workers() {
         let w = Worker {
@@ -159,6 +170,7 @@ pub async fn run<B: Backend>(
             schedule: schedule.clone(),
             budget: step.budget.clone(),
             limiter: step.limiter.clone(),
+            abort: abort.clone(),
             records: tx.clone(),
             stop: stop.clone(),
             started: started.clone(),
@@ -183,7 +195,6 @@ pub async fn run<B: Backend>(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let (mut done, mut errors, mut done_at_last_tick) = (0u64, 0u64, 0u64);
-    let mut recent: VecDeque<bool> = VecDeque::with_capacity(ERROR_WINDOW);
     let mut notes = Vec::new();
     let mut warned = false;
     loop {
@@ -194,24 +205,6 @@ pub async fn run<B: Backend>(
                 done += 1;
                 let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
                 errors += u64::from(failed);
-                if let Some(limit) = step.abort_on_error_rate
-                    && !rec.warmup
-                    && rec.outcome != Outcome::Cancelled
-                {
-                    if recent.len() == ERROR_WINDOW {
-                        recent.pop_front();
-                    }
-                    recent.push_back(failed);
-                    let rate = recent.iter().filter(|&&f| f).count() as f64 / recent.len() as f64;
-                    if recent.len() >= ERROR_WINDOW_MIN && rate > limit && schedule.stop_reason().is_none() {
-                        schedule.stop(StopReason::ErrorRate);
-                        notes.push(format!(
-                            "stopped: {:.0}% of the last {} requests failed (abort_on_error_rate = {limit})",
-                            rate * 100.0,
-                            recent.len()
-                        ));
-                    }
-                }
                 if let Some(warn) = step.warn_usd
                     && !warned
                     && step.budget.spent() >= warn
@@ -250,6 +243,10 @@ pub async fn run<B: Backend>(
     }
     interrupt.abort();
     csv.flush()?;
+    // The abort's note, if it stopped this step (the schedule's first stop wins).
+    if schedule.stop_reason() == Some(StopReason::ErrorRate) {
+        notes.extend(abort.and_then(|a| a.note()));
+    }
     Ok(RunResult {
         metrics,
         stop_reason: schedule.stop_reason().unwrap_or(StopReason::Interrupted),

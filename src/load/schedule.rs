@@ -20,17 +20,7 @@ use rand::{RngExt, SeedableRng};
 
 pub use crate::metrics::StopReason;
 use crate::scenario::{Arrival, Load, LoadMode};
-
-/// Permission to send one request.
-#[derive(Debug, Clone, Copy)]
-pub struct Ticket {
-    pub seq: u64,
-    pub intended: Instant,
-    /// Intended during warm-up: sent, not measured.
-    pub warmup: bool,
-    /// The stage the intended time falls in (0 during warm-up).
-    pub stage: usize,
-}
+pub use crate::workload::Ticket;
 
 /// A stretch of time at one load level.
 #[derive(Debug, Clone, Copy)]

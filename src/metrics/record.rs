@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use crate::load::Ticket;
+use crate::workload::Ticket;
 use crate::workload::WorkRequest;
 
 /// What happened to a request. Errors are classes, counted by class and

@@ -7,6 +7,7 @@
 mod prompt;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -18,6 +19,19 @@ use crate::scenario::{Endpoint, Price, PromptContent, PromptOrder, PromptSource,
 /// Below the base URL: the two endpoints requests go to.
 pub const CHAT_PATH: &str = "/chat/completions";
 pub const COMPLETIONS_PATH: &str = "/completions";
+
+/// Permission to send one request, issued by `load::Schedule`. It lives
+/// here, beside the request it goes with, because the client and the
+/// records read it too (they sit below `load`).
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    pub seq: u64,
+    pub intended: Instant,
+    /// Intended during warm-up: sent, not measured.
+    pub warmup: bool,
+    /// The stage the intended time falls in (0 during warm-up).
+    pub stage: usize,
+}
 
 /// A request ready to send.
 #[derive(Debug, Clone)]

@@ -15,8 +15,8 @@ pub use execute::{Prepared, RunOptions, RunOutcome, execute, execute_with, run_l
 use super::verdict;
 use crate::cli::RunArgs;
 use crate::error::{ArgumentError, Exit, Result};
-use crate::load::StopReason;
 use crate::load::shutdown::{self, Stop};
+use crate::metrics::{StopReason, Summary};
 use crate::progress;
 use crate::report::{self, Format};
 use crate::results::rfc3339;
@@ -58,9 +58,21 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
     report::append_step_summary(&outcome.summary);
     println!("{}", report::Table.render(&outcome.summary));
     println!("results: {}", outcome.dir.display());
-    Ok(if outcome.summary.stop_reason == StopReason::Interrupted {
-        Exit::Interrupted
-    } else {
-        verdict(&outcome.summary)
-    })
+    Ok(exit_code(&outcome.summary))
+}
+
+/// The exit code of a finished run, with the reason on stderr: 130 when a
+/// signal stopped it; 1 when an abort threshold or the budget cut it short,
+/// nothing succeeded, or an objective was missed; else 0.
+pub fn exit_code(summary: &Summary) -> Exit {
+    let cut_short = match summary.stop_reason {
+        StopReason::Interrupted => return Exit::Interrupted,
+        StopReason::Duration | StopReason::Requests => return verdict(summary),
+        StopReason::ErrorRate => "the error rate passed load.abort_on_error_rate",
+        StopReason::Budget => "the next request could have passed budget.max_usd",
+    };
+    // The objectives are still judged and said, but the run failed anyway.
+    let _ = verdict(summary);
+    eprintln!("error: the run was stopped early: {cut_short}");
+    Exit::Failed
 }

@@ -1,0 +1,190 @@
+//! Whole runs through the one worker loop on a deterministic fake backend
+//! (`client::scripted`): every stop reason, its exit code, and the rule that
+//! every request sent has its row in requests.csv. No timing tolerance: each
+//! request's fate is a function of its sequence number.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llmload::Exit;
+use llmload::client::scripted::{Reply, ScriptedBackend};
+use llmload::commands::run::{Prepared, exit_code};
+use llmload::load::shutdown::Stop;
+use llmload::metrics::StopReason;
+use llmload::results::ResultsDir;
+use llmload::scenario::Scenario;
+use tokio::sync::watch;
+
+use crate::util::{options, scenario_file};
+
+/// A scenario of one streamed variant of model `m`; `load` and `extra` are
+/// TOML added to its `[load]` table and after it.
+fn scenario(load: &str, extra: &str) -> String {
+    format!(
+        "name = \"fake\"\nseed = 1\n[load]\nconcurrency = 2\nwarmup = \"0s\"\n{load}\n{extra}\n\
+         [[variant]]\nname = \"v\"\nendpoint = \"chat\"\nmodel = \"m\"\nmax_tokens = 4\nprompt_tokens = 10\n"
+    )
+}
+
+struct Ran {
+    outcome: llmload::RunOutcome,
+    sent: u64,
+    rows: u64,
+    _dir: tempfile::TempDir,
+}
+
+/// Runs `toml` on `backend` in-process; `stop` lets a test interrupt it.
+async fn run_with(toml: &str, backend: Arc<ScriptedBackend>, stop: watch::Receiver<Stop>) -> Ran {
+    let (dir, path) = scenario_file(toml);
+    let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let prepared = Prepared::new(s, None, None).expect("prepared");
+    let opts = options(path, dir.path());
+    let outcome = llmload::execute_with(prepared, opts, stop, Shared(backend.clone()), "scripted://")
+        .await
+        .expect("the run completes");
+    let mut rows = 0;
+    let d = ResultsDir::open(&outcome.dir, "results directory").unwrap();
+    d.requests()
+        .unwrap()
+        .for_each(|_| {
+            rows += 1;
+            Ok(())
+        })
+        .unwrap();
+    Ran { outcome, sent: backend.sent(), rows, _dir: dir }
+}
+
+async fn run(toml: &str, script: impl Fn(u64) -> Reply + Send + Sync + 'static) -> Ran {
+    let (_tx, rx) = watch::channel(Stop::Running);
+    run_with(toml, Arc::new(ScriptedBackend::new(script)), rx).await
+}
+
+/// The backend shared with the test, which reads its count afterwards.
+struct Shared(Arc<ScriptedBackend>);
+
+impl llmload::client::Backend for Shared {
+    fn send(
+        &self,
+        req: &llmload::workload::WorkRequest,
+        ticket: &llmload::load::Ticket,
+    ) -> impl Future<Output = llmload::metrics::RequestRecord> + Send {
+        self.0.send(req, ticket)
+    }
+}
+
+fn ok(_: u64) -> Reply {
+    Reply::Ok { output_tokens: 4, latency: Duration::ZERO }
+}
+
+#[tokio::test]
+async fn a_request_count_stops_the_run_with_exit_0_and_a_row_per_request() {
+    let r = run(&scenario("requests = 25", ""), ok).await;
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Requests);
+    assert!(!s.partial);
+    assert_eq!((r.sent, r.rows, s.total.requests.ok), (25, 25, 25));
+    assert_eq!(s.total.output_tokens, 100);
+    assert_eq!(exit_code(s), Exit::Ok);
+}
+
+#[tokio::test]
+async fn a_duration_stops_the_run_with_exit_0_and_every_sent_request_in_the_csv() {
+    let reply = |_| Reply::Ok { output_tokens: 4, latency: Duration::from_millis(2) };
+    let r = run(&scenario("duration = \"200ms\"", ""), reply).await;
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Duration);
+    assert!(r.sent > 0);
+    assert_eq!(r.rows, r.sent, "every request sent has its row");
+    assert_eq!(s.total.requests.ok, r.sent);
+    assert_eq!(exit_code(s), Exit::Ok);
+}
+
+#[tokio::test]
+async fn the_error_rate_abort_stops_the_run_partial_with_exit_1() {
+    // Every third request fails at first, then all of them: the abort comes
+    // once the window of recent requests is mostly errors. Errors come back
+    // at once, as they often do: the abort must still catch them.
+    let reply = |seq| if seq < 30 && seq % 3 != 0 { ok(seq) } else { Reply::Status(500) };
+    let r = run(&scenario("requests = 500\nabort_on_error_rate = 0.5", ""), reply).await;
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::ErrorRate);
+    assert!(s.partial);
+    // 20 of the first 30 succeed; more than half of the last ones failed by
+    // the 45th or so; one more may be in flight on the other user.
+    assert!((40..60).contains(&r.sent), "stopped early: {} sent", r.sent);
+    assert_eq!(r.rows, r.sent);
+    assert!(s.total.requests.ok > 0, "some succeeded: the exit code is the abort's, not 'nothing succeeded'");
+    assert_eq!(exit_code(s), Exit::Failed);
+}
+
+#[tokio::test]
+async fn the_budget_stops_the_run_partial_with_exit_1_and_spend_under_the_cap() {
+    // 10 prompt + 4 output tokens at $1,000 per 1M: $0.014 a request, whose
+    // worst case (10 + 4 tokens) is the same; the cap allows 7 of them.
+    let extra = "[pricing.m]\ninput_per_1m = 1000.0\noutput_per_1m = 1000.0\n[budget]\nmax_usd = 0.1\n";
+    let r = run(&scenario("requests = 100", extra), ok).await;
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Budget);
+    assert!(s.partial);
+    assert_eq!((r.sent, r.rows), (7, 7));
+    let spent = s.total.cost_usd.expect("priced");
+    assert!(spent <= 0.1 && spent > 0.09, "spent {spent}");
+    assert_eq!(exit_code(s), Exit::Failed);
+}
+
+#[tokio::test]
+async fn a_signal_stops_the_run_partial_with_exit_130_and_requests_in_flight_cancelled() {
+    // Five requests answer; every later one hangs until cancelled.
+    let backend = Arc::new(ScriptedBackend::new(|seq| if seq < 5 { ok(seq) } else { Reply::Hang }));
+    let (tx, rx) = watch::channel(Stop::Running);
+    let watcher = backend.clone();
+    let interrupt = tokio::spawn(async move {
+        while watcher.sent() < 7 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Ctrl-C twice: stop sending, then cancel what is in flight.
+        let _ = tx.send(Stop::Draining);
+        let _ = tx.send(Stop::Cancel);
+        tx
+    });
+    let r = run_with(&scenario("requests = 1000", ""), backend, rx).await;
+    drop(interrupt.await);
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Interrupted);
+    assert!(s.partial);
+    assert_eq!(s.total.requests.ok, 5);
+    assert_eq!(s.total.requests.cancelled, 2, "the two users' hung requests");
+    assert_eq!((r.sent, r.rows), (7, 7), "cancelled requests have their rows too");
+    assert_eq!(exit_code(s), Exit::Interrupted);
+}
+
+#[tokio::test]
+async fn a_run_where_nothing_succeeded_exits_1() {
+    let r = run(&scenario("requests = 10", ""), |_| Reply::Connect).await;
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Requests);
+    assert_eq!((s.total.requests.ok, s.total.requests.errors, r.rows), (0, 10, 10));
+    assert_eq!(exit_code(s), Exit::Failed);
+}
+
+#[tokio::test]
+async fn a_missed_objective_exits_1_and_a_met_one_0() {
+    let slow = |_| Reply::Ok { output_tokens: 4, latency: Duration::from_millis(5) };
+    let r = run(&scenario("requests = 10", "[slo]\n\"e2e.p50\" = \"1ms\"\n"), slow).await;
+    assert_eq!(r.outcome.summary.slo_passed, Some(false));
+    assert_eq!(exit_code(&r.outcome.summary), Exit::Failed);
+    let r = run(&scenario("requests = 10", "[slo]\n\"e2e.p50\" = \"10s\"\n"), slow).await;
+    assert_eq!(r.outcome.summary.slo_passed, Some(true));
+    assert_eq!(exit_code(&r.outcome.summary), Exit::Ok);
+}
+
+#[tokio::test]
+async fn rate_limited_answers_are_errors_of_their_own_class() {
+    let r =
+        run(&scenario("requests = 10", ""), |seq| if seq % 2 == 0 { ok(seq) } else { Reply::Status(429) })
+            .await;
+    let s = &r.outcome.summary;
+    assert_eq!((s.total.requests.ok, s.total.requests.errors, s.total.requests.rate_limited), (5, 5, 5));
+    assert_eq!(s.total.errors[0].class, "http_429");
+    assert_eq!(exit_code(s), Exit::Ok);
+}
