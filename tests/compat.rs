@@ -10,6 +10,7 @@ const OLD: &str = "tests/fixtures/results-v0";
 
 #[test]
 fn report_re_renders_an_old_results_directory_with_the_same_figures() {
+    let _heavy = crate::util::CPU_HEAVY.blocking_read();
     let out = tempfile::tempdir().unwrap();
     let o = llmload().args(["report", OLD, "--out"]).arg(out.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -41,6 +42,7 @@ fn report_re_renders_an_old_results_directory_with_the_same_figures() {
 
 #[test]
 fn compare_reads_an_old_results_directory_beside_a_new_rendering_of_it() {
+    let _heavy = crate::util::CPU_HEAVY.blocking_read();
     let out = tempfile::tempdir().unwrap();
     let o = llmload().args(["report", OLD, "--out"]).arg(out.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(0));

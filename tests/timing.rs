@@ -3,7 +3,8 @@
 use crate::util::{run, variant};
 
 /// Timing assertions hold on an idle machine; these tests take turns so that
-/// they do not load the 2 cores for one another.
+/// they do not load the 2 cores for one another, and tests that burn CPU in
+/// bursts (`util::CPU_HEAVY`) wait for them.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const EXACT: &str = r#"
@@ -40,6 +41,7 @@ prompt_tokens = 50
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_jitter_simulator_gives_configured_ttft_and_itl() {
     let _turn = ONE_AT_A_TIME.lock().await;
+    let _quiet = crate::util::CPU_HEAVY.write().await;
     let (_dir, out) = run(EXACT).await;
     let s = variant(&out.summary, "stream");
     assert!(s.requests.ok > 60, "enough samples: {:?}", s.requests);
@@ -63,6 +65,7 @@ async fn zero_jitter_simulator_gives_configured_ttft_and_itl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_streaming_ttft_is_the_whole_answer() {
     let _turn = ONE_AT_A_TIME.lock().await;
+    let _quiet = crate::util::CPU_HEAVY.write().await;
     let (_dir, out) = run(EXACT).await;
     let s = variant(&out.summary, "whole");
     assert_eq!(s.streaming, Some(false));
@@ -78,6 +81,7 @@ async fn open_loop_sends_at_the_asked_rate() {
         .replace("concurrency = 32", "rate = 40\narrival = \"constant\"")
         .replace("duration = \"3s\"", "duration = \"2s\"");
     let _turn = ONE_AT_A_TIME.lock().await;
+    let _quiet = crate::util::CPU_HEAVY.write().await;
     let (_dir, out) = run(&toml).await;
     let t = &out.summary.total;
     assert_eq!(t.requests.sent, 80, "2 s at 40/s");
@@ -101,6 +105,7 @@ async fn a_capped_open_loop_reports_late_starts_in_latency() {
         .replace("duration = \"3s\"", "duration = \"1s\"")
         .replace("warmup = \"500ms\"", "warmup = \"0s\"");
     let _turn = ONE_AT_A_TIME.lock().await;
+    let _quiet = crate::util::CPU_HEAVY.write().await;
     let (_dir, out) = run(&toml).await;
     let t = &out.summary.total;
     assert_eq!(t.requests.sent, 50);

@@ -119,6 +119,7 @@ prompt_tokens = 10
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_requests_csv_is_drawn_from_a_bounded_sample() {
+    let _heavy = crate::util::CPU_HEAVY.read().await;
     let toml = r#"
 name = "large"
 [load]

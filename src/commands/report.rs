@@ -5,14 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use super::verdict;
 use crate::cli::ReportArgs;
 use crate::error::{ArgumentError, Exit, Result};
 use crate::metrics::Summary;
 use crate::report::{self, Format};
-use crate::results::{LoadedDir, REQUESTS_CSV, ResultsDir, merge};
+use crate::results::{self, LoadedDir, REQUESTS_CSV, ResultsDir, merge};
 use crate::scenario;
 
 /// What `report_results` needs; the CLI fills it from its arguments.
@@ -72,9 +70,7 @@ pub fn report_results(opts: ReportOptions) -> Result<ReportOutcome> {
                 // Copied as bytes: nothing in it changes.
                 let from = one.dir.join(REQUESTS_CSV);
                 if from.is_file() {
-                    std::fs::copy(&from, dir.file(REQUESTS_CSV)).with_context(|| {
-                        format!("cannot copy {} to {}", from.display(), dir.path.display())
-                    })?;
+                    results::copy_atomic(&from, &dir.file(REQUESTS_CSV))?;
                 }
             }
             one.info.clone()

@@ -43,10 +43,10 @@ pub fn write_all(
 /// job summary that cannot be written is a warning, not a failure: the results
 /// are written, and the run's exit code stays its own.
 pub fn append_step_summary(summary: &Summary) {
-    if let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty()) {
-        if let Err(e) = append(Path::new(&path), &Markdown.render(summary)) {
-            eprintln!("warning: cannot append the summary to ${STEP_SUMMARY_ENV}: {e:#}");
-        }
+    if let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty())
+        && let Err(e) = append(Path::new(&path), &Markdown.render(summary))
+    {
+        eprintln!("warning: cannot append the summary to ${STEP_SUMMARY_ENV}: {e:#}");
     }
 }
 

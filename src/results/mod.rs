@@ -170,6 +170,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Copies a file under a temporary name beside `to`, then renames it.
+pub fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = to.with_file_name(format!(".{name}.tmp"));
+    if let Err(e) = std::fs::copy(from, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()));
+    }
+    std::fs::rename(&tmp, to).with_context(|| format!("cannot write {}", to.display()))
+}
+
 /// One results directory as loaded for `llmload report`.
 #[derive(Debug, Clone)]
 pub struct LoadedDir {

@@ -127,10 +127,10 @@ pub(super) fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
             *slot = d;
         }
     }
-    if let Some(n) = l.retries {
-        if p.check(n <= MAX_RETRIES, "load.retries", || format!("must be 0..={MAX_RETRIES}, got {n}")) {
-            c.retries = n;
-        }
+    if let Some(n) = l.retries
+        && p.check(n <= MAX_RETRIES, "load.retries", || format!("must be 0..={MAX_RETRIES}, got {n}"))
+    {
+        c.retries = n;
     }
     if let Some(statuses) = &l.retry_on {
         for (i, &s) in statuses.iter().enumerate() {

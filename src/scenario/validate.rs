@@ -59,11 +59,11 @@ pub(super) fn parse(source: &str, path: &Path, profile: Option<&str>) -> Result<
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut problems = Problems(Vec::new());
     let scenario = build(raw, path, dir, profile, &mut problems);
-    if problems.0.is_empty() {
-        if let Some(mut s) = scenario {
-            s.sha256 = Sha256::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-            return Ok(s);
-        }
+    if problems.0.is_empty()
+        && let Some(mut s) = scenario
+    {
+        s.sha256 = Sha256::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        return Ok(s);
     }
     let mut seen = BTreeSet::new();
     let mut located: Vec<Problem> = problems

@@ -29,16 +29,16 @@ pub(super) fn variant(
     let n = v.n.unwrap_or(1);
     p.check((1..=128).contains(&n), at("n"), || format!("must be 1..=128, got {n}"));
     let stream = v.stream.unwrap_or(true);
-    if let Some(b) = v.best_of {
-        if p.check(completions, at("best_of"), || "only exists on endpoint = \"completions\"".into()) {
-            p.check((1..=20).contains(&b), at("best_of"), || format!("must be 1..=20, got {b}"));
-            p.check(b >= n, at("best_of"), || {
-                format!("must be >= n ({n}), got {b}: best_of generates best_of and returns n")
-            });
-            p.check(!(stream && b > 1), at("best_of"), || {
-                format!("best_of = {b} cannot be streamed (the API rejects it): set stream = false")
-            });
-        }
+    if let Some(b) = v.best_of
+        && p.check(completions, at("best_of"), || "only exists on endpoint = \"completions\"".into())
+    {
+        p.check((1..=20).contains(&b), at("best_of"), || format!("must be 1..=20, got {b}"));
+        p.check(b >= n, at("best_of"), || {
+            format!("must be >= n ({n}), got {b}: best_of generates best_of and returns n")
+        });
+        p.check(!(stream && b > 1), at("best_of"), || {
+            format!("best_of = {b} cannot be streamed (the API rejects it): set stream = false")
+        });
     }
     let stop = match &v.stop {
         None => Vec::new(),
@@ -111,12 +111,12 @@ fn sampling(
         ("frequency_penalty", v.frequency_penalty, -2.0, 2.0),
     ];
     for (k, val, lo, hi) in ranged {
-        if let Some(x) = val {
-            if p.check(x.is_finite() && (lo..=hi).contains(&x), at(k), || {
+        if let Some(x) = val
+            && p.check(x.is_finite() && (lo..=hi).contains(&x), at(k), || {
                 format!("must be {lo}..={hi}, got {x}")
-            }) {
-                m.insert(k.into(), serde_json::json!(x));
-            }
+            })
+        {
+            m.insert(k.into(), serde_json::json!(x));
         }
     }
     if let Some(s) = v.seed {

@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use llmload::metrics::Summary;
 use llmload::{RunOptions, RunOutcome};
 
+/// Taken for writing by the timing tests, for reading by tests that burn
+/// CPU in bursts (other processes rendering charts): those do not overlap a
+/// timing test on the 2 cores.
+pub static CPU_HEAVY: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Writes `toml` as `scenario.toml` in a fresh temporary directory.
 pub fn scenario_file(toml: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");

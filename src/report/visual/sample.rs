@@ -50,7 +50,7 @@ impl<T> Sampler<T> {
 
     /// Offers row number `i` (0-based, in file order) with its latency.
     pub fn offer(&mut self, i: u64, latency: f64, row: T) {
-        if i % self.stride == 0 {
+        if i.is_multiple_of(self.stride) {
             self.uniform.push(row);
         } else if self.slowest_max > 0 {
             if self.slowest.len() < self.slowest_max {

@@ -14,12 +14,12 @@ fn record(variant: usize, stage: usize, intended: Instant, i: u64) -> RequestRec
     r.output_tokens = 6;
     r.prompt_tokens = 10 + i;
     r.cost_usd = Some(1e-6 * i as f64 / 3.0);
-    r.finish_reasons = vec![if i % 3 == 0 { "length" } else { "stop" }.into()];
-    if i % 7 == 0 {
+    r.finish_reasons = vec![if i.is_multiple_of(3) { "length" } else { "stop" }.into()];
+    if i.is_multiple_of(7) {
         r.outcome = Outcome::Http(500);
         r.error = Some(format!("boom {}", i % 2));
     }
-    r.attempts = 1 + u32::from(i % 5 == 0);
+    r.attempts = 1 + u32::from(i.is_multiple_of(5));
     r
 }
 
