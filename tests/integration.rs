@@ -21,6 +21,8 @@
 //! - `live`: `check`, profiles, headers and the cost gate against a
 //!   separately started simulator.
 //! - `real_server`: opt-in, against a real server (LLMLOAD_REAL_SERVER_URL).
+//! - `throughput`: throughput counts the work completed inside the measured
+//!   window (and each stage), against requests.csv and the simulator.
 //! - `whole_run`: the worker loop on a deterministic fake backend: every stop
 //!   reason and its exit code.
 //! - `compat`: a results directory written by an older llmload still loads,
@@ -44,6 +46,7 @@ mod scenarios;
 mod shard;
 mod simulator;
 mod slo_gate;
+mod throughput;
 mod timing;
 mod visuals;
 mod whole_run;

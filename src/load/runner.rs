@@ -197,11 +197,15 @@ pub async fn run<B: Backend>(
     let (mut done, mut errors, mut done_at_last_tick) = (0u64, 0u64, 0u64);
     let mut notes = Vec::new();
     let mut warned = false;
+    // The intended start of the last request: where the window ends when
+    // the run did not run to its planned end.
+    let mut last_intended: Option<Instant> = None;
     loop {
         tokio::select! {
             rec = rx.recv() => {
                 let Some(rec) = rec else { break };
                 csv.write(&rec, t0)?;
+                last_intended = last_intended.max(Some(rec.intended));
                 done += 1;
                 let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
                 errors += u64::from(failed);
@@ -243,6 +247,13 @@ pub async fn run<B: Backend>(
     }
     interrupt.abort();
     csv.flush()?;
+    // The measured window: to the planned end when the run got there, else
+    // to the last request's intended start; the drain after it is excluded.
+    let window_end = match schedule.stop_reason() {
+        Some(StopReason::Duration) => schedule.end().or(last_intended),
+        _ => last_intended,
+    };
+    metrics.window_end = Some(window_end.map_or(metrics.window_start, |e| e.max(metrics.window_start)));
     // The abort's note, if it stopped this step (the schedule's first stop wins).
     if schedule.stop_reason() == Some(StopReason::ErrorRate) {
         notes.extend(abort.and_then(|a| a.note()));

@@ -4,6 +4,7 @@
 mod record;
 mod slo;
 mod summary;
+mod window;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use crate::scenario::Swept;
 pub use record::{Outcome, RequestRecord, TokenSource};
 pub use slo::SloResult;
 pub use summary::{Percentiles, StageStats, Stats, StopReason, Summary};
+pub use window::{Completions, Done};
 
 /// A start this much later than intended counts as late.
 pub const LATE_START: Duration = Duration::from_millis(5);
@@ -113,6 +115,9 @@ pub struct VariantMetrics {
     /// Whether the model has a price; `cost_usd` is 0 otherwise.
     pub priced: bool,
     pub cost_usd: f64,
+    /// Ok requests by when they completed, warm-up ones included: what
+    /// throughput counts (`window`). Empty in files written before it.
+    pub completed: Completions,
     /// What a sweep set in this variant (absent outside sweeps, and in files
     /// written before it was recorded).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,6 +153,7 @@ impl VariantMetrics {
         self.tokens_estimated += v.tokens_estimated;
         self.tokens_counted += v.tokens_counted;
         self.prompts += v.prompts;
+        self.completed.add(&v.completed);
         self.priced |= v.priced;
         self.cost_usd += v.cost_usd;
         self.retries += v.retries;
@@ -233,6 +239,12 @@ pub struct Metrics {
     pub window_start: Instant,
     /// End of the last measured request.
     pub last_end: Option<Instant>,
+    /// End of the measured window: the planned end, or (a run stopped by
+    /// its request count or early) the intended start of its last request;
+    /// the drain after it is not part of the window. `None` for steps
+    /// loaded from files written before windows were defined so: their
+    /// window ends at `last_end`.
+    pub window_end: Option<Instant>,
 }
 
 /// What the metrics need to know of a variant.
@@ -263,11 +275,18 @@ impl Metrics {
         let stages = (0..stages.max(1))
             .map(|i| VariantMetrics { name: format!("stage {}", i + 1), priced, ..Default::default() })
             .collect();
-        Metrics { variants, stages, window_start, last_end: None }
+        Metrics { variants, stages, window_start, last_end: None, window_end: None }
     }
 
-    /// Counts a finished request; warm-up requests are not measured.
+    /// Counts a finished request; warm-up requests are not measured, but
+    /// their completion counts toward throughput like any other.
     pub fn record(&mut self, r: &RequestRecord) {
+        if r.outcome.is_ok()
+            && let Some(offset) = r.end.checked_duration_since(self.window_start)
+            && let Some(v) = self.variants.get_mut(r.variant)
+        {
+            v.completed.record(offset, r.prompts, r.output_tokens);
+        }
         if r.warmup {
             return;
         }
@@ -296,9 +315,32 @@ impl Metrics {
         format!("p50 {:.0} / p99 {:.0} ms", ms(0.5), ms(0.99))
     }
 
-    /// Length of the measured window: from the end of warm-up to the end of
-    /// the last measured request.
+    /// Length of the measured window: from the end of warm-up to
+    /// `window_end` (files of before: to the end of the last measured
+    /// request).
     pub fn window(&self) -> Duration {
-        self.last_end.map_or(Duration::ZERO, |e| e.saturating_duration_since(self.window_start))
+        self.window_end
+            .or(self.last_end)
+            .map_or(Duration::ZERO, |e| e.saturating_duration_since(self.window_start))
+    }
+
+    /// From the window's end to the end of the last measured request: the
+    /// drain, excluded from the window.
+    pub fn drain(&self) -> Duration {
+        match (self.window_end, self.last_end) {
+            (Some(w), Some(l)) => l.saturating_duration_since(w),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Work completed from `from` to `to` (offsets from the window start),
+    /// per variant; files of before have no completion times, and the
+    /// measured counts of each variant stand in for the whole window.
+    pub fn done(&self, variant: usize, from: Duration, to: Duration) -> Done {
+        let v = &self.variants[variant];
+        if self.window_end.is_none() {
+            return Done { requests: v.ok, prompts: v.prompts, output_tokens: v.output_tokens };
+        }
+        v.completed.within(from, to)
     }
 }

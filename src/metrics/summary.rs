@@ -3,12 +3,13 @@
 //! fields, never rename these.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use hdrhistogram::Histogram;
 
-use super::{Histograms, Metrics, SloResult, VariantMetrics};
+use super::{Done, Histograms, Metrics, SloResult, VariantMetrics};
 use crate::scenario::{Slo, Stage, Swept};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,9 +18,17 @@ pub struct Summary {
     /// The run stopped before its plan was complete (e.g. Ctrl-C).
     pub partial: bool,
     pub stop_reason: StopReason,
-    /// Seconds from the end of warm-up to the end of the last measured
-    /// request (summed over the steps of a sequential sweep).
+    /// The measured window, in seconds (summed over the steps of a
+    /// sequential sweep): from the end of warm-up to the planned end (or, when
+    /// a request count or an early stop ended the run, the intended start of
+    /// its last request). Throughput is the work that completed inside it
+    /// divided by it.
     pub measured_seconds: f64,
+    /// After the window, until the last measured request ended: requests in
+    /// flight finishing. Their latency counts; their completions do not count
+    /// toward throughput.
+    #[serde(default)]
+    pub drain_seconds: f64,
     pub variants: Vec<Stats>,
     pub total: Stats,
     /// Per load stage, when the load has more than one.
@@ -121,11 +130,16 @@ pub struct TokenSources {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
-    /// Ok requests per second.
+    /// Achieved: ok requests that completed inside the window, per second.
     pub requests_per_s: f64,
     /// Prompts of ok requests per second (more than requests when batching).
     pub prompts_per_s: f64,
     pub output_tokens_per_s: f64,
+    /// Offered: measured requests started (intended) per second, whatever
+    /// became of them; above `requests_per_s` when the server fell behind or
+    /// failed.
+    #[serde(default)]
+    pub offered_requests_per_s: f64,
 }
 
 /// Milliseconds; `null` when there were no samples.
@@ -171,58 +185,88 @@ impl Summary {
     ) -> Self {
         let windows: Vec<f64> = steps.iter().map(|m| m.window().as_secs_f64()).collect();
         let n_variants = steps.first().map_or(0, |m| m.variants.len());
+        // Work completed inside each step's window, per variant.
+        let in_window = |m: &Metrics, i: usize| m.done(i, Duration::ZERO, m.window());
         let variants: Vec<Stats> = (0..n_variants)
             .map(|i| {
                 let mut v = steps[0].variants[i].clone();
                 v.reset_counts();
-                let mut secs = 0.0;
+                let (mut secs, mut done) = (0.0, Done::default());
                 for (m, w) in steps.iter().zip(&windows) {
                     if m.variants[i].ended() > 0 || steps.len() == 1 {
                         v.merge(&m.variants[i]);
                         secs += w;
+                        done += in_window(m, i);
                     }
                 }
-                stats(&v, secs)
+                stats(&v, secs, done)
             })
             .collect();
         let mut all = VariantMetrics { name: "total".into(), ..Default::default() };
+        let mut done = Done::default();
         for m in steps {
-            for v in &m.variants {
+            for (i, v) in m.variants.iter().enumerate() {
                 all.merge(v);
+                done += in_window(m, i);
             }
         }
         let secs: f64 = windows.iter().sum();
-        let mut total = stats(&all, secs);
+        let mut total = stats(&all, secs, done);
         let kinds: Vec<bool> =
             steps.first().map(|m| m.variants.iter().map(|v| v.streaming).collect()).unwrap_or_default();
         total.streaming =
             if kinds.iter().all(|s| Some(s) == kinds.first()) { kinds.first().copied() } else { None };
         let stage_stats = if stages.len() > 1 {
+            let mut from = Duration::ZERO;
             stages
                 .iter()
                 .enumerate()
                 .map(|(k, st)| {
                     let mut agg = VariantMetrics { name: format!("stage {}", k + 1), ..Default::default() };
+                    let (mut secs, mut done) = (0.0, Done::default());
                     for m in steps {
                         agg.merge(&m.stages[k]);
+                        if m.window_end.is_none() {
+                            // Written before completion times were kept: the
+                            // stage's own requests over its planned length.
+                            let own = &m.stages[k];
+                            done += Done {
+                                requests: own.ok,
+                                prompts: own.prompts,
+                                output_tokens: own.output_tokens,
+                            };
+                            secs += st.duration.map_or(m.window(), |d| d).as_secs_f64();
+                            continue;
+                        }
+                        // Requests belong to the stage they started in for
+                        // latency; throughput counts what completed during
+                        // the stage's time (cut at the window's end).
+                        let window = m.window();
+                        let to = st.duration.map_or(window, |d| (from + d).min(window));
+                        secs += to.saturating_sub(from).as_secs_f64();
+                        for i in 0..m.variants.len() {
+                            done += m.done(i, from, to);
+                        }
                     }
-                    let secs = st.duration.map_or(secs, |d| d.as_secs_f64() * steps.len() as f64);
+                    from += st.duration.unwrap_or_default();
                     StageStats {
                         stage: k + 1,
                         level: st.level,
                         duration_s: st.duration.map(|d| d.as_secs_f64()),
-                        stats: stats(&agg, secs),
+                        stats: stats(&agg, secs, done),
                     }
                 })
                 .collect()
         } else {
             Vec::new()
         };
+        let drain: f64 = steps.iter().map(|m| m.drain().as_secs_f64()).sum();
         Summary {
             scenario: scenario.to_owned(),
             partial,
             stop_reason,
             measured_seconds: (secs * 1000.0).round() / 1000.0,
+            drain_seconds: (drain * 1000.0).round() / 1000.0,
             variants,
             total,
             stages: stage_stats,
@@ -243,7 +287,8 @@ impl Summary {
     }
 }
 
-fn stats(v: &VariantMetrics, secs: f64) -> Stats {
+/// The figures of `v`, whose window lasted `secs` and saw `done` completed.
+fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
     let Histograms { ttft, ttft_service, e2e, e2e_service, itl, tpot, queue_delay, ttfr } = &v.h;
     let p = Percentiles::from_histogram;
     let errors = v.error_count();
@@ -290,9 +335,10 @@ fn stats(v: &VariantMetrics, secs: f64) -> Stats {
             tiktoken: v.tokens_counted,
         },
         throughput: Throughput {
-            requests_per_s: per_s(v.ok),
-            prompts_per_s: per_s(v.prompts),
-            output_tokens_per_s: per_s(v.output_tokens),
+            requests_per_s: per_s(done.requests),
+            prompts_per_s: per_s(done.prompts),
+            output_tokens_per_s: per_s(done.output_tokens),
+            offered_requests_per_s: per_s(v.ok + errors + v.cancelled),
         },
         cost_usd: v.priced.then(|| (v.cost_usd * 1e6).round() / 1e6),
         ttfr_ms: p(ttfr),
@@ -309,6 +355,34 @@ mod tests {
 
     fn record(intended: Instant) -> RequestRecord {
         RequestRecord::example(intended)
+    }
+
+    #[test]
+    fn throughput_counts_what_completed_in_the_window_not_the_drain() {
+        let t0 = Instant::now();
+        let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
+        // Warm-up until t0 + 1 s; the window ends at t0 + 3 s.
+        let start = t0 + Duration::from_secs(1);
+        let mut m = Metrics::new([info], 1, start);
+        m.window_end = Some(t0 + Duration::from_secs(3));
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let done = |intended: u64, end: u64, warmup: bool| {
+            let mut r = record(at(intended));
+            (r.end, r.warmup, r.output_tokens) = (at(end), warmup, 10);
+            r
+        };
+        m.record(&done(500, 1_200, true)); // warm-up, completed in the window: counts
+        m.record(&done(200, 900, true)); // warm-up, completed before it: does not
+        m.record(&done(1_500, 2_500, false)); // measured, in the window
+        m.record(&done(2_900, 3_800, false)); // measured, completed in the drain
+        let s = Summary::new("t", &[m], &[], crate::metrics::StopReason::Duration, false);
+        assert_eq!(s.measured_seconds, 2.0);
+        assert_eq!(s.drain_seconds, 0.8);
+        let t = &s.total.throughput;
+        assert_eq!((t.requests_per_s, t.output_tokens_per_s), (1.0, 10.0), "2 completions in 2 s");
+        assert_eq!(t.offered_requests_per_s, 1.0, "2 measured requests started in 2 s");
+        // Latency is every measured request's, the drained one included.
+        assert_eq!(s.total.e2e_ms.count, 2);
     }
 
     #[test]

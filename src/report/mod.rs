@@ -70,8 +70,13 @@ fn number(x: f64) -> String {
 }
 
 fn status_line(s: &Summary) -> String {
+    let drain = if s.drain_seconds > 0.0 {
+        format!(" (then {:.1} s of drain)", s.drain_seconds)
+    } else {
+        String::new()
+    };
     format!(
-        "{} — stopped by {}{}; measured window {:.1} s",
+        "{} — stopped by {}{}; measured window {:.1} s{drain}",
         s.scenario,
         s.stop_reason,
         if s.partial { " (partial results)" } else { "" },

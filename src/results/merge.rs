@@ -79,8 +79,16 @@ pub fn merge_runs(dirs: &[LoadedDir]) -> StoredRun {
                 }
             }
             let window = present.iter().map(|p| p.window()).max().unwrap_or_default();
+            let drain = present.iter().map(|p| p.drain()).max().unwrap_or_default();
             m.window_start = origin;
-            m.last_end = (!window.is_zero()).then(|| origin + window);
+            if present.iter().all(|p| p.window_end.is_some()) {
+                m.window_end = Some(origin + window);
+                m.last_end = Some(origin + window + drain);
+            } else {
+                // A shard written before windows ended at the last start.
+                m.window_end = None;
+                m.last_end = (!window.is_zero()).then(|| origin + window);
+            }
             m
         })
         .collect();

@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer as HdrDeserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Histograms, Metrics, StopReason, Summary, VariantMetrics, new_histogram};
+use crate::metrics::{Completions, Histograms, Metrics, StopReason, Summary, VariantMetrics, new_histogram};
 use crate::scenario::{self, Slo, Stage};
 
 /// The value of `format` in metrics.json; a later incompatible layout gets a
@@ -92,7 +92,13 @@ struct ObjectiveFile {
 
 #[derive(Serialize)]
 struct StepOut<'a> {
+    /// The measured window (see `Metrics::window_end`).
     window_s: f64,
+    /// After the window until the last measured request ended. Absent in
+    /// files of before, whose `window_s` ran to that end and whose
+    /// throughput was every measured request over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drain_s: Option<f64>,
     variants: &'a [VariantMetrics],
     stages: &'a [VariantMetrics],
 }
@@ -100,6 +106,8 @@ struct StepOut<'a> {
 #[derive(Deserialize)]
 struct StepIn {
     window_s: f64,
+    #[serde(default)]
+    drain_s: Option<f64>,
     variants: Vec<VariantMetrics>,
     stages: Vec<VariantMetrics>,
 }
@@ -130,7 +138,12 @@ pub fn to_json(summary: &Summary, steps: &[Metrics]) -> anyhow::Result<String> {
             .collect(),
         steps: steps
             .iter()
-            .map(|m| StepOut { window_s: m.window().as_secs_f64(), variants: &m.variants, stages: &m.stages })
+            .map(|m| StepOut {
+                window_s: m.window().as_secs_f64(),
+                drain_s: m.window_end.map(|_| m.drain().as_secs_f64()),
+                variants: &m.variants,
+                stages: &m.stages,
+            })
             .collect(),
     };
     Ok(serde_json::to_string(&file)? + "\n")
@@ -166,12 +179,15 @@ pub fn from_json(text: &str) -> anyhow::Result<StoredRun> {
                 s.window_s
             );
             let window = seconds(s.window_s);
-            Ok(Metrics {
-                variants: s.variants,
-                stages: s.stages,
-                window_start: origin,
-                last_end: (!window.is_zero()).then(|| origin + window),
-            })
+            let (window_end, last_end) = match s.drain_s {
+                Some(d) if d.is_finite() && d >= 0.0 => {
+                    (Some(origin + window), Some(origin + window + seconds(d)))
+                }
+                Some(d) => anyhow::bail!("drain_s {d} is not >= 0"),
+                // Files of before: the window ran to the last end.
+                None => (None, (!window.is_zero()).then(|| origin + window)),
+            };
+            Ok(Metrics { variants: s.variants, stages: s.stages, window_start: origin, last_end, window_end })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(StoredRun {
@@ -229,38 +245,76 @@ impl Histograms {
 
 impl Serialize for Histograms {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut out = BTreeMap::new();
-        let mut v2 = V2DeflateSerializer::new();
-        for (name, h) in NAMES.iter().zip(self.by_name()) {
-            let mut bytes = Vec::new();
-            v2.serialize(h, &mut bytes).map_err(|e| serde::ser::Error::custom(format!("{name}: {e:?}")))?;
-            out.insert(*name, BASE64.encode(bytes));
-        }
-        out.serialize(ser)
+        encode(NAMES.iter().copied().zip(self.by_name())).map_err(serde::ser::Error::custom)?.serialize(ser)
     }
 }
 
 impl<'de> Deserialize<'de> for Histograms {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
         let stored = BTreeMap::<String, String>::deserialize(de)?;
-        if let Some(unknown) = stored.keys().find(|k| !NAMES.contains(&k.as_str())) {
-            return Err(D::Error::custom(format!("unknown histogram {unknown:?}; known: {NAMES:?}")));
-        }
         let mut h = Histograms::default();
-        let mut reader = HdrDeserializer::new();
-        for (name, slot) in NAMES.iter().zip(h.by_name_mut()) {
-            let Some(text) = stored.get(*name) else { continue };
-            let bytes = BASE64.decode(text).map_err(|e| D::Error::custom(format!("{name}: {e}")))?;
-            let loaded: Histogram<u64> = reader
-                .deserialize(&mut bytes.as_slice())
-                .map_err(|e| D::Error::custom(format!("{name}: not an HDR histogram ({e:?})")))?;
-            // Into our own bounds, so later merges cannot fail silently.
-            *slot = new_histogram();
-            slot.add(&loaded).map_err(|e| D::Error::custom(format!("{name}: out of range ({e:?})")))?;
-        }
+        decode(&stored, NAMES.iter().copied().zip(h.by_name_mut())).map_err(serde::de::Error::custom)?;
         Ok(h)
     }
+}
+
+/// Completion times (`metrics::window`), like the latency histograms.
+const COMPLETION_NAMES: [&str; 3] = ["requests", "prompts", "output_tokens"];
+
+impl Serialize for Completions {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let all = [&self.requests, &self.prompts, &self.output_tokens];
+        encode(COMPLETION_NAMES.iter().copied().zip(all)).map_err(serde::ser::Error::custom)?.serialize(ser)
+    }
+}
+
+impl<'de> Deserialize<'de> for Completions {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let stored = BTreeMap::<String, String>::deserialize(de)?;
+        let mut c = Completions::default();
+        let slots = [&mut c.requests, &mut c.prompts, &mut c.output_tokens];
+        decode(&stored, COMPLETION_NAMES.iter().copied().zip(slots)).map_err(serde::de::Error::custom)?;
+        Ok(c)
+    }
+}
+
+/// Named histograms, each V2 + deflate then base64.
+fn encode<'a>(
+    named: impl Iterator<Item = (&'a str, &'a Histogram<u64>)>,
+) -> Result<BTreeMap<&'a str, String>, String> {
+    let mut v2 = V2DeflateSerializer::new();
+    let mut out = BTreeMap::new();
+    for (name, h) in named {
+        let mut bytes = Vec::new();
+        v2.serialize(h, &mut bytes).map_err(|e| format!("{name}: {e:?}"))?;
+        out.insert(name, BASE64.encode(bytes));
+    }
+    Ok(out)
+}
+
+/// Fills each slot from its stored histogram; a name not stored stays empty,
+/// a stored name with no slot is refused.
+fn decode<'a>(
+    stored: &BTreeMap<String, String>,
+    slots: impl Iterator<Item = (&'a str, &'a mut Histogram<u64>)>,
+) -> Result<(), String> {
+    let slots: Vec<_> = slots.collect();
+    if let Some(unknown) = stored.keys().find(|k| !slots.iter().any(|(n, _)| n == k)) {
+        let known: Vec<&str> = slots.iter().map(|(n, _)| *n).collect();
+        return Err(format!("unknown histogram {unknown:?}; known: {known:?}"));
+    }
+    let mut reader = HdrDeserializer::new();
+    for (name, slot) in slots {
+        let Some(text) = stored.get(name) else { continue };
+        let bytes = BASE64.decode(text).map_err(|e| format!("{name}: {e}"))?;
+        let loaded: Histogram<u64> = reader
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("{name}: not an HDR histogram ({e:?})"))?;
+        // Into our own bounds, so later merges cannot fail silently.
+        *slot = new_histogram();
+        slot.add(&loaded).map_err(|e| format!("{name}: out of range ({e:?})"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

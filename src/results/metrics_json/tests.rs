@@ -92,6 +92,28 @@ fn stored_then_loaded_metrics_give_an_identical_summary() {
 }
 
 #[test]
+fn windows_and_completion_times_survive_storing() {
+    // A run's steps end their window before the last request ends (a drain).
+    let mut steps = steps();
+    for m in &mut steps {
+        let last = m.last_end.expect("requests ended");
+        m.window_end = Some(last - Duration::from_millis(250));
+    }
+    let before = Summary::new("persist", &steps, &stages(), crate::metrics::StopReason::Duration, false);
+    assert!(before.drain_seconds > 0.0);
+    let loaded = from_json(&to_json(&before, &steps).unwrap()).unwrap();
+    let after = loaded.summary();
+    assert_eq!(serde_json::to_value(&before).unwrap(), serde_json::to_value(&after).unwrap());
+    for (a, b) in steps.iter().zip(&loaded.steps) {
+        assert_eq!((a.window(), a.drain()), (b.window(), b.drain()));
+        for (x, y) in a.variants.iter().zip(&b.variants) {
+            assert!(x.completed.requests == y.completed.requests);
+            assert!(x.completed.output_tokens == y.completed.output_tokens);
+        }
+    }
+}
+
+#[test]
 fn histograms_are_stored_as_v2_deflate_and_empty_ones_stay_small() {
     let steps = steps();
     let s = Summary::new("persist", &steps, &[], crate::metrics::StopReason::Duration, false);
