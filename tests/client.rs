@@ -151,6 +151,7 @@ async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestReco
         price: None,
         model: "gpt-4o".into(),
         estimated_tokens: 0,
+        max_output_tokens: 0,
     };
     let ticket = Ticket { seq: 42, intended: Instant::now(), warmup: false, stage: 0 };
     backend.send(&req, &ticket).await

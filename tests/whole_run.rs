@@ -188,3 +188,33 @@ async fn rate_limited_answers_are_errors_of_their_own_class() {
     assert_eq!(s.total.errors[0].class, "http_429");
     assert_eq!(exit_code(s), Exit::Ok);
 }
+
+#[tokio::test]
+async fn a_server_over_reporting_usage_never_pushes_spend_past_the_cap() {
+    // max_tokens = 4, but the server claims 500 output tokens each time.
+    let extra = "[pricing.m]\ninput_per_1m = 1000.0\noutput_per_1m = 1000.0\n[budget]\nmax_usd = 0.1\n";
+    let r = run(&scenario("requests = 100", extra), |_| Reply::Ok {
+        output_tokens: 500,
+        latency: Duration::ZERO,
+    })
+    .await;
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Budget);
+    let spent = s.total.cost_usd.expect("priced");
+    assert!(spent <= 0.1, "spent {spent} against a cap of 0.1");
+    assert!(
+        s.notes.iter().any(|n| n.contains("server anomaly") && n.contains("more than max_tokens allows")),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[tokio::test]
+async fn requests_the_server_refused_cost_nothing() {
+    let extra = "[pricing.m]\ninput_per_1m = 1000.0\noutput_per_1m = 1000.0\n";
+    let r = run(&scenario("requests = 10", extra), |seq| {
+        if seq % 2 == 0 { Reply::Status(401) } else { Reply::Connect }
+    })
+    .await;
+    assert_eq!(r.outcome.summary.total.cost_usd, Some(0.0));
+}

@@ -4,8 +4,19 @@
 //! settles the real cost when it ends. A request starts only if what was
 //! spent plus every reservation in flight stays within `max_usd`, so the cap
 //! holds even when many requests run at once.
+//!
+//! What a request costs (`charge`): nothing when the server never served it
+//! (no connection, or an error status: APIs do not bill those); else its
+//! tokens (the server's usage when sent) at the model's price, with output
+//! tokens capped at what `max_tokens` allows. Usage above that cap is a
+//! server anomaly: it is counted and said in the run's notes, not charged, so
+//! the spend stays within the cap the reservations were made against.
 
 use std::sync::Mutex;
+
+use crate::metrics::{Outcome, RequestRecord};
+use crate::scenario::Price;
+use crate::workload::WorkRequest;
 
 pub struct BudgetGuard {
     max_usd: Option<f64>,
@@ -16,6 +27,10 @@ pub struct BudgetGuard {
 struct Spend {
     spent: f64,
     reserved: f64,
+    /// Requests whose usage passed what they could be billed for, and the
+    /// output tokens above it.
+    anomalies: u64,
+    excess_tokens: u64,
 }
 
 impl BudgetGuard {
@@ -40,6 +55,36 @@ impl BudgetGuard {
         s.spent += actual;
     }
 
+    /// What `record` (sent for `req`) costs at `price`; see the module doc.
+    pub fn charge(&self, record: &RequestRecord, req: &WorkRequest, price: Price) -> f64 {
+        let served =
+            record.headers.is_some() && !matches!(record.outcome, Outcome::Http(_) | Outcome::RateLimited);
+        if !served {
+            return 0.0;
+        }
+        let output = record.output_tokens;
+        if req.max_output_tokens > 0 && output > req.max_output_tokens {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.anomalies += 1;
+            s.excess_tokens += output - req.max_output_tokens;
+            return price.cost(record.prompt_tokens, req.max_output_tokens);
+        }
+        price.cost(record.prompt_tokens, output)
+    }
+
+    /// Says, once, that the server reported more output than requests could
+    /// be billed for.
+    pub fn take_anomaly_note(&self) -> Option<String> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, excess) = (std::mem::take(&mut s.anomalies), std::mem::take(&mut s.excess_tokens));
+        (n > 0).then(|| {
+            format!(
+                "server anomaly: {n} requests reported {excess} output tokens more than max_tokens allows \
+                 (max_tokens x max(n, best_of) per prompt); they are priced at that limit"
+            )
+        })
+    }
+
     pub fn spent(&self) -> f64 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).spent
     }
@@ -58,6 +103,55 @@ mod tests {
         b.settle(0.4, 0.1);
         assert!(b.reserve(0.4), "0.1 spent + 0.4 + 0.4 <= 1.0");
         assert!((b.spent() - 0.1).abs() < 1e-12);
+    }
+
+    fn example() -> (RequestRecord, WorkRequest) {
+        let r = RequestRecord::example(std::time::Instant::now());
+        let req = WorkRequest {
+            variant: 0,
+            seq: 0,
+            path: "/chat/completions",
+            body: bytes::Bytes::new(),
+            stream: true,
+            prompts: 1,
+            prompt_tokens: 10,
+            worst_cost: None,
+            price: None,
+            model: "m".into(),
+            estimated_tokens: 0,
+            max_output_tokens: 8,
+        };
+        (r, req)
+    }
+
+    const PRICE: Price = Price { input_per_1m: 1e6, output_per_1m: 1e6 };
+
+    #[test]
+    fn a_request_the_server_never_served_costs_nothing() {
+        let b = BudgetGuard::new(Some(1.0));
+        let (mut r, req) = example();
+        r.prompt_tokens = 10;
+        r.outcome = Outcome::Connect;
+        assert_eq!(b.charge(&r, &req, PRICE), 0.0, "no connection");
+        r.headers = Some(r.sent);
+        for status in [Outcome::Http(401), Outcome::RateLimited, Outcome::Http(503)] {
+            r.outcome = status;
+            assert_eq!(b.charge(&r, &req, PRICE), 0.0, "{status:?}");
+        }
+        r.outcome = Outcome::Ok;
+        r.output_tokens = 5;
+        assert_eq!(b.charge(&r, &req, PRICE), 15.0, "served: 10 + 5 tokens at $1 each");
+    }
+
+    #[test]
+    fn usage_above_what_max_tokens_allows_is_an_anomaly_priced_at_the_limit() {
+        let b = BudgetGuard::new(None);
+        let (mut r, req) = example();
+        (r.headers, r.prompt_tokens, r.output_tokens) = (Some(r.sent), 10, 500);
+        assert_eq!(b.charge(&r, &req, PRICE), 18.0, "10 + 8 (max_tokens)");
+        let note = b.take_anomaly_note().expect("said");
+        assert!(note.contains("1 requests reported 492 output tokens more"), "{note}");
+        assert_eq!(b.take_anomaly_note(), None, "said once");
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl<B: Backend> Worker<B> {
             };
             record.stage = ticket.stage;
             record.prompts = req.prompts;
-            record.cost_usd = req.price.map(|p| p.cost(record.prompt_tokens, record.output_tokens));
+            record.cost_usd = req.price.map(|p| self.budget.charge(&record, &req, p));
             self.budget.settle(reserved, record.cost_usd.unwrap_or(0.0));
             if let Some(abort) = &self.abort
                 && !record.warmup
@@ -254,6 +254,7 @@ pub async fn run<B: Backend>(
         _ => last_intended,
     };
     metrics.window_end = Some(window_end.map_or(metrics.window_start, |e| e.max(metrics.window_start)));
+    notes.extend(step.budget.take_anomaly_note());
     // The abort's note, if it stopped this step (the schedule's first stop wins).
     if schedule.stop_reason() == Some(StopReason::ErrorRate) {
         notes.extend(abort.and_then(|a| a.note()));

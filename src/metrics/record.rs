@@ -176,6 +176,7 @@ impl RequestRecord {
             price: None,
             model: "gpt-4o".into(),
             estimated_tokens: 0,
+            max_output_tokens: 0,
         };
         RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
     }

@@ -227,6 +227,9 @@ pub struct Variant {
     pub sampling: serde_json::Map<String, serde_json::Value>,
     /// Passed through as-is, last, so it can set server-specific fields.
     pub extra_body: serde_json::Map<String, serde_json::Value>,
+    /// What the server may bill: `max_tokens` and sequences per prompt, as
+    /// `extra_body` may raise them.
+    pub billed: Billed,
     /// Prompts per request (completions only): sent as a prompt array.
     pub batch: u32,
     pub prompt: PromptSource,
@@ -247,7 +250,13 @@ impl Variant {
     pub fn worst_case_tokens(&self) -> (u64, u64) {
         let batch = u64::from(self.batch);
         let input = (u64::from(self.prompt.max_tokens()) + u64::from(self.system_tokens)) * batch;
-        (input, u64::from(self.max_tokens) * u64::from(self.sequences()) * batch)
+        (input, self.max_output_tokens())
+    }
+
+    /// The most output tokens one request can be billed for: `max_tokens`
+    /// for every sequence of every prompt (as `extra_body` may raise them).
+    pub fn max_output_tokens(&self) -> u64 {
+        u64::from(self.billed.max_tokens) * u64::from(self.billed.sequences) * u64::from(self.batch)
     }
 
     /// The most one request can cost, when the model has a price.
@@ -255,6 +264,13 @@ impl Variant {
         let (i, o) = self.worst_case_tokens();
         self.price.map(|p| p.cost(i, o))
     }
+}
+
+/// What a request may be billed for (see `Variant::billed`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Billed {
+    pub max_tokens: u32,
+    pub sequences: u32,
 }
 
 /// Where a variant's prompts come from.

@@ -74,6 +74,7 @@ pub(super) fn variant(
         p.check(!completions, at("system"), || "a system prompt needs endpoint = \"chat\"".into());
         p.check(!s.is_empty(), at("system"), || "must not be empty".into());
     }
+    let billed = billed(v.max_tokens, n.max(v.best_of.unwrap_or(1)), &extra_body, &at, p);
     let prompt = prompt(v, dir, &at, p);
     let system_tokens = v.system.as_deref().map_or(0, |s| crate::tokens::count(&v.model, s) as u32);
     (p.0.len() == before).then(|| Variant {
@@ -95,7 +96,38 @@ pub(super) fn variant(
         system: v.system.clone(),
         system_tokens,
         price: prices.get(&v.model).copied(),
+        billed,
     })
+}
+
+/// What the server may bill a request for: `max_tokens` and the sequences
+/// per prompt, raised by `extra_body` when it sets what is billed (it is
+/// sent last and wins), so that the worst case, the cost gate and the budget
+/// price what is really asked.
+fn billed(
+    max_tokens: u32,
+    sequences: u32,
+    extra: &serde_json::Map<String, serde_json::Value>,
+    at: &dyn Fn(&str) -> KeyPath,
+    p: &mut Problems,
+) -> Billed {
+    let mut b = Billed { max_tokens, sequences };
+    for key in ["max_tokens", "max_completion_tokens", "n", "best_of"] {
+        let Some(value) = extra.get(key) else { continue };
+        let Some(v) = value.as_u64().filter(|v| (1..=u64::from(u32::MAX)).contains(v)) else {
+            p.push(
+                at("extra_body").key(key),
+                format!("is billed, so it must be a whole number from 1 (llmload prices it), got {value}"),
+            );
+            continue;
+        };
+        let v = v as u32;
+        match key {
+            "max_tokens" | "max_completion_tokens" => b.max_tokens = b.max_tokens.max(v),
+            _ => b.sequences = b.sequences.max(v),
+        }
+    }
+    b
 }
 
 fn sampling(

@@ -52,6 +52,8 @@ pub struct WorkRequest {
     /// Tokens as the API estimates them for rate limits: prompt +
     /// max_tokens × max(n, best_of), per prompt.
     pub estimated_tokens: u64,
+    /// The most output tokens the request can be billed for.
+    pub max_output_tokens: u64,
     /// For counting output tokens in its encoding when the server sends no usage.
     pub model: Arc<str>,
 }
@@ -117,8 +119,8 @@ impl Workload {
             prompts: v.batch,
             prompt_tokens,
             worst_cost: v.worst_case_cost(),
-            estimated_tokens: u64::from(prompt_tokens)
-                + u64::from(v.max_tokens) * u64::from(v.sequences()) * u64::from(v.batch),
+            estimated_tokens: u64::from(prompt_tokens) + v.max_output_tokens(),
+            max_output_tokens: v.max_output_tokens(),
             price: v.price,
             model: self.models[variant].clone(),
         }

@@ -87,6 +87,17 @@ fn completions_batch_sends_a_prompt_array_with_every_parameter() {
     assert_eq!(b["ignore_eos"], true);
     assert_eq!(b["max_tokens"], 9, "extra_body is applied last, as written");
     assert!(b.get("stream_options").is_none());
+    // ...and what it sets is what is priced: 9 tokens x 3 sequences x 3 prompts.
+    assert_eq!(r.max_output_tokens, 81);
+}
+
+#[test]
+fn billed_keys_in_extra_body_must_be_whole_numbers() {
+    let src = "name = \"w\"\n[load]\nconcurrency = 1\nrequests = 1\n[[variant]]\nname = \"a\"\nendpoint = \"chat\"\n\
+               model = \"m\"\nmax_tokens = 5\nprompt_tokens = 3\nextra_body = { n = \"five\", max_completion_tokens = 0 }\n";
+    let err = Scenario::parse(src, Path::new("w.toml")).expect_err("refused").to_string();
+    assert!(err.contains("variant[0].extra_body.n: is billed"), "{err}");
+    assert!(err.contains("extra_body.max_completion_tokens"), "{err}");
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub fn worst_case_line(plan: &Plan) -> String {
 
 /// The rule, without side effects (tested on its own).
 pub fn decide(s: &Scenario, plan: &Plan, threshold: f64, yes: bool, interactive: bool) -> Gate {
-    if s.target == Target::Simulator || yes || s.budget.max_usd.is_some() {
+    if s.target == Target::Simulator || yes || s.budget.max_usd.is_some() || free(s) {
         return Gate::Go;
     }
     let why = match plan.worst_cost_usd {
@@ -65,6 +65,12 @@ pub fn decide(s: &Scenario, plan: &Plan, threshold: f64, yes: bool, interactive:
              default 1)"
         ))
     }
+}
+
+/// Every model is priced at 0 (a local server): nothing to spend, whatever
+/// the number of requests.
+fn free(s: &Scenario) -> bool {
+    s.variants.iter().all(|v| v.price.is_some_and(|p| p.input_per_1m == 0.0 && p.output_per_1m == 0.0))
 }
 
 /// Prints the worst case of a live run and applies the rule, asking on the
@@ -156,5 +162,15 @@ mod tests {
         let mut s = live(DEAR);
         s.target = Target::Simulator;
         assert_eq!(gate(&s, false, false), Gate::Go);
+    }
+
+    #[test]
+    fn a_target_priced_at_zero_runs_without_consent_even_unbounded() {
+        let free = "[pricing.m]\ninput_per_1m = 0\noutput_per_1m = 0\n";
+        let mut s = live(free);
+        assert_eq!(gate(&s, false, false), Gate::Go);
+        s.load.requests = None;
+        s.load.stages[0].duration = Some(std::time::Duration::from_secs(60));
+        assert_eq!(gate(&s, false, false), Gate::Go, "a closed loop bounded by duration only");
     }
 }
