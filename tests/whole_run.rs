@@ -42,7 +42,7 @@ async fn run_with(toml: &str, backend: Arc<ScriptedBackend>, stop: watch::Receiv
     let outcome = llmload::execute_with(prepared, opts, stop, Shared(backend.clone()), "scripted://")
         .await
         .expect("the run completes");
-    let mut rows = 0;
+    let mut rows = 0u64;
     let d = ResultsDir::open(&outcome.dir, "results directory").unwrap();
     d.requests()
         .unwrap()
@@ -51,6 +51,8 @@ async fn run_with(toml: &str, backend: Arc<ScriptedBackend>, stop: watch::Receiv
             Ok(())
         })
         .unwrap();
+    // Every request sent has its row, and the summary says so.
+    assert_eq!(outcome.summary.total.requests.sent, rows, "sent == rows of requests.csv");
     Ran { outcome, sent: backend.sent(), rows, _dir: dir }
 }
 
@@ -217,4 +219,46 @@ async fn requests_the_server_refused_cost_nothing() {
     })
     .await;
     assert_eq!(r.outcome.summary.total.cost_usd, Some(0.0));
+}
+
+/// An open loop of 20 requests/s for 1 s whose `[client_limit]` lets one
+/// through at once and then one every 10 s: most tickets still wait in the
+/// limiter when the plan and its 10 s of grace are over.
+const LIMITED: &str = "name = \"limited\"\nseed = 1\n[load]\nrate = 20\narrival = \"constant\"\nduration = \"1s\"\n\
+    warmup = \"0s\"\n[client_limit]\nrequests_per_minute = 6\n\
+    [[variant]]\nname = \"v\"\nendpoint = \"chat\"\nmodel = \"m\"\nmax_tokens = 4\nprompt_tokens = 10\n";
+
+#[tokio::test]
+async fn a_client_limit_cannot_make_a_run_outlive_its_plan_and_every_ticket_is_accounted_for() {
+    let started = std::time::Instant::now();
+    let r = run(LIMITED, ok).await;
+    let took = started.elapsed();
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Duration);
+    assert!(took < Duration::from_secs(12), "a 1 s plan took {took:?}: more than its 10 s of grace");
+    let q = &s.total.requests;
+    assert!(q.not_sent > 0, "tickets held past the end are counted");
+    assert_eq!(q.sent + q.not_sent, 20, "20 scheduled: {q:?}");
+    assert!(s.notes.iter().any(|n| n.contains("not sent") && n.contains("[client_limit]")), "{:?}", s.notes);
+}
+
+#[tokio::test]
+async fn a_signal_interrupts_a_run_held_by_its_client_limit() {
+    let backend = Arc::new(ScriptedBackend::new(ok));
+    let (tx, rx) = watch::channel(Stop::Running);
+    let watcher = backend.clone();
+    let signal = tokio::spawn(async move {
+        while watcher.sent() < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let _ = tx.send(Stop::Draining);
+        tx
+    });
+    let r = run_with(LIMITED, backend, rx).await;
+    drop(signal.await);
+    let s = &r.outcome.summary;
+    assert_eq!(s.stop_reason, StopReason::Interrupted);
+    assert!(s.partial);
+    assert_eq!(exit_code(s), Exit::Interrupted);
+    assert_eq!(s.total.requests.sent + s.total.requests.not_sent, 20, "{:?}", s.total.requests);
 }

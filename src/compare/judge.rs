@@ -68,15 +68,15 @@ impl Judge {
         metrics.push(rate("requests_per_s", tb.requests_per_s, tc.requests_per_s, false));
         metrics.push(rate("output_tokens_per_s", tb.output_tokens_per_s, tc.output_tokens_per_s, true));
         let (rb, rc) = (&b.requests, &c.requests);
-        if rb.sent > 0 || rc.sent > 0 {
-            let share = |errors: u64, sent: u64| (sent > 0).then(|| errors as f64 / sent as f64);
-            let ev = stats::two_proportions(rb.errors, rb.sent, rc.errors, rc.sent);
+        if rb.ended() > 0 || rc.ended() > 0 {
+            let share = |errors: u64, ended: u64| (ended > 0).then(|| errors as f64 / ended as f64);
+            let ev = stats::two_proportions(rb.errors, rb.ended(), rc.errors, rc.ended());
             let sign = ev.and_then(|e| e.significant_sign());
             metrics.push(self.row(
                 "error_rate".into(),
                 Better::Lower,
-                share(rb.errors, rb.sent),
-                share(rc.errors, rc.sent),
+                share(rb.errors, rb.ended()),
+                share(rc.errors, rc.ended()),
                 ev,
                 sign,
             ));
@@ -177,7 +177,7 @@ impl Judge {
 /// tokens cost the same; otherwise an approximation of the spread).
 fn cost_per_request(s: &Side) -> Option<(f64, f64)> {
     let cost = s.stats.cost_usd?;
-    let n = s.stats.requests.sent;
+    let n = s.stats.requests.ended();
     if n == 0 {
         return None;
     }

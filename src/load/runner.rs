@@ -59,6 +59,7 @@ struct Worker<B> {
     budget: Arc<BudgetGuard>,
     limiter: Option<Arc<Limiter>>,
     abort: Option<Arc<ErrorRateAbort>>,
+    not_sent: Arc<NotSent>,
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<Stop>,
     started: Arc<AtomicU64>,
@@ -92,19 +93,40 @@ impl<B: Backend> Worker<B> {
                         let late = ticket.intended.elapsed().as_micros();
                         lateness.saturating_record(u64::try_from(late).unwrap_or(u64::MAX));
                     }
-                    // Not sent yet, so not a request: nothing to record.
-                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => return lateness,
+                    // Not sent, so not a request: counted, no row.
+                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => {
+                        self.not_sent.count(&ticket, &req, NotSentReason::Stopped);
+                        return lateness;
+                    }
                 }
             }
             if let Some(l) = &self.limiter {
+                // Held back at most until the planned end and its grace: a
+                // ticket the limit keeps longer is not sent (a run never
+                // outlives its plan by more than the grace).
+                let end = self.schedule.end().map(|e| e + GRACE);
+                let past_end = async move {
+                    match end {
+                        Some(end) => tokio::time::sleep_until(end.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = l.acquire(req.estimated_tokens) => {}
-                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => return lateness,
+                    _ = past_end => {
+                        self.not_sent.count(&ticket, &req, NotSentReason::ClientLimit);
+                        return lateness;
+                    }
+                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => {
+                        self.not_sent.count(&ticket, &req, NotSentReason::Stopped);
+                        return lateness;
+                    }
                 }
             }
             let reserved = req.worst_cost.unwrap_or(0.0);
             if !self.budget.reserve(reserved) {
                 self.schedule.stop(StopReason::Budget);
+                self.not_sent.count(&ticket, &req, NotSentReason::Budget);
                 return lateness;
             }
             if self.started.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -135,6 +157,56 @@ impl<B: Backend> Worker<B> {
     }
 }
 
+/// Why a ticket the schedule issued was never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum NotSentReason {
+    Stopped,
+    ClientLimit,
+    Budget,
+}
+
+impl NotSentReason {
+    fn says(self) -> &'static str {
+        match self {
+            NotSentReason::Stopped => "the run was stopped while they waited for their start",
+            NotSentReason::ClientLimit => {
+                "[client_limit] held them past the planned end and its 10 s of grace"
+            }
+            NotSentReason::Budget => "the budget could not cover their worst case",
+        }
+    }
+}
+
+/// Measured tickets that were never sent, by variant and reason: every
+/// scheduled request is accounted for, as a row of requests.csv or here.
+#[derive(Default)]
+struct NotSent(std::sync::Mutex<std::collections::BTreeMap<(usize, NotSentReason), u64>>);
+
+impl NotSent {
+    fn count(&self, ticket: &Ticket, req: &WorkRequest, reason: NotSentReason) {
+        if !ticket.warmup {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()).entry((req.variant, reason)).or_default() += 1;
+        }
+    }
+
+    /// Adds the counts to the variants' and says why, in one note.
+    fn settle(&self, metrics: &mut Metrics) -> Option<String> {
+        let counts = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut by_reason = std::collections::BTreeMap::<NotSentReason, u64>::new();
+        for ((variant, reason), n) in counts {
+            if let Some(v) = metrics.variants.get_mut(variant) {
+                v.not_sent += n;
+            }
+            *by_reason.entry(reason).or_default() += n;
+        }
+        let total: u64 = by_reason.values().sum();
+        (total > 0).then(|| {
+            let why: Vec<String> = by_reason.iter().map(|(r, n)| format!("{n}: {}", r.says())).collect();
+            format!("{total} scheduled requests were not sent ({})", why.join("; "))
+        })
+    }
+}
+
 fn cancelled(req: &WorkRequest, t: &Ticket, sent: Instant) -> RequestRecord {
     let mut r = RequestRecord::new(req, t, sent);
     r.end = Instant::now();
@@ -155,12 +227,19 @@ pub async fn run<B: Backend>(
 ) -> anyhow::Result<RunResult> {
     let started_at = SystemTime::now();
     let schedule = step.schedule.clone();
-    let stop = with_grace(stop, GRACE);
+    // Signals come on `outer`; the workers' view turns a drain into a cancel
+    // after the grace period, and cancels what is still in flight once the
+    // planned end is a grace period behind (a run never outlives its plan by
+    // more).
+    let outer = stop;
+    let cancel_at = schedule.end().map(|end| end + GRACE);
+    let stop = with_grace(outer.clone(), GRACE, cancel_at);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
     let measured = Arc::new(AtomicU64::new(0));
     let first_sent = Arc::new(OnceLock::new());
     let abort = step.abort_on_error_rate.map(|limit| Arc::new(ErrorRateAbort::new(limit)));
+    let not_sent = Arc::new(NotSent::default());
     let mut workers = tokio::task::JoinSet::new();
     for id in 0..schedule.workers() {
         let w = Worker {
@@ -171,6 +250,7 @@ pub async fn run<B: Backend>(
             budget: step.budget.clone(),
             limiter: step.limiter.clone(),
             abort: abort.clone(),
+            not_sent: not_sent.clone(),
             records: tx.clone(),
             stop: stop.clone(),
             started: started.clone(),
@@ -181,12 +261,12 @@ pub async fn run<B: Backend>(
     }
     drop(tx);
 
-    let mut stop_watch = stop.clone();
+    let mut stop_watch = outer;
     let interrupt = {
         let schedule = schedule.clone();
         tokio::spawn(async move {
             if stop_watch.wait_for(|s| *s >= Stop::Draining).await.is_ok() {
-                schedule.stop(StopReason::Interrupted);
+                schedule.interrupt();
             }
         })
     };
@@ -255,6 +335,7 @@ pub async fn run<B: Backend>(
     };
     metrics.window_end = Some(window_end.map_or(metrics.window_start, |e| e.max(metrics.window_start)));
     notes.extend(step.budget.take_anomaly_note());
+    notes.extend(not_sent.settle(&mut metrics));
     // The abort's note, if it stopped this step (the schedule's first stop wins).
     if schedule.stop_reason() == Some(StopReason::ErrorRate) {
         notes.extend(abort.and_then(|a| a.note()));

@@ -195,6 +195,16 @@ impl Schedule {
         st.stopped.get_or_insert(reason);
     }
 
+    /// A signal stops the run whatever stopped the schedule before, unless
+    /// that was itself an abort (budget, error rate): requests still in
+    /// flight are cut short, so the run is interrupted.
+    pub fn interrupt(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(st.stopped, None | Some(StopReason::Duration | StopReason::Requests)) {
+            st.stopped = Some(StopReason::Interrupted);
+        }
+    }
+
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).stopped
     }

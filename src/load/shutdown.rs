@@ -55,18 +55,35 @@ pub async fn escalate_on_signals(tx: watch::Sender<Stop>) {
     }
 }
 
-/// Follows `outer` and turns a drain into a cancel after `grace`: what the
-/// workers of one step watch.
-pub fn with_grace(mut outer: watch::Receiver<Stop>, grace: Duration) -> watch::Receiver<Stop> {
+/// Follows `outer` and turns a drain into a cancel after `grace`, and
+/// cancels at `cancel_at` in any case: what the workers of one step watch.
+pub fn with_grace(
+    mut outer: watch::Receiver<Stop>,
+    grace: Duration,
+    cancel_at: Option<std::time::Instant>,
+) -> watch::Receiver<Stop> {
     let (tx, rx) = watch::channel(*outer.borrow());
+    let deadline = async move {
+        match cancel_at {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::spawn(async move {
-        if outer.wait_for(|s| *s >= Stop::Draining).await.is_err() {
-            return;
+        tokio::pin!(deadline);
+        tokio::select! {
+            r = outer.wait_for(|s| *s >= Stop::Draining) => if r.is_err() { return },
+            _ = &mut deadline => {
+                let _ = tx.send(Stop::Cancel);
+                return;
+            }
+            _ = tx.closed() => return,
         }
         let _ = tx.send(Stop::Draining);
         tokio::select! {
             _ = outer.wait_for(|s| *s == Stop::Cancel) => {}
             _ = tokio::time::sleep(grace) => {}
+            _ = &mut deadline => {}
             // Nobody watches any more: the step is over.
             _ = tx.closed() => return,
         }
@@ -82,7 +99,7 @@ mod tests {
     #[tokio::test]
     async fn a_drain_becomes_a_cancel_after_the_grace_period() {
         let (tx, rx) = watch::channel(Stop::Running);
-        let mut inner = with_grace(rx, Duration::from_millis(50));
+        let mut inner = with_grace(rx, Duration::from_millis(50), None);
         tx.send(Stop::Draining).unwrap();
         inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
         let t = std::time::Instant::now();
@@ -93,7 +110,7 @@ mod tests {
     #[tokio::test]
     async fn a_second_signal_cancels_at_once() {
         let (tx, rx) = watch::channel(Stop::Running);
-        let mut inner = with_grace(rx, Duration::from_secs(60));
+        let mut inner = with_grace(rx, Duration::from_secs(60), None);
         tx.send(Stop::Draining).unwrap();
         inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
         tx.send(Stop::Cancel).unwrap();
@@ -101,5 +118,17 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_deadline_cancels_without_any_signal() {
+        let (_tx, rx) = watch::channel(Stop::Running);
+        let at = std::time::Instant::now() + Duration::from_millis(30);
+        let mut inner = with_grace(rx, Duration::from_secs(60), Some(at));
+        tokio::time::timeout(Duration::from_secs(2), inner.wait_for(|s| *s == Stop::Cancel))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(std::time::Instant::now() >= at);
     }
 }

@@ -115,6 +115,8 @@ pub struct VariantMetrics {
     /// Whether the model has a price; `cost_usd` is 0 otherwise.
     pub priced: bool,
     pub cost_usd: f64,
+    /// Measured requests scheduled but never sent.
+    pub not_sent: u64,
     /// Ok requests by when they completed, warm-up ones included: what
     /// throughput counts (`window`). Empty in files written before it.
     pub completed: Completions,
@@ -153,6 +155,7 @@ impl VariantMetrics {
         self.tokens_estimated += v.tokens_estimated;
         self.tokens_counted += v.tokens_counted;
         self.prompts += v.prompts;
+        self.not_sent += v.not_sent;
         self.completed.add(&v.completed);
         self.priced |= v.priced;
         self.cost_usd += v.cost_usd;

@@ -64,7 +64,7 @@ fn value(st: &Stats, metric: SloMetric) -> Option<f64> {
     match metric {
         SloMetric::Latency(m, stat) => pick(latency(st, m), stat),
         SloMetric::ErrorRate => {
-            let ended = st.requests.sent;
+            let ended = st.requests.ended();
             // A run with no finished request has no error rate to meet.
             (ended > 0).then(|| st.requests.errors as f64 / ended as f64)
         }

@@ -89,7 +89,8 @@ pub struct Stats {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Requests {
-    /// Measured requests that ended (ok + errors); cancelled ones are apart.
+    /// Measured requests sent: ok + errors + cancelled, one row each in
+    /// requests.csv. (Before: ok + errors.)
     pub sent: u64,
     pub ok: u64,
     pub errors: u64,
@@ -102,6 +103,19 @@ pub struct Requests {
     /// HTTP 429 responses seen, including ones a later retry got past.
     #[serde(default)]
     pub rate_limited: u64,
+    /// Measured requests scheduled but never sent (the run stopped while
+    /// they waited for their start, the client-side limit or the budget);
+    /// the run's notes say why.
+    #[serde(default)]
+    pub not_sent: u64,
+}
+
+impl Requests {
+    /// Requests that ended with an answer or an error (not cancelled): what
+    /// an error rate is a share of.
+    pub fn ended(&self) -> u64 {
+        self.ok + self.errors
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -298,7 +312,8 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         swept: v.swept.clone(),
         streaming: Some(v.streaming),
         requests: Requests {
-            sent: v.ok + errors,
+            sent: v.ok + errors + v.cancelled,
+            not_sent: v.not_sent,
             ok: v.ok,
             errors,
             cancelled: v.cancelled,
