@@ -71,10 +71,14 @@ async fn report_over_two_shards_gives_the_counts_and_percentiles_of_the_histogra
     assert_eq!(s.variants.len(), 2);
     for name in ["chat/max_tokens=4", "chat/max_tokens=8"] {
         let (mut ttft, mut e2e, mut itl) = (new_histogram(), new_histogram(), new_histogram());
-        let (mut ok, mut out_tokens, mut window) = (0, 0, 0.0f64);
+        let (mut ok, mut out_tokens, mut window, mut done) = (0, 0, 0.0f64, 0);
         for step in 0..2 {
             let mut step_window = 0.0f64;
             for shard in &shards {
+                let m = &shard.steps[step];
+                let v = m.variants.iter().find(|v| v.name == name).unwrap();
+                // Throughput counts what completed inside each shard's window.
+                done += v.completed.within(std::time::Duration::ZERO, m.window()).requests;
                 let m = &shard.steps[step];
                 let v = m.variants.iter().find(|v| v.name == name).unwrap();
                 ttft.add(&v.h.ttft).unwrap();
@@ -106,7 +110,7 @@ async fn report_over_two_shards_gives_the_counts_and_percentiles_of_the_histogra
         assert_eq!(json(&v.e2e_ms), json(&Percentiles::from_histogram(&e2e)), "{name} e2e");
         assert_eq!(json(&v.itl_ms), json(&Percentiles::from_histogram(&itl)), "{name} itl");
         // Shards run at the same time: the rate is over the longest window, not the sum.
-        let rate = (ok as f64 / window * 1000.0).round() / 1000.0;
+        let rate = (done as f64 / window * 1000.0).round() / 1000.0;
         assert_eq!(v.throughput.requests_per_s, rate, "{name}");
     }
     assert_eq!(s.total.requests.ok, o1.summary.total.requests.ok + o2.summary.total.requests.ok);
@@ -321,4 +325,20 @@ async fn report_refuses_to_merge_another_scenario_or_other_variants_naming_the_d
     let o = llmload().arg("report").arg(_a.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("metrics.json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_refuses_to_merge_two_runs_made_one_after_the_other() {
+    let small = SHARD.replace("duration = \"700ms\"", "requests = 6");
+    let (a_dir, a) = run(&small).await;
+    // A second later, so the two runs' times cannot meet at run.json's precision.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_b_dir, b) = run(&small).await;
+    let out = a_dir.path().join("merged");
+    let o = llmload().arg("report").arg(&a.dir).arg(&b.dir).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}: ", b.dir.display())), "{stderr}");
+    assert!(stderr.contains("only shards that ran together merge"), "{stderr}");
+    assert!(!out.join("summary.json").exists());
 }

@@ -22,6 +22,17 @@ pub struct SloResult {
     /// `null` when there was nothing to measure (which fails).
     pub actual: Option<f64>,
     pub passed: bool,
+    /// A shard's figure of an objective on the whole run (throughput, error
+    /// rate, cost): reported, judged only once the shards are merged
+    /// (`llmload report`), never failing the shard.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
+}
+
+/// Objectives that only the whole run can meet: a shard's share of the
+/// throughput or the cost, or its own error rate, says nothing of them.
+pub fn whole_run(metric: SloMetric) -> bool {
+    !matches!(metric, SloMetric::Latency(..))
 }
 
 pub fn evaluate(objectives: &[Slo], s: &Summary) -> Vec<SloResult> {
@@ -45,6 +56,7 @@ pub fn evaluate(objectives: &[Slo], s: &Summary) -> Vec<SloResult> {
                 unit: unit(o.metric).into(),
                 actual,
                 passed,
+                deferred: false,
             }
         })
         .collect()

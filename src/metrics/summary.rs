@@ -296,6 +296,19 @@ impl Summary {
         self.slo_passed = (!self.slo.is_empty()).then(|| self.slo.iter().all(|r| r.passed));
     }
 
+    /// `judge`, for one shard of a run: objectives on the whole run are
+    /// reported but deferred to the merge, and do not decide the verdict.
+    pub fn judge_shard(&mut self, objectives: &[Slo]) {
+        self.judge(objectives);
+        for (r, o) in self.slo.iter_mut().zip(objectives) {
+            if super::slo::whole_run(o.metric) {
+                (r.deferred, r.passed) = (true, true);
+            }
+        }
+        let judged: Vec<bool> = self.slo.iter().filter(|r| !r.deferred).map(|r| r.passed).collect();
+        self.slo_passed = (!judged.is_empty()).then(|| judged.iter().all(|&p| p));
+    }
+
     pub fn variant(&self, name: &str) -> Option<&Stats> {
         self.variants.iter().find(|v| v.name == name)
     }
@@ -370,6 +383,33 @@ mod tests {
 
     fn record(intended: Instant) -> RequestRecord {
         RequestRecord::example(intended)
+    }
+
+    #[test]
+    fn a_shard_defers_objectives_on_the_whole_run_and_judges_latency() {
+        let t0 = Instant::now();
+        let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
+        let mut m = Metrics::new([info], 1, t0);
+        m.window_end = Some(t0 + Duration::from_secs(10));
+        let mut r = record(t0);
+        (r.first_token, r.end) = (Some(t0 + Duration::from_millis(50)), t0 + Duration::from_millis(80));
+        m.record(&r);
+        let slo = |toml: &str| {
+            let src = format!(
+                "name = \"s\"\n[load]\nconcurrency = 1\nrequests = 1\n[[variant]]\nname = \"v\"\n\
+                 endpoint = \"chat\"\nmodel = \"m\"\nmax_tokens = 4\nprompt_tokens = 4\n[slo]\n{toml}"
+            );
+            crate::scenario::Scenario::parse(&src, std::path::Path::new("s.toml")).unwrap().slo
+        };
+        let mut s = Summary::new("t", &[m.clone()], &[], crate::metrics::StopReason::Duration, false);
+        // 0.1 req/s in this shard: far below the run's objective, which the merge judges.
+        s.judge_shard(&slo("requests_per_s = { min = 100 }\n\"ttft.p95\" = \"1s\"\n"));
+        assert_eq!(s.slo_passed, Some(true));
+        assert!(s.slo[0].deferred && !s.slo[1].deferred);
+        s.judge_shard(&slo("\"ttft.p95\" = \"1ms\"\n"));
+        assert_eq!(s.slo_passed, Some(false), "latency is judged in the shard");
+        s.judge(&slo("requests_per_s = { min = 100 }\n"));
+        assert_eq!(s.slo_passed, Some(false), "a whole run is judged in full");
     }
 
     #[test]

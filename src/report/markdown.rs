@@ -42,7 +42,11 @@ impl Format for Markdown {
             }
         }
         if !s.slo.is_empty() {
-            let verdict = if s.slo_passed == Some(true) { "met" } else { "**not met**" };
+            let verdict = match s.slo_passed {
+                Some(true) => "met",
+                Some(false) => "**not met**",
+                None => "deferred to the merge of the shards",
+            };
             out += &format!("\n### Service-level objectives: {verdict}\n\n");
             for line in slo_lines(s) {
                 out += &format!("- {line}\n");

@@ -58,7 +58,11 @@ pub fn slo_line(r: &SloResult) -> String {
     };
     let unit = if r.unit.is_empty() || r.unit == "fraction" { String::new() } else { format!(" {}", r.unit) };
     let actual = r.actual.map_or("no data".into(), |a| format!("{}{unit}", number(a)));
-    let verdict = if r.passed { "PASS" } else { "FAIL" };
+    let verdict = match (r.deferred, r.passed) {
+        (true, _) => "DEFERRED to the merge of the shards:",
+        (false, true) => "PASS",
+        (false, false) => "FAIL",
+    };
     format!("{verdict} {} ({scope}): {actual}, limit {op} {}{unit}", r.metric, number(r.threshold))
 }
 

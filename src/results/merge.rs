@@ -51,8 +51,48 @@ pub fn check_compatible(dirs: &[LoadedDir]) -> Result<(), ResultsError> {
                 "its scenario file (sha256 in run.json) differs from {base}'s: only shards of one run merge"
             ));
         }
+        match (first.info.shard, d.info.shard) {
+            (None, None) => {}
+            (Some(a), Some(b)) if a.count != b.count || a.scenario_seed != b.scenario_seed => {
+                return refuse(format!(
+                    "it is shard {}/{} of a run of seed {}, {base} shard {}/{} of seed {}: not the same run",
+                    b.index, b.count, b.scenario_seed, a.index, a.count, a.scenario_seed
+                ));
+            }
+            (Some(_), Some(_)) => {}
+            _ => {
+                return refuse(format!(
+                    "one of it and {base} was run with --shard, the other not: not the same run"
+                ));
+            }
+        }
+        if let Some(twin) = dirs.iter().take_while(|o| !std::ptr::eq(*o, d)).find(|o| {
+            o.info.shard.is_some() && o.info.shard.map(|s| s.index) == d.info.shard.map(|s| s.index)
+        }) {
+            return refuse(format!("it is the same shard as {}: each shard merges once", twin.dir.display()));
+        }
+        if !overlap(&first.info, &d.info) {
+            return refuse(format!(
+                "it ran from {} to {}, {base} from {} to {}: only shards that ran together merge",
+                d.info.started_at,
+                d.info.ended_at.as_deref().unwrap_or("?"),
+                first.info.started_at,
+                first.info.ended_at.as_deref().unwrap_or("?")
+            ));
+        }
     }
     Ok(())
+}
+
+/// The two runs' [start, end] intervals meet (a run without an end, cut
+/// short before it could write one, is taken to overlap).
+fn overlap(a: &RunInfo, b: &RunInfo) -> bool {
+    let t = |s: &str| humantime::parse_rfc3339(s).ok();
+    let span = |i: &RunInfo| Some((t(&i.started_at)?, t(i.ended_at.as_deref()?)?));
+    match (span(a), span(b)) {
+        (Some((a0, a1)), Some((b0, b1))) => a0 <= b1 && b0 <= a1,
+        _ => true,
+    }
 }
 
 /// The merged measurements of compatible shards.

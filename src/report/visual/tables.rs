@@ -19,14 +19,18 @@ pub fn slo(s: &Summary) -> String {
     if s.slo.is_empty() {
         return h + "<p class=\"muted\">No objectives ([slo] in the scenario).</p>\n";
     }
-    let verdict = if s.slo_passed == Some(true) {
-        "<span class=\"badge pass\">met</span>"
-    } else {
-        "<span class=\"badge fail\">not met</span>"
+    let verdict = match s.slo_passed {
+        Some(true) => "<span class=\"badge pass\">met</span>",
+        Some(false) => "<span class=\"badge fail\">not met</span>",
+        None => "<span class=\"badge none\">deferred to the merge of the shards</span>",
     };
     let _ = writeln!(h, "<p>Verdict: {verdict}</p>\n<ul>");
     for (line, r) in slo_lines(s).iter().zip(&s.slo) {
-        let class = if r.passed { "pass" } else { "fail" };
+        let class = match (r.deferred, r.passed) {
+            (true, _) => "none",
+            (false, true) => "pass",
+            (false, false) => "fail",
+        };
         let _ = writeln!(h, "<li><span class=\"badge {class}\">{}</span></li>", esc(line));
     }
     h + "</ul>\n"
