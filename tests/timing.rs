@@ -1,6 +1,6 @@
 //! Measured latencies against a simulator whose truth is known exactly.
 
-use crate::util::{run, variant};
+use crate::util::{run_alone as run, variant};
 
 /// Timing assertions hold on an idle machine; these tests take turns so that
 /// they do not load the 2 cores for one another, and tests that burn CPU in

@@ -135,7 +135,7 @@ model = "m"
 max_tokens = 4
 prompt_tokens = 10
 "#;
-    let (_dir, out) = run(toml).await;
+    let (_dir, out) = crate::util::run_alone(toml).await;
     // 100,000 more measured rows, as a long run would leave them.
     let csv_path = out.dir.join("requests.csv");
     let mut csv = std::fs::read_to_string(&csv_path).unwrap();

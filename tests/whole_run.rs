@@ -35,6 +35,7 @@ struct Ran {
 
 /// Runs `toml` on `backend` in-process; `stop` lets a test interrupt it.
 async fn run_with(toml: &str, backend: Arc<ScriptedBackend>, stop: watch::Receiver<Stop>) -> Ran {
+    let _heavy = crate::util::CPU_HEAVY.read().await;
     let (dir, path) = scenario_file(toml);
     let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let prepared = Prepared::new(s, None, None).expect("prepared");

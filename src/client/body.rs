@@ -116,15 +116,19 @@ impl Accumulator {
         }
     }
 
-    /// Without usage from the server, counts the received text of every
-    /// choice in the model's encoding: exact where the event count is not.
-    fn count_tokens(&self, rec: &mut RequestRecord, model: &str) {
+    /// Without usage from the server, the received text of every choice,
+    /// taken out to be counted in the model's encoding (exact where the event
+    /// count is not); `None` with usage, or when the text is longer than a
+    /// count may take (the estimate stays then).
+    fn take_text_to_count(&mut self) -> Option<Vec<String>> {
         if self.usage.and_then(|u| u.completion_tokens).is_some() {
-            return;
+            return None;
         }
-        let (bpe, _) = crate::tokens::encoding(model);
-        rec.output_tokens = self.choices.values().map(|c| bpe.encode_ordinary(&c.text).len() as u64).sum();
-        rec.token_source = TokenSource::Counted;
+        let bytes: usize = self.choices.values().map(|c| c.text.len()).sum();
+        if bytes > MAX_COUNTED_BYTES {
+            return None;
+        }
+        Some(self.choices.values_mut().map(|c| std::mem::take(&mut c.text)).collect())
     }
 
     /// The outcome once the body ended (or broke) without a timeout.
@@ -136,6 +140,20 @@ impl Accumulator {
             rec.outcome = Outcome::StreamTruncated;
             rec.error = Some(broken.unwrap_or_else(|| "stream ended before [DONE]".into()));
         }
+    }
+}
+
+/// A response's text is counted only up to this size: tiktoken takes about
+/// 0.7 s of CPU per MB of unusual text (seen: 5.6 s for one 8 MB event).
+/// Longer answers keep the estimate, and the count source says so.
+const MAX_COUNTED_BYTES: usize = 1 << 20;
+
+/// Counts `texts` in `model`'s encoding off the async workers
+/// (`tokens::count_off_workers`); the record's times are all taken before.
+pub(super) async fn count_tokens(texts: Vec<String>, model: &str, rec: &mut RequestRecord) {
+    if let Some(n) = crate::tokens::count_off_workers(model, texts).await {
+        rec.output_tokens = n;
+        rec.token_source = TokenSource::Counted;
     }
 }
 
@@ -177,11 +195,13 @@ impl StreamDecoder {
         self.acc.done
     }
 
-    /// Settles tokens and the outcome once the body ended (`broken`: how, if
-    /// it broke).
-    pub fn finish(self, rec: &mut RequestRecord, model: &str, broken: Option<String>) {
-        self.acc.count_tokens(rec, model);
+    /// Settles the outcome once the body ended (`broken`: how, if it broke);
+    /// returns the text to count when the server sent no usage
+    /// (`count_tokens`).
+    pub fn finish(mut self, rec: &mut RequestRecord, broken: Option<String>) -> Option<Vec<String>> {
+        let texts = self.acc.take_text_to_count();
         self.acc.finish(rec, broken);
+        texts
     }
 }
 
@@ -214,7 +234,9 @@ pub(super) async fn read_stream(
             break;
         }
     }
-    decoder.finish(rec, model, broken);
+    if let Some(texts) = decoder.finish(rec, broken) {
+        count_tokens(texts, model, rec).await;
+    }
 }
 
 /// Reads a whole JSON body. The answer arrives at once: TTFT is the e2e time.
@@ -263,8 +285,11 @@ pub(super) async fn read_whole(
         st.text.push_str(c.reasoning().unwrap_or_default());
     }
     acc.on_body(body, rec);
-    acc.count_tokens(rec, model);
+    let texts = acc.take_text_to_count();
     acc.finish(rec, None);
+    if let Some(texts) = texts {
+        count_tokens(texts, model, rec).await;
+    }
 }
 
 #[cfg(test)]

@@ -32,8 +32,15 @@ pub fn options(scenario: PathBuf, dir: &Path) -> RunOptions {
     }
 }
 
-/// Runs a scenario in-process, results into `<tmp>/out`.
+/// Runs a scenario in-process, results into `<tmp>/out`; never while a
+/// timing test runs (`CPU_HEAVY`).
 pub async fn run(toml: &str) -> (tempfile::TempDir, RunOutcome) {
+    let _heavy = CPU_HEAVY.read().await;
+    run_alone(toml).await
+}
+
+/// `run`, for a timing test that holds `CPU_HEAVY` itself.
+pub async fn run_alone(toml: &str) -> (tempfile::TempDir, RunOutcome) {
     let (dir, path) = scenario_file(toml);
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(llmload::load::shutdown::Stop::Running);
     let opts = options(path, dir.path());

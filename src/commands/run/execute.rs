@@ -121,6 +121,15 @@ pub async fn execute_with<B: Backend>(
     info.shard = shard.map(|s| results::ShardInfo { index: s.index, count: s.count, scenario_seed });
     info.start_at = opts.start_at.map(results::rfc3339);
     dir.write_run_info(&info)?;
+    // Every encoding the run may count in, loaded before the first request
+    // (o200k takes ~80 ms; its first use used to stall a worker mid-run).
+    let models: Vec<String> = scenario.variants.iter().map(|v| v.model.clone()).collect();
+    let _ = tokio::task::spawn_blocking(move || {
+        for m in &models {
+            let _ = crate::tokens::encoding(m);
+        }
+    })
+    .await;
     let backend = Arc::new(backend);
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
