@@ -137,11 +137,11 @@ fn policy() -> Policy {
     Policy::new(Duration::from_secs(5))
 }
 
-async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestRecord {
-    let backend = OpenAiBackend::with_policy(&server.base_url, None, policy).expect("backend");
+/// Request `seq` of a gpt-4o chat, intended now.
+fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
     let req = WorkRequest {
         variant: 0,
-        seq: 42,
+        seq,
         path: "/chat/completions",
         body: bytes::Bytes::from_static(br#"{"model":"m","stream":true}"#),
         stream,
@@ -153,7 +153,12 @@ async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestReco
         estimated_tokens: 0,
         max_output_tokens: 0,
     };
-    let ticket = Ticket { seq: 42, intended: Instant::now(), warmup: false, stage: 0 };
+    (req, Ticket { seq, intended: Instant::now(), warmup: false, stage: 0 })
+}
+
+async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestRecord {
+    let backend = OpenAiBackend::with_policy(&server.base_url, None, policy).expect("backend");
+    let (req, ticket) = request(42, stream);
     backend.send(&req, &ticket).await
 }
 
@@ -477,21 +482,7 @@ async fn ttfts_beside_a_big_count(big: bool) -> Vec<Duration> {
         .map(|seq| {
             let backend = backend.clone();
             tokio::spawn(async move {
-                let req = WorkRequest {
-                    variant: 0,
-                    seq,
-                    path: "/chat/completions",
-                    body: bytes::Bytes::from_static(br#"{"model":"m","stream":true}"#),
-                    stream: true,
-                    prompts: 1,
-                    prompt_tokens: 3,
-                    worst_cost: None,
-                    price: None,
-                    model: "gpt-4o".into(),
-                    estimated_tokens: 0,
-                    max_output_tokens: 0,
-                };
-                let ticket = Ticket { seq, intended: Instant::now(), warmup: false, stage: 0 };
+                let (req, ticket) = request(seq, true);
                 backend.send(&req, &ticket).await
             })
         })

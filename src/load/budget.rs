@@ -107,20 +107,7 @@ mod tests {
 
     fn example() -> (RequestRecord, WorkRequest) {
         let r = RequestRecord::example(std::time::Instant::now());
-        let req = WorkRequest {
-            variant: 0,
-            seq: 0,
-            path: "/chat/completions",
-            body: bytes::Bytes::new(),
-            stream: true,
-            prompts: 1,
-            prompt_tokens: 10,
-            worst_cost: None,
-            price: None,
-            model: "m".into(),
-            estimated_tokens: 0,
-            max_output_tokens: 8,
-        };
+        let req = WorkRequest { prompt_tokens: 10, max_output_tokens: 8, ..WorkRequest::example() };
         (r, req)
     }
 

@@ -164,20 +164,7 @@ impl RequestRecord {
     /// its intended time, before anything came back.
     #[cfg(test)]
     pub(crate) fn example(intended: Instant) -> Self {
-        let req = WorkRequest {
-            variant: 0,
-            seq: 0,
-            path: "/chat/completions",
-            body: bytes::Bytes::new(),
-            stream: true,
-            prompts: 1,
-            prompt_tokens: 1,
-            worst_cost: None,
-            price: None,
-            model: "gpt-4o".into(),
-            estimated_tokens: 0,
-            max_output_tokens: 0,
-        };
+        let req = WorkRequest::example();
         RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
     }
 

@@ -127,6 +127,28 @@ impl Workload {
     }
 }
 
+impl WorkRequest {
+    /// For unit tests: a streamed chat request of variant 0 with a prompt of
+    /// one token, unpriced.
+    #[cfg(test)]
+    pub(crate) fn example() -> Self {
+        WorkRequest {
+            variant: 0,
+            seq: 0,
+            path: CHAT_PATH,
+            body: Bytes::new(),
+            stream: true,
+            prompts: 1,
+            prompt_tokens: 1,
+            worst_cost: None,
+            price: None,
+            model: "gpt-4o".into(),
+            estimated_tokens: 0,
+            max_output_tokens: 0,
+        }
+    }
+}
+
 /// One prompt and its size in tokens. `k` numbers the prompts of the run,
 /// for sequential prompt files.
 fn pick_prompt(v: &Variant, rng: &mut Xoshiro256PlusPlus, k: u64) -> (PromptContent, u32) {
