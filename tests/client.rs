@@ -516,3 +516,49 @@ async fn counting_a_huge_answer_does_not_delay_other_requests() {
     assert!(diff <= Duration::from_millis(10), "TTFT p50 {a:?} alone, {b:?} beside a count: {beside:?}");
     assert!(beside[9] < Duration::from_millis(260), "no request waited for the count: {beside:?}");
 }
+
+/// A server that keeps connections alive after its answer, then closes one
+/// as soon as a second request comes on it, unanswered (what llama.cpp's
+/// llama-server does to a kept-alive connection after a stream).
+async fn closes_after_each_answer() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_request(&mut sock).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                let mut bytes = head.as_bytes().to_vec();
+                for step in [content("hi")].into_iter().chain(done()) {
+                    if let Step::Write(b) = step {
+                        bytes.extend_from_slice(&b);
+                    }
+                }
+                if sock.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                // The next request on this connection is read, then dropped.
+                read_request(&mut sock).await;
+            });
+        }
+    });
+    base_url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_on_a_connection_the_server_closed_is_sent_again_once_not_failed() {
+    let url = closes_after_each_answer().await;
+    let backend = OpenAiBackend::with_policy(&url, None, policy()).expect("backend");
+    let mut reconnects = 0;
+    for seq in 0..20 {
+        let (req, ticket) = request(seq, true);
+        let r = backend.send(&req, &ticket).await;
+        assert_eq!(r.outcome, Outcome::Ok, "request {seq}: {:?}", r.error);
+        assert_eq!(r.attempts, 1, "not a retry: the server never saw it");
+        assert!(r.ttft().is_some());
+        reconnects += r.reconnects;
+    }
+    // Every other request met a closed connection: the pooled one after an
+    // answer (the fresh one is not kept).
+    assert!(reconnects >= 5, "{reconnects} reconnects");
+}

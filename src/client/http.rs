@@ -86,6 +86,16 @@ impl Endpoint {
     /// input (exit 2), named with its key and path.
     /// `http2`: HTTP/2 only (prior knowledge over plain http://).
     pub fn client(&self, connect_timeout: Duration, http2: bool) -> Result<reqwest::Client> {
+        self.build(connect_timeout, http2, true)
+    }
+
+    /// `client`, but every request on a connection of its own: for sending
+    /// again a request whose reused connection the server had closed.
+    pub fn unpooled_client(&self, connect_timeout: Duration, http2: bool) -> Result<reqwest::Client> {
+        self.build(connect_timeout, http2, false)
+    }
+
+    fn build(&self, connect_timeout: Duration, http2: bool, pooled: bool) -> Result<reqwest::Client> {
         // One process-wide TLS provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = reqwest::Client::builder()
@@ -95,6 +105,9 @@ impl Endpoint {
             .connect_timeout(connect_timeout);
         if http2 {
             b = b.http2_prior_knowledge();
+        }
+        if !pooled {
+            b = b.pool_max_idle_per_host(0);
         }
         if self.is_loopback() {
             b = b.no_proxy();

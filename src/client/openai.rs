@@ -89,6 +89,9 @@ impl Policy {
 
 pub struct OpenAiBackend {
     client: reqwest::Client,
+    /// No connection reuse: where a request goes again when its pooled
+    /// connection turned out closed.
+    fresh: reqwest::Client,
     /// The two endpoints' URLs, parsed once rather than per request.
     chat_url: reqwest::Url,
     completions_url: reqwest::Url,
@@ -117,6 +120,7 @@ impl OpenAiBackend {
     /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
     pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> crate::error::Result<Self> {
         let client = endpoint.client(policy.client.connect_timeout, policy.client.http2)?;
+        let fresh = endpoint.unpooled_client(policy.client.connect_timeout, policy.client.http2)?;
         let base = endpoint.base_url.trim_end_matches('/');
         let url = |path: &str| {
             reqwest::Url::parse(&format!("{base}{path}"))
@@ -124,6 +128,7 @@ impl OpenAiBackend {
         };
         Ok(OpenAiBackend {
             client,
+            fresh,
             chat_url: url(crate::workload::CHAT_PATH)?,
             completions_url: url(crate::workload::COMPLETIONS_PATH)?,
             policy,
@@ -165,12 +170,26 @@ impl OpenAiBackend {
             crate::workload::CHAT_PATH => self.chat_url.clone(),
             _ => self.completions_url.clone(),
         };
-        let sent = self.client.post(url).header(CONTENT_TYPE, JSON).body(req.body.clone()).send();
+        let post = |client: &reqwest::Client| {
+            client.post(url.clone()).header(CONTENT_TYPE, JSON).body(req.body.clone()).send()
+        };
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
         let first_byte = self.policy.client.first_byte_timeout;
-        let resp = match body::bounded(self.policy.limit(first_byte), sent).await {
+        let mut answer = body::bounded(self.policy.limit(first_byte), post(&self.client)).await;
+        // A server may close a kept-alive connection after answering (llama.cpp's
+        // llama-server does, after each stream, without saying so): a request
+        // written on it meets the close before any answer. Like Go's transport
+        // for a server-closed idle connection, send it again, once, on a
+        // connection of its own; its latency still counts from the intended start.
+        if let Some(Err(e)) = &answer
+            && closed_before_answer(e)
+        {
+            rec.reconnects += 1;
+            answer = body::bounded(self.policy.limit(first_byte), post(&self.fresh)).await;
+        }
+        let resp = match answer {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
                 fail(rec, transport_outcome(&e), error_chain(&e));
@@ -258,6 +277,24 @@ fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
     rec.end = Instant::now();
     rec.outcome = outcome;
     rec.error = Some(message);
+}
+
+/// The server closed the connection in order (its FIN) before any byte of an
+/// answer: hyper's incomplete message, what a kept-alive connection the
+/// server had already closed gives. A reset (RST) is not this: a server that
+/// aborts a request it read is an error, and is not sent again.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// reqwest only times out connecting (we set no other reqwest timeout).

@@ -110,6 +110,8 @@ pub struct VariantMetrics {
     pub retries: u64,
     /// 429 responses seen, including ones a retry got past.
     pub rate_limited: u64,
+    /// Requests sent again on a fresh connection (the reused one was closed).
+    pub reconnects: u64,
     /// Finish reason → choices that ended with it (ok requests).
     pub finish_reasons: BTreeMap<String, u64>,
     /// Whether the model has a price; `cost_usd` is 0 otherwise.
@@ -161,6 +163,7 @@ impl VariantMetrics {
         self.cost_usd += v.cost_usd;
         self.retries += v.retries;
         self.rate_limited += v.rate_limited;
+        self.reconnects += v.reconnects;
         for (reason, n) in &v.finish_reasons {
             *self.finish_reasons.entry(reason.clone()).or_default() += n;
         }
@@ -184,6 +187,7 @@ impl VariantMetrics {
         self.cost_usd += r.cost_usd.unwrap_or(0.0);
         self.retries += u64::from(r.attempts.saturating_sub(1));
         self.rate_limited += u64::from(r.rate_limited);
+        self.reconnects += u64::from(r.reconnects);
         self.h.queue_delay.saturating_record(us(r.queue_delay()));
         if r.queue_delay() > LATE_START {
             self.late_starts += 1;

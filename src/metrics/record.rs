@@ -128,6 +128,9 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// 429 responses seen, including ones a later retry got past.
     pub rate_limited: u32,
+    /// Times it was sent again on a fresh connection because the reused one
+    /// had been closed by the server before any answer.
+    pub reconnects: u32,
 }
 
 impl RequestRecord {
@@ -157,6 +160,7 @@ impl RequestRecord {
             cost_usd: None,
             attempts: 1,
             rate_limited: 0,
+            reconnects: 0,
         }
     }
 

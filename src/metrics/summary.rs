@@ -103,6 +103,10 @@ pub struct Requests {
     /// HTTP 429 responses seen, including ones a later retry got past.
     #[serde(default)]
     pub rate_limited: u64,
+    /// Requests written on a reused connection that the server had closed,
+    /// sent again once on a fresh one: not errors, not retries.
+    #[serde(default)]
+    pub reconnects: u64,
     /// Measured requests scheduled but never sent (the run stopped while
     /// they waited for their start, the client-side limit or the budget);
     /// the run's notes say why.
@@ -333,6 +337,7 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
             late_starts: v.late_starts,
             retries: v.retries,
             rate_limited: v.rate_limited,
+            reconnects: v.reconnects,
         },
         errors: v
             .errors

@@ -206,6 +206,13 @@ pub async fn execute_with<B: Backend>(
             sources.estimate
         ));
     }
+    let reconnects = summary.total.requests.reconnects;
+    if reconnects > 0 {
+        summary.notes.push(format!(
+            "{reconnects} requests met a kept-alive connection the server had closed, before any answer, and \
+             were sent again once on a new connection (counted as reconnects, not errors nor retries)"
+        ));
+    }
     summary.notes.extend(unsupported_features(&scenario, &summary));
     // A shard's share of the run cannot meet or miss an objective on the
     // whole run (throughput, error rate, cost): the merge judges those.
