@@ -89,6 +89,7 @@ async fn requests_csv_has_a_row_per_request_and_run_json_describes_the_run() {
     assert!(rows.len() > 60, "warm-up rows are written too, marked as such");
     for r in &rows {
         assert_eq!(&r[col("outcome")], "ok");
+        assert_eq!(&r[col("prompt_token_source")], "usage", "the simulator's usage counted the prompt");
         assert!(r[col("e2e_ms")].parse::<f64>().unwrap() > 0.0);
     }
     // Same seed, same sequence of requests: the variant of each seq repeats.

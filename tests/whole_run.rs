@@ -220,6 +220,15 @@ async fn requests_the_server_refused_cost_nothing() {
     })
     .await;
     assert_eq!(r.outcome.summary.total.cost_usd, Some(0.0));
+    // Never answered: their prompt tokens are the client's own count, and say so.
+    let d = ResultsDir::open(&r.outcome.dir, "results directory").unwrap();
+    d.requests()
+        .unwrap()
+        .for_each(|row| {
+            assert_eq!((row.prompt_tokens, row.prompt_token_source), (10, "client"));
+            Ok(())
+        })
+        .unwrap();
 }
 
 /// An open loop of 20 requests/s for 1 s whose `[client_limit]` lets one

@@ -102,6 +102,7 @@ impl Accumulator {
         let usage = self.usage.unwrap_or_default();
         if let Some(p) = usage.prompt_tokens {
             rec.prompt_tokens = p;
+            rec.prompt_from_usage = true;
         }
         match usage.completion_tokens {
             Some(c) => {

@@ -110,6 +110,8 @@ pub struct RequestRecord {
     pub prompt_tokens: u64,
     pub output_tokens: u64,
     pub token_source: TokenSource,
+    /// `prompt_tokens` is the server's (its usage), not the client's count.
+    pub prompt_from_usage: bool,
     /// The last finish reason seen (the CSV column).
     pub finish_reason: Option<String>,
     /// Every choice's finish reason (n > 1 and batches have several). Kept as
@@ -151,6 +153,7 @@ impl RequestRecord {
             prompt_tokens: u64::from(req.prompt_tokens),
             output_tokens: 0,
             token_source: TokenSource::Estimate,
+            prompt_from_usage: false,
             finish_reason: None,
             finish_reasons: Vec::new(),
             outcome: Outcome::Ok,

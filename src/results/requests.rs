@@ -60,6 +60,11 @@ pub struct RequestRow<'a> {
     /// HTTP 429 answers it met, even when a retry then got through.
     #[serde(default)]
     pub rate_limited: u32,
+    /// Where `prompt_tokens` came from: `usage` (the server's, when it
+    /// answered with usage) or `client` (the client's count of what it
+    /// sent). Empty in files written before it.
+    #[serde(default)]
+    pub prompt_token_source: &'a str,
     /// In a merged directory: the 1-based position of the shard's directory
     /// in the `report` arguments (`seq` repeats across shards). No column
     /// in a single run's file.
@@ -120,6 +125,7 @@ impl RequestsWriter {
             error: r.error.as_deref(),
             attempts: r.attempts,
             rate_limited: r.rate_limited,
+            prompt_token_source: if r.prompt_from_usage { "usage" } else { "client" },
             shard: None,
         };
         // Fields borrowed apart: the row borrows the names, the writer is mutable.
@@ -137,7 +143,7 @@ impl RequestsWriter {
 
 /// The columns as this version writes them, in order (the `shard` column
 /// follows in a merged directory).
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 16] = [
     "seq",
     "variant",
     "phase",
@@ -153,6 +159,7 @@ pub const COLUMNS: [&str; 15] = [
     "error",
     "attempts",
     "rate_limited",
+    "prompt_token_source",
 ];
 
 /// Columns every requests.csv has had; the others default when absent.
@@ -168,10 +175,12 @@ pub struct RequestsReader {
     /// UTF-8 (validating whole lines cost a tenth of reading a million rows).
     record: csv::ByteRecord,
     phase: usize,
-    /// The columns are this version's, in order: rows are read by position
-    /// (matching each field by its header name costs a third of the time of
-    /// reading a million rows).
-    positional: bool,
+    /// How many of this version's columns the header starts with, in order,
+    /// when it is one of the layouts read by position (matching each field
+    /// by its header name costs a third of the time of reading a million
+    /// rows): all of them, or those before `prompt_token_source` (files of
+    /// before it); either may be followed by `shard`.
+    positional: Option<usize>,
     path: PathBuf,
 }
 
@@ -186,9 +195,12 @@ impl RequestsReader {
             return Err(ResultsError::invalid(path, format!("no column `{missing}` in the header")));
         }
         let phase = column("phase").unwrap_or_default();
-        let ours = headers.iter().take(COLUMNS.len()).eq(COLUMNS);
-        let positional =
-            ours && (headers.len() == COLUMNS.len() || (headers.len() == 16 && &headers[15] == "shard"));
+        let layout = |n: usize| {
+            let ours = headers.len() >= n && headers.iter().take(n).eq(COLUMNS[..n].iter().copied());
+            let rest: Vec<&str> = headers.iter().skip(n).collect();
+            (ours && (rest.is_empty() || rest == ["shard"])).then_some(n)
+        };
+        let positional = layout(COLUMNS.len()).or_else(|| layout(COLUMNS.len() - 1));
         let record = csv::ByteRecord::new();
         let byte_headers = headers.as_byte_record().clone();
         Ok(RequestsReader { rdr, headers, byte_headers, record, phase, positional, path: path.to_owned() })
@@ -235,9 +247,9 @@ impl RequestsReader {
 
     fn parse(&self) -> Result<RequestRow<'_>, ResultsError> {
         let line = || self.record.position().map_or(0, |p| p.line());
-        if self.positional {
-            return decode(&self.record).map_err(|(i, expected)| {
-                let name = COLUMNS.get(i).copied().unwrap_or("shard");
+        if let Some(n) = self.positional {
+            return decode(&self.record, n).map_err(|(i, expected)| {
+                let name = COLUMNS[..n].get(i).copied().unwrap_or("shard");
                 let got = String::from_utf8_lossy(self.record.get(i).unwrap_or_default());
                 ResultsError::invalid(
                     &self.path,
@@ -270,7 +282,8 @@ impl RequestsReader {
 /// A row of this version's columns, field by field in their order: what
 /// serde does by header name, a third faster (a million rows in `compare`).
 /// An error is the column's index and what it should hold.
-fn decode(r: &csv::ByteRecord) -> Result<RequestRow<'_>, (usize, &'static str)> {
+/// `n`: how many of `COLUMNS` the file has (a `shard` column may follow).
+fn decode(r: &csv::ByteRecord, n: usize) -> Result<RequestRow<'_>, (usize, &'static str)> {
     let raw = |i: usize| r.get(i).unwrap_or_default();
     let text = |i: usize| std::str::from_utf8(raw(i)).map_err(|_| (i, "expected UTF-8 text"));
     let opt_text = |i: usize| text(i).map(|t| (!t.is_empty()).then_some(t));
@@ -324,7 +337,8 @@ fn decode(r: &csv::ByteRecord) -> Result<RequestRow<'_>, (usize, &'static str)> 
         error: opt_text(12)?,
         attempts: int(r, 13)?.unwrap_or(1),
         rate_limited: int(r, 14)?.unwrap_or(0),
-        shard: int(r, 15)?,
+        prompt_token_source: if n > 15 { text(15)? } else { "" },
+        shard: int(r, n)?,
     })
 }
 
@@ -333,7 +347,7 @@ mod tests {
     use super::*;
 
     const HEADER: &str = "seq,variant,phase,intended_ms,queue_delay_ms,ttft_ms,e2e_ms,prompt_tokens,\
-output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
+output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,prompt_token_source\n";
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
@@ -361,6 +375,7 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
             error: Some("boom, \"quoted\"\nand a new line"),
             attempts: 2,
             rate_limited: 1,
+            prompt_token_source: "usage",
             shard: None,
         };
         let mut w = RequestsWriter::create(&path, vec![]).unwrap();
@@ -379,8 +394,25 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited\n";
         w.row(&RequestRow { shard: Some(2), ..row.clone() }).unwrap();
         w.flush().unwrap();
         let mut r = RequestsReader::open(&path).unwrap();
-        assert!(r.positional);
+        assert_eq!(r.positional, Some(COLUMNS.len()));
         assert_eq!(r.next_row().unwrap().unwrap(), RequestRow { shard: Some(2), ..row });
+    }
+
+    #[test]
+    fn files_of_before_the_prompt_token_source_are_read_by_position_too() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results-v0/requests.csv");
+        let mut r = RequestsReader::open(&path).unwrap();
+        assert_eq!(r.positional, Some(COLUMNS.len() - 1));
+        let row = r.next_row().unwrap().unwrap();
+        assert_eq!(
+            (row.variant, row.prompt_tokens, row.prompt_token_source, row.shard),
+            ("chat/max_tokens=4", 20, "", None)
+        );
+        let mut n = 1;
+        while r.next_row().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 24);
     }
 
     #[test]
@@ -397,7 +429,7 @@ token_source,finish_reason,outcome,error,future\n0,a,warmup,1,0,,2,3,4,usage,sto
 
     #[test]
     fn a_broken_row_is_named_by_file_line_and_column() {
-        let f = file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0\n"));
+        let f = file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage\n"));
         let mut r = RequestsReader::open(f.path()).unwrap();
         let err = r.next_row().expect_err("fails").to_string();
         assert!(err.contains("line 2") && err.contains(&f.path().display().to_string()), "{err}");
