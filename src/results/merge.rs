@@ -16,7 +16,6 @@
 //!   (and in run.json's `shards`), since `seq` repeats across shards.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use super::{LoadedDir, MergedShard, ResultsDir, ResultsError, RunInfo, StoredRun};
@@ -195,20 +194,19 @@ pub fn merge_run_info(dirs: &[LoadedDir], merged: &StoredRun) -> RunInfo {
 }
 
 /// The shards' requests.csv one after the other into `out`'s, each row
-/// with its `shard`. Written under a temporary name, then renamed.
-pub fn concat_requests(dirs: &[LoadedDir], out: &ResultsDir) -> anyhow::Result<()> {
-    let path = out.file(super::REQUESTS_CSV);
-    let tmp = out.file(".requests.csv.tmp");
-    let mut w = super::RequestsWriter::create(&tmp, Vec::new())?;
-    for (d, shard) in dirs.iter().zip(1..) {
-        d.requests()?.for_each(|row| {
-            w.row(&super::RequestRow { shard: Some(shard), ..row })
-                .map_err(|e| ResultsError::invalid(Path::new(&tmp), format!("{e:#}")))
-        })?;
-    }
-    w.flush()?;
-    drop(w);
-    std::fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+/// with its `shard`, written atomically. A shard's file that cannot be read
+/// is bad input; a write that fails is not.
+pub fn concat_requests(dirs: &[LoadedDir], out: &ResultsDir) -> crate::error::Result<()> {
+    super::replace_atomic(&out.file(super::REQUESTS_CSV), |tmp| {
+        let mut w = super::RequestsWriter::create(tmp, Vec::new())?;
+        for (d, shard) in dirs.iter().zip(1..) {
+            let mut rows = d.requests()?;
+            while let Some(row) = rows.next_row()? {
+                w.row(&super::RequestRow { shard: Some(shard), ..row })?;
+            }
+        }
+        Ok(w.flush()?)
+    })
 }
 
 #[cfg(test)]

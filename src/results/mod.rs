@@ -154,32 +154,43 @@ fn read(path: &Path) -> Result<String, ResultsError> {
     std::fs::read_to_string(path).map_err(|e| ResultsError::read(path, e))
 }
 
-/// Writes `bytes` to a temporary name beside `path`, then renames it: a
-/// reader sees the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Fills a temporary file beside `path` with `fill`, then renames it over
+/// `path`: a reader sees the old file or the new one, never half of one. The
+/// temporary file is removed when filling fails. Every whole file of a
+/// results directory is written this way.
+pub fn replace_atomic<E: From<anyhow::Error>>(
+    path: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
     use anyhow::Context;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    if let Err(e) = std::fs::write(&tmp, bytes) {
+    if let Err(e) = fill(&tmp) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+        return Err(e);
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    Ok(std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?)
 }
 
-/// Copies a file under a temporary name beside `to`, then renames it.
+/// Writes `bytes` as `path`, atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    replace_atomic(path, |tmp| {
+        std::fs::write(tmp, bytes).with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
+/// Copies `from` as `to`, atomically.
 pub fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
     use anyhow::Context;
-    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = to.with_file_name(format!(".{name}.tmp"));
-    if let Err(e) = std::fs::copy(from, &tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()));
-    }
-    std::fs::rename(&tmp, to).with_context(|| format!("cannot write {}", to.display()))
+    replace_atomic(to, |tmp| {
+        std::fs::copy(from, tmp)
+            .map(drop)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+    })
 }
 
 /// One results directory as loaded for `llmload report`.
