@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use llmload::client::{Backend, OpenAiBackend, Policy};
 use llmload::load::Ticket;
 use llmload::metrics::{Outcome, RequestRecord, TokenSource};
+use llmload::tokens::{Counter, Tokenizer};
 use llmload::workload::WorkRequest;
 
 /// One step of a scripted response.
@@ -149,7 +150,7 @@ fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
         prompt_tokens: 3,
         worst_cost: None,
         price: None,
-        model: "gpt-4o".into(),
+        tokenizer: Tokenizer::for_model("gpt-4o"),
         estimated_tokens: 0,
         max_output_tokens: 0,
     };
@@ -190,7 +191,7 @@ async fn role_only_first_chunk_is_not_ttft() {
     near(rec.first_token, write_at(&server, 2), "first token");
     // No usage: the received text is counted in the model's encoding.
     assert_eq!(rec.output_tokens, count("Hi there"));
-    assert_eq!(rec.token_source, TokenSource::Counted);
+    assert_eq!(rec.token_source, TokenSource::Counted(Counter::Tiktoken));
     assert_eq!(rec.itl.len(), 1);
 }
 
@@ -399,7 +400,7 @@ async fn a_connection_that_is_never_accepted_is_connect_timeout() {
 
 /// Tokens of `text` in the encoding of the model the tests send ("gpt-4o").
 fn count(text: &str) -> u64 {
-    llmload::tokens::count("gpt-4o", text) as u64
+    Tokenizer::for_model("gpt-4o").count(text) as u64
 }
 
 /// `[load] http = "2"` speaks HTTP/2 only: the simulator answers it (h2c),
@@ -492,7 +493,7 @@ async fn ttfts_beside_a_big_count(big: bool) -> Vec<Duration> {
         let r = s.await.unwrap();
         assert_eq!(r.outcome, Outcome::Ok, "{:?}", r.error);
         if r.output_tokens > 1_000 {
-            assert_eq!(r.token_source, TokenSource::Counted, "the big answer is counted");
+            assert_eq!(r.token_source, TokenSource::Counted(Counter::Tiktoken), "the big answer is counted");
         } else {
             ttfts.push(r.ttft().unwrap());
         }

@@ -39,6 +39,7 @@ mod deploy;
 mod golden;
 mod language;
 mod live;
+mod llama_server;
 mod real_server;
 mod report;
 mod results;

@@ -272,3 +272,46 @@ async fn a_signal_interrupts_a_run_held_by_its_client_limit() {
     assert_eq!(exit_code(s), Exit::Interrupted);
     assert_eq!(s.total.requests.sent + s.total.requests.not_sent, 20, "{:?}", s.total.requests);
 }
+
+/// In closed loop a user sends again when its last request ended (plus its
+/// think time): time the client spends before it does (here a scripted
+/// 100 ms after five answers, as a long token count would take) is dispatch
+/// lateness, counted in the latency of the request it delayed and named in
+/// a note, not time that silently vanishes.
+#[tokio::test]
+async fn a_closed_loop_client_stall_is_dispatch_lateness_and_said() {
+    let stall = Duration::from_millis(100);
+    let one_user = scenario("requests = 100", "").replace("concurrency = 2", "concurrency = 1");
+    let r = run(&one_user, move |seq| {
+        let latency = Duration::from_millis(20);
+        if (10..15).contains(&seq) {
+            Reply::OkThenStall { output_tokens: 4, latency, stall }
+        } else {
+            Reply::Ok { output_tokens: 4, latency }
+        }
+    })
+    .await;
+    let total = &r.outcome.summary.total;
+    // The request after each stall started 100 ms after its user was free.
+    assert_eq!(total.requests.late_starts, 5, "{:?}", total.requests);
+    assert!(total.queue_delay_ms.max.unwrap() >= 100.0, "{:?}", total.queue_delay_ms);
+    let info = ResultsDir::open(&r.outcome.dir, "results").unwrap().run_info().unwrap();
+    let lateness = info.client.expect("client overhead").dispatch_lateness_ms;
+    // Every dispatch is measured, the stalls among them.
+    assert_eq!(lateness.count, 100);
+    assert!((100.0..150.0).contains(&lateness.max.unwrap()), "{lateness:?}");
+    let notes = r.outcome.summary.notes.join("\n");
+    assert!(
+        notes.contains("the client itself was late sending 5 of 100 requests")
+            && notes.contains("from p95 up"),
+        "{notes}"
+    );
+
+    // Without stalls: no note.
+    let r = run(&one_user, |_| Reply::Ok { output_tokens: 4, latency: Duration::from_millis(20) }).await;
+    assert!(
+        !r.outcome.summary.notes.join("\n").contains("the client itself"),
+        "{:?}",
+        r.outcome.summary.notes
+    );
+}

@@ -14,6 +14,7 @@ use super::chunk::{Body, Usage};
 use super::error_chain;
 use super::sse::SseParser;
 use crate::metrics::{Outcome, RequestRecord, TokenSource};
+use crate::tokens::Tokenizer;
 
 /// What one choice (by `index`) has produced so far.
 #[derive(Default)]
@@ -149,12 +150,12 @@ impl Accumulator {
 /// Longer answers keep the estimate, and the count source says so.
 const MAX_COUNTED_BYTES: usize = 1 << 20;
 
-/// Counts `texts` in `model`'s encoding off the async workers
+/// Counts `texts` in the model's tokenizer off the async workers
 /// (`tokens::count_off_workers`); the record's times are all taken before.
-pub(super) async fn count_tokens(texts: Vec<String>, model: &str, rec: &mut RequestRecord) {
-    if let Some(n) = crate::tokens::count_off_workers(model, texts).await {
+pub(super) async fn count_tokens(texts: Vec<String>, tokenizer: &Tokenizer, rec: &mut RequestRecord) {
+    if let Some(n) = crate::tokens::count_off_workers(tokenizer, texts).await {
         rec.output_tokens = n;
-        rec.token_source = TokenSource::Counted;
+        rec.token_source = TokenSource::Counted(tokenizer.counter());
     }
 }
 
@@ -211,7 +212,7 @@ pub(super) async fn read_stream(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
     idle: Option<Duration>,
-    model: &str,
+    tokenizer: &Tokenizer,
 ) {
     let mut decoder = StreamDecoder::default();
     let mut stream = resp.bytes_stream();
@@ -236,7 +237,7 @@ pub(super) async fn read_stream(
         }
     }
     if let Some(texts) = decoder.finish(rec, broken) {
-        count_tokens(texts, model, rec).await;
+        count_tokens(texts, tokenizer, rec).await;
     }
 }
 
@@ -245,7 +246,7 @@ pub(super) async fn read_whole(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
     idle: Option<Duration>,
-    model: &str,
+    tokenizer: &Tokenizer,
 ) {
     let mut stream = resp.bytes_stream();
     let mut bytes = Vec::new();
@@ -289,7 +290,7 @@ pub(super) async fn read_whole(
     let texts = acc.take_text_to_count();
     acc.finish(rec, None);
     if let Some(texts) = texts {
-        count_tokens(texts, model, rec).await;
+        count_tokens(texts, tokenizer, rec).await;
     }
 }
 

@@ -22,6 +22,9 @@ pub enum Reply {
     Connect,
     /// No answer, ever: the request ends only when the run cancels it.
     Hang,
+    /// `Ok`, then the client takes `stall` more before the worker is free
+    /// (as a token count of a long answer would).
+    OkThenStall { output_tokens: u64, latency: Duration, stall: Duration },
 }
 
 type Script = dyn Fn(u64) -> Reply + Send + Sync;
@@ -48,16 +51,10 @@ impl Backend for ScriptedBackend {
         self.sent.fetch_add(1, Ordering::SeqCst);
         let mut r = RequestRecord::new(req, ticket, Instant::now());
         match (self.script)(req.seq) {
-            Reply::Ok { output_tokens, latency } => {
-                if !latency.is_zero() {
-                    tokio::time::sleep(latency).await;
-                }
-                let now = Instant::now();
-                (r.headers, r.first_token, r.end) = (Some(now), Some(now), now);
-                r.output_tokens = output_tokens;
-                r.token_source = TokenSource::Usage;
-                r.finish_reason = Some("stop".into());
-                r.finish_reasons = vec!["stop".into()];
+            Reply::Ok { output_tokens, latency } => answer(&mut r, output_tokens, latency).await,
+            Reply::OkThenStall { output_tokens, latency, stall } => {
+                answer(&mut r, output_tokens, latency).await;
+                tokio::time::sleep(stall).await;
             }
             Reply::Status(status) => {
                 r.outcome = if status == 429 { Outcome::RateLimited } else { Outcome::Http(status) };
@@ -74,4 +71,17 @@ impl Backend for ScriptedBackend {
         }
         r
     }
+}
+
+/// A whole answer of `output_tokens` after `latency`, usage sent.
+async fn answer(r: &mut RequestRecord, output_tokens: u64, latency: Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let now = Instant::now();
+    (r.headers, r.first_token, r.end) = (Some(now), Some(now), now);
+    r.output_tokens = output_tokens;
+    r.token_source = TokenSource::Usage;
+    r.finish_reason = Some("stop".into());
+    r.finish_reasons = vec!["stop".into()];
 }

@@ -73,7 +73,8 @@ impl<B: Backend> Worker<B> {
     /// client's own timing error, the floor of what the run can measure.
     async fn run(mut self) -> Histogram<u64> {
         let mut lateness = crate::metrics::new_histogram();
-        let mut again = false;
+        let mut free_since = None;
+        let closed = self.schedule.closed_loop();
         loop {
             // A stop seen here ends the worker before it takes a ticket: the
             // task that stops the schedule may not have run yet, and a
@@ -81,8 +82,7 @@ impl<B: Backend> Worker<B> {
             if *self.stop.borrow() >= Stop::Draining {
                 break;
             }
-            let Some(ticket) = self.schedule.next(self.id, again) else { break };
-            again = true;
+            let Some(ticket) = self.schedule.next(self.id, free_since) else { break };
             let req = self.workload.request(ticket.seq);
             // A timer due now still waits for the next tick of tokio's 1 ms
             // wheel, which would add up to 1 ms of queue delay to every closed-loop
@@ -99,6 +99,12 @@ impl<B: Backend> Worker<B> {
                         return lateness;
                     }
                 }
+            } else if closed {
+                // The user was free before the worker got back to it: the
+                // client's own delay. (An open-loop ticket already due is
+                // queueing behind max_in_flight, reported as queue delay.)
+                let late = ticket.intended.elapsed().as_micros();
+                lateness.saturating_record(u64::try_from(late).unwrap_or(u64::MAX));
             }
             if let Some(l) = &self.limiter {
                 // Held back at most until the planned end and its grace: a
@@ -149,6 +155,7 @@ impl<B: Backend> Worker<B> {
             {
                 self.schedule.stop(StopReason::ErrorRate);
             }
+            free_since = Some(record.end.max(sent));
             if self.records.send(record).is_err() {
                 return lateness;
             }

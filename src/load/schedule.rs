@@ -127,14 +127,22 @@ impl Schedule {
         self.max_measured
     }
 
+    /// Closed loop: users send again when free, not at arrival times.
+    pub fn closed_loop(&self) -> bool {
+        self.arrival.is_none()
+    }
+
     /// When the last stage ends, if the plan has an end in time.
     pub fn end(&self) -> Option<Instant> {
         self.segments.last().and_then(|s| s.end)
     }
 
-    /// The next ticket for `worker`, or `None` once it should stop. `again`:
-    /// the worker has just finished a request (closed loop: think first).
-    pub fn next(&self, worker: usize, again: bool) -> Option<Ticket> {
+    /// The next ticket for `worker`, or `None` once it should stop.
+    /// `free_since`: when the worker's last request ended (`None` before its
+    /// first). In closed loop the user sends again its think time after
+    /// that: whatever the client did in between (counting tokens, say) is
+    /// lateness, measured as in open loop, not time that vanishes.
+    pub fn next(&self, worker: usize, free_since: Option<Instant>) -> Option<Ticket> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if st.stopped.is_some() {
             return None;
@@ -142,8 +150,8 @@ impl Schedule {
         let (intended, stage) = match self.arrival {
             None => {
                 let now = Instant::now().max(self.start);
-                let wanted = if again {
-                    now + self.think_time
+                let wanted = if let Some(free) = free_since {
+                    free.max(self.start) + self.think_time
                 } else {
                     // User k of n starts k/n of the way through the ramp.
                     let share = (worker as f64 + self.phase) / self.workers.max(1) as f64;

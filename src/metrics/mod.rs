@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::Swept;
+use crate::tokens::Counter;
 
 pub use record::{Outcome, RequestRecord, TokenSource};
 pub use slo::SloResult;
@@ -103,7 +104,11 @@ pub struct VariantMetrics {
     pub output_tokens: u64,
     pub tokens_from_usage: u64,
     pub tokens_estimated: u64,
+    /// Counted by the client (any tokenizer); of them, in the model's own
+    /// tokenizer.json and in the fallback encoding (the rest: tiktoken).
     pub tokens_counted: u64,
+    pub tokens_tokenizer: u64,
+    pub tokens_fallback: u64,
     /// Prompts in ok requests (more than requests when batching).
     pub prompts: u64,
     /// Extra attempts (retries) of measured requests, whatever their outcome.
@@ -156,6 +161,8 @@ impl VariantMetrics {
         self.tokens_from_usage += v.tokens_from_usage;
         self.tokens_estimated += v.tokens_estimated;
         self.tokens_counted += v.tokens_counted;
+        self.tokens_tokenizer += v.tokens_tokenizer;
+        self.tokens_fallback += v.tokens_fallback;
         self.prompts += v.prompts;
         self.not_sent += v.not_sent;
         self.completed.add(&v.completed);
@@ -230,7 +237,14 @@ impl VariantMetrics {
         match r.token_source {
             TokenSource::Usage => self.tokens_from_usage += 1,
             TokenSource::Estimate => self.tokens_estimated += 1,
-            TokenSource::Counted => self.tokens_counted += 1,
+            TokenSource::Counted(c) => {
+                self.tokens_counted += 1;
+                match c {
+                    Counter::Tokenizer => self.tokens_tokenizer += 1,
+                    Counter::Fallback => self.tokens_fallback += 1,
+                    Counter::Tiktoken => {}
+                }
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use crate::tokens::Counter;
 use crate::workload::Ticket;
 use crate::workload::WorkRequest;
 
@@ -68,9 +69,9 @@ pub enum TokenSource {
     /// content-bearing event for streams (servers may pack several tokens in
     /// one event), characters / 4 for whole bodies.
     Estimate,
-    /// Counted by the client with the model's tiktoken encoding on the text
-    /// received, per choice (the server sent no usage).
-    Counted,
+    /// Counted by the client on the text received, per choice (the server
+    /// sent no usage), with the model's tokenizer, tiktoken or the fallback.
+    Counted(Counter),
 }
 
 impl TokenSource {
@@ -78,7 +79,7 @@ impl TokenSource {
         match self {
             TokenSource::Usage => "usage",
             TokenSource::Estimate => "estimate",
-            TokenSource::Counted => "tiktoken",
+            TokenSource::Counted(c) => c.as_str(),
         }
     }
 }

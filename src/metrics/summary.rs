@@ -135,15 +135,20 @@ pub struct MessageCount {
     pub count: u64,
 }
 
-/// How many ok requests had their output tokens from server `usage`, and how
-/// many were estimated by the client.
+/// Where the output token counts of ok requests came from: the server's
+/// `usage`, a count by the client on the text received (in the model's own
+/// tokenizer.json, tiktoken's encoding of an OpenAI model, or the fallback
+/// encoding), or an estimate (one per event).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenSources {
     pub usage: u64,
     pub estimate: u64,
-    /// Counted locally with tiktoken on the text received.
+    #[serde(default)]
+    pub tokenizer: u64,
     #[serde(default)]
     pub tiktoken: u64,
+    #[serde(default)]
+    pub fallback: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -365,7 +370,9 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         output_token_source: TokenSources {
             usage: v.tokens_from_usage,
             estimate: v.tokens_estimated,
-            tiktoken: v.tokens_counted,
+            tokenizer: v.tokens_tokenizer,
+            tiktoken: v.tokens_counted.saturating_sub(v.tokens_tokenizer + v.tokens_fallback),
+            fallback: v.tokens_fallback,
         },
         throughput: Throughput {
             requests_per_s: per_s(done.requests),

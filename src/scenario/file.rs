@@ -34,6 +34,10 @@ pub struct ScenarioFile {
     pub pricing_file: Option<String>,
     #[serde(default)]
     pub pricing: BTreeMap<String, PriceFile>,
+    /// Model → its Hugging Face tokenizer (a tokenizer.json or its
+    /// directory), relative to the scenario.
+    #[serde(default)]
+    pub tokenizers: BTreeMap<String, String>,
     pub budget: Option<BudgetFile>,
     /// A client-side rate limit, to stay under known account limits.
     pub client_limit: Option<ClientLimitFile>,
@@ -62,6 +66,7 @@ pub struct TargetFile {
     pub project: Option<String>,
     pub headers: Option<BTreeMap<String, String>>,
     pub ca_file: Option<String>,
+    pub tokenizer: Option<String>,
 }
 
 impl TargetFile {
@@ -73,6 +78,7 @@ impl TargetFile {
             project: self.project,
             headers: self.headers,
             ca_file: self.ca_file,
+            tokenizer: self.tokenizer,
         }
     }
 }
@@ -87,6 +93,9 @@ pub struct LiveFile {
     pub project: Option<String>,
     pub headers: Option<BTreeMap<String, String>>,
     pub ca_file: Option<String>,
+    /// The served models' Hugging Face tokenizer (a tokenizer.json or its
+    /// directory), for every model without one in `[tokenizers]`.
+    pub tokenizer: Option<String>,
 }
 
 /// A profile holds the same keys as `[target]`, without `kind`.

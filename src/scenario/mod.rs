@@ -14,6 +14,9 @@ mod prompts_file;
 mod slo;
 mod sweep;
 mod target_rules;
+mod tokenizer_rules;
+#[cfg(test)]
+mod tokenizer_tests;
 mod validate;
 mod variant_rules;
 
@@ -23,6 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use llmload_mock::SimConfig;
+
+use crate::tokens::Tokenizer;
 
 pub use file::{Arrival, Endpoint, PromptOrder};
 pub use locate::KeyPath;
@@ -234,8 +239,10 @@ pub struct Variant {
     pub batch: u32,
     pub prompt: PromptSource,
     pub system: Option<String>,
-    /// Tokens of `system`, in the model's encoding.
+    /// Tokens of `system`, in the model's tokenizer.
     pub system_tokens: u32,
+    /// The model's tokenizer: sizes prompts, counts answers sent without usage.
+    pub tokenizer: Tokenizer,
     /// USD per million tokens, from `[pricing.<model>]`.
     pub price: Option<Price>,
 }

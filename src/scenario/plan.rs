@@ -10,7 +10,8 @@
 
 use std::fmt::Write;
 
-use super::{Endpoint, LoadMode, Scenario, SweepMode, Variant};
+use super::{Endpoint, LoadMode, PromptSource, Scenario, SweepMode, Variant};
+use crate::tokens::{Counter, Tokenizer};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -59,14 +60,35 @@ impl Plan {
             notes.push(format!("no [pricing] for {}: cost not computed", unpriced.join(", ")));
         }
         let fallback: Vec<&str> = unique(
-            s.variants.iter().filter(|v| !crate::tokens::is_known(&v.model)).map(|v| v.model.as_str()),
+            s.variants
+                .iter()
+                .filter(|v| v.tokenizer.counter() == Counter::Fallback)
+                .map(|v| v.model.as_str()),
         );
         if !fallback.is_empty() {
             notes.push(format!(
-                "tiktoken does not know {}: their prompts are sized in {}",
+                "no tokenizer given for {} and tiktoken does not know it: prompts are sized and answers \
+                 without usage counted in {} (give its tokenizer.json in [tokenizers])",
                 fallback.join(", "),
                 crate::tokens::FALLBACK_ENCODING
             ));
+        }
+        let mut own: Vec<(&str, &Tokenizer)> = Vec::new();
+        for v in s.variants.iter().filter(|v| v.tokenizer.counter() == Counter::Tokenizer) {
+            if !own.iter().any(|(m, _)| *m == v.model) {
+                own.push((&v.model, &v.tokenizer));
+            }
+        }
+        for (model, t) in own {
+            notes.push(format!("{model}: prompts sized and answers without usage counted in {t:?}"));
+        }
+        for v in &s.variants {
+            if matches!(v.prompt, PromptSource::Tokens(_)) && !v.tokenizer.sizes_exactly() {
+                notes.push(format!(
+                    "{}: {:?} cannot size prompts word by word; prompt_tokens are about right, not exact",
+                    v.name, v.tokenizer
+                ));
+            }
         }
         if matches!(s.load.mode, LoadMode::Closed) && !s.load.warmup.is_zero() && total_requests.is_some() {
             notes.push("closed-loop warm-up requests come on top of the count above".into());

@@ -3,17 +3,21 @@
 //! A line is a JSON string (the prompt), an object `{"prompt": "..."}`, or —
 //! for chat — a messages array `[{"role": "user", "content": "..."}]` or
 //! `{"messages": [...]}`. Blank lines are skipped. Each prompt is counted in
-//! the model's encoding once, when the scenario is loaded.
+//! the model's tokenizer once, when the scenario is loaded.
 
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::scenario::{Endpoint, FilePrompt, PromptContent};
-use crate::tokens;
+use crate::tokens::Tokenizer;
 
 /// Reads and counts every prompt; an error names the file and the line.
-pub fn read_prompts_file(path: &Path, model: &str, endpoint: Endpoint) -> Result<Vec<FilePrompt>, String> {
+pub fn read_prompts_file(
+    path: &Path,
+    tokenizer: &Tokenizer,
+    endpoint: Endpoint,
+) -> Result<Vec<FilePrompt>, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let mut out = Vec::new();
@@ -47,9 +51,9 @@ pub fn read_prompts_file(path: &Path, model: &str, endpoint: Endpoint) -> Result
             ));
         }
         let tokens = match &content {
-            PromptContent::Text(t) => tokens::count(model, t),
+            PromptContent::Text(t) => tokenizer.count(t),
             PromptContent::Messages(m) => {
-                m.iter().filter_map(|msg| msg["content"].as_str()).map(|c| tokens::count(model, c)).sum()
+                m.iter().filter_map(|msg| msg["content"].as_str()).map(|c| tokenizer.count(c)).sum()
             }
         };
         out.push(FilePrompt { content, tokens: u32::try_from(tokens).unwrap_or(u32::MAX) });

@@ -15,6 +15,7 @@ use super::load_rules::{client, load};
 use super::locate::{self, KeyPath};
 use super::sweep::{self, Expanded};
 use super::target_rules::{Chosen, target};
+use super::tokenizer_rules::{Given, tokenizers};
 use super::variant_rules::variant;
 use super::*;
 
@@ -87,8 +88,6 @@ fn build(
     p: &mut Problems,
 ) -> Option<Scenario> {
     p.check(!raw.name.trim().is_empty(), "name", || "must not be empty".into());
-    let chosen = Chosen { profile, default: raw.default_profile.as_deref(), dir };
-    let target = target(raw.target, &raw.profiles, chosen, p);
     let client = client(&raw.load, p);
     let load = load(raw.load, p);
     let seed = raw.seed.unwrap_or(0);
@@ -104,6 +103,16 @@ fn build(
     }
     p.check(!raw.variants.is_empty(), "variant", || "at least one [[variant]] is required".into());
     let (mode, expanded) = sweep::expand(&raw.variants, raw.sweep.as_ref(), p);
+    let given = Given {
+        target: raw.target.as_ref(),
+        profiles: &raw.profiles,
+        profile: profile.or(raw.default_profile.as_deref()),
+        per_model: &raw.tokenizers,
+        dir,
+    };
+    let tokenizers = tokenizers(given, expanded.iter().map(|e| e.file.model.as_str()), p);
+    let chosen = Chosen { profile, default: raw.default_profile.as_deref(), dir };
+    let target = target(raw.target, &raw.profiles, chosen, p);
     simulator_models(target.as_ref(), simulator.as_ref(), &expanded, p);
     let mut names = BTreeSet::new();
     let mut variants = Vec::new();
@@ -114,7 +123,7 @@ fn build(
         }) {
             continue;
         }
-        if let Some(v) = variant(&e, dir, &prices, p) {
+        if let Some(v) = variant(&e, dir, &prices, &tokenizers, p) {
             variants.push(v);
         }
     }

@@ -15,6 +15,7 @@ pub(super) fn variant(
     e: &Expanded,
     dir: &Path,
     prices: &BTreeMap<String, Price>,
+    tokenizers: &BTreeMap<String, Tokenizer>,
     p: &mut Problems,
 ) -> Option<Variant> {
     let v: &VariantFile = &e.file;
@@ -75,8 +76,9 @@ pub(super) fn variant(
         p.check(!s.is_empty(), at("system"), || "must not be empty".into());
     }
     let billed = billed(v.max_tokens, n.max(v.best_of.unwrap_or(1)), &extra_body, &at, p);
-    let prompt = prompt(v, dir, &at, p);
-    let system_tokens = v.system.as_deref().map_or(0, |s| crate::tokens::count(&v.model, s) as u32);
+    let tokenizer = tokenizers.get(&v.model).cloned().unwrap_or_else(|| Tokenizer::for_model(&v.model));
+    let prompt = prompt(v, dir, &tokenizer, &at, p);
+    let system_tokens = v.system.as_deref().map_or(0, |s| tokenizer.count(s) as u32);
     (p.0.len() == before).then(|| Variant {
         name: e.name.clone(),
         swept: e.swept(),
@@ -95,6 +97,7 @@ pub(super) fn variant(
         prompt: prompt.unwrap_or(PromptSource::Tokens(TokenSpread::Fixed(1))),
         system: v.system.clone(),
         system_tokens,
+        tokenizer,
         price: prices.get(&v.model).copied(),
         billed,
     })
@@ -171,6 +174,7 @@ fn sampling(
 fn prompt(
     v: &VariantFile,
     dir: &Path,
+    tokenizer: &Tokenizer,
     at: &dyn Fn(&str) -> KeyPath,
     p: &mut Problems,
 ) -> Option<PromptSource> {
@@ -214,12 +218,12 @@ fn prompt(
     }
     if let Some(text) = &v.prompt {
         p.check(!text.is_empty(), at("prompt"), || "must not be empty".into());
-        let tokens = crate::tokens::count(&v.model, text) as u32;
+        let tokens = tokenizer.count(text) as u32;
         return Some(PromptSource::Literal { text: text.clone(), tokens });
     }
     let rel = v.prompts_file.as_deref().unwrap_or_default();
     let path = dir.join(rel);
-    match prompts_file::read_prompts_file(&path, &v.model, v.endpoint) {
+    match prompts_file::read_prompts_file(&path, tokenizer, v.endpoint) {
         Ok(prompts) => Some(PromptSource::File {
             path,
             prompts: Arc::new(prompts),

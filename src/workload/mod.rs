@@ -4,8 +4,6 @@
 //! A request is a pure function of (seed, sequence number), so the same
 //! scenario and seed send the same requests whichever worker sends them.
 
-mod prompt;
-
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +13,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::scenario::{Endpoint, Price, PromptContent, PromptOrder, PromptSource, TokenSpread, Variant};
+use crate::tokens::Tokenizer;
 
 /// Below the base URL: the two endpoints requests go to.
 pub const CHAT_PATH: &str = "/chat/completions";
@@ -54,8 +53,9 @@ pub struct WorkRequest {
     pub estimated_tokens: u64,
     /// The most output tokens the request can be billed for.
     pub max_output_tokens: u64,
-    /// For counting output tokens in its encoding when the server sends no usage.
-    pub model: Arc<str>,
+    /// The model's tokenizer, for counting output tokens when the server
+    /// sends no usage.
+    pub tokenizer: Tokenizer,
 }
 
 pub struct Workload {
@@ -64,8 +64,6 @@ pub struct Workload {
     choices: Vec<usize>,
     /// Running sums of their weights, for drawing one.
     cumulative: Vec<u64>,
-    /// Each variant's model, shared by its requests rather than copied.
-    models: Vec<Arc<str>>,
     seed: u64,
 }
 
@@ -88,8 +86,7 @@ impl Workload {
                 Some(*sum)
             })
             .collect();
-        let models = variants.iter().map(|v| Arc::from(v.model.as_str())).collect();
-        Workload { variants, choices, cumulative, models, seed }
+        Workload { variants, choices, cumulative, seed }
     }
 
     pub fn request(&self, seq: u64) -> WorkRequest {
@@ -122,7 +119,7 @@ impl Workload {
             estimated_tokens: u64::from(prompt_tokens) + v.max_output_tokens(),
             max_output_tokens: v.max_output_tokens(),
             price: v.price,
-            model: self.models[variant].clone(),
+            tokenizer: v.tokenizer.clone(),
         }
     }
 }
@@ -142,7 +139,7 @@ impl WorkRequest {
             prompt_tokens: 1,
             worst_cost: None,
             price: None,
-            model: "gpt-4o".into(),
+            tokenizer: Tokenizer::for_model("gpt-4o"),
             estimated_tokens: 0,
             max_output_tokens: 0,
         }
@@ -163,7 +160,7 @@ fn pick_prompt(v: &Variant, rng: &mut Xoshiro256PlusPlus, k: u64) -> (PromptCont
                 }
             };
             let mut text = String::new();
-            prompt::write_prompt(rng, n, &mut text);
+            v.tokenizer.write_prompt(rng, n, &mut text);
             (PromptContent::Text(text), n)
         }
         PromptSource::Literal { text, tokens } => (PromptContent::Text(text.clone()), *tokens),

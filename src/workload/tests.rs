@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use super::*;
 use crate::scenario::Scenario;
-use crate::tokens;
 
 /// Variants from a scenario text (the simplest way to build valid ones).
 fn variants(variant_tables: &str) -> Vec<Variant> {
@@ -59,7 +58,7 @@ fn generated_prompts_have_exactly_the_asked_tokens_in_the_model_encoding() {
             let r = w.request(seq);
             let b: Value = serde_json::from_slice(&r.body).unwrap();
             let text = b["messages"][0]["content"].as_str().unwrap();
-            assert_eq!(tokens::count(model, text), r.prompt_tokens as usize, "{model}: {text}");
+            assert_eq!(Tokenizer::for_model(model).count(text), r.prompt_tokens as usize, "{model}: {text}");
             assert!((5..=300).contains(&r.prompt_tokens));
         }
     }
@@ -111,9 +110,10 @@ fn system_prompt_and_literal_prompt() {
     assert_eq!(b["messages"][0], serde_json::json!({"role": "system", "content": "You are terse."}));
     assert_eq!(b["messages"][1]["content"], "Say hello.");
     assert_eq!(w.request(0).body, w.request(1).body);
+    let gpt4o = Tokenizer::for_model("gpt-4o");
     assert_eq!(
         w.request(0).prompt_tokens,
-        (tokens::count("gpt-4o", "Say hello.") + tokens::count("gpt-4o", "You are terse.")) as u32
+        (gpt4o.count("Say hello.") + gpt4o.count("You are terse.")) as u32
     );
 }
 
@@ -140,7 +140,7 @@ fn prompts_file_lines_in_every_shape_sampled_or_in_order() {
     assert_eq!(contents[3][0]["role"], "system");
     assert_eq!(contents[3][1]["content"], "fourth");
     assert_eq!(contents[4], contents[0], "sequential wraps around");
-    assert_eq!(w.request(0).prompt_tokens as usize, tokens::count("gpt-4o", "first prompt"));
+    assert_eq!(w.request(0).prompt_tokens as usize, Tokenizer::for_model("gpt-4o").count("first prompt"));
 
     let random =
         Scenario::parse(&scenario.replace("sequential", "random"), &dir.path().join("s.toml")).unwrap();

@@ -121,15 +121,10 @@ pub async fn execute_with<B: Backend>(
     info.shard = shard.map(|s| results::ShardInfo { index: s.index, count: s.count, scenario_seed });
     info.start_at = opts.start_at.map(results::rfc3339);
     dir.write_run_info(&info)?;
-    // Every encoding the run may count in, loaded before the first request
+    // Every tokenizer the run may count in, loaded before the first request
     // (o200k takes ~80 ms; its first use used to stall a worker mid-run).
-    let models: Vec<String> = scenario.variants.iter().map(|v| v.model.clone()).collect();
-    let _ = tokio::task::spawn_blocking(move || {
-        for m in &models {
-            let _ = crate::tokens::encoding(m);
-        }
-    })
-    .await;
+    let tokenizers: Vec<_> = scenario.variants.iter().map(|v| v.tokenizer.clone()).collect();
+    let _ = tokio::task::spawn_blocking(move || tokenizers.iter().for_each(|t| t.prepare())).await;
     let backend = Arc::new(backend);
     let budget = Arc::new(BudgetGuard::new(scenario.budget.max_usd));
     let limiter = Limiter::new(scenario.client_limit).map(Arc::new);
@@ -194,11 +189,17 @@ pub async fn execute_with<B: Backend>(
     let mut summary = Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason, partial);
     summary.notes = notes;
     let sources = &summary.total.output_token_source;
-    if sources.tiktoken > 0 {
-        summary.notes.push(format!(
-            "{} ok requests had no usage from the server: their output tokens were counted with tiktoken on the text received",
-            sources.tiktoken
-        ));
+    for (n, how) in [
+        (sources.tokenizer, "the model's own tokenizer.json"),
+        (sources.tiktoken, "tiktoken (the model's OpenAI encoding)"),
+        (sources.fallback, "the fallback encoding (o200k_base: not the model's own; give [tokenizers])"),
+    ] {
+        if n > 0 {
+            summary.notes.push(format!(
+                "{n} ok requests had no usage from the server: their output tokens were counted with {how} \
+                 on the text received"
+            ));
+        }
     }
     if sources.estimate > 0 {
         summary.notes.push(format!(
@@ -213,6 +214,7 @@ pub async fn execute_with<B: Backend>(
              were sent again once on a new connection (counted as reconnects, not errors nor retries)"
         ));
     }
+    summary.notes.extend(client_stall_note(&dispatch_lateness, &summary));
     summary.notes.extend(unsupported_features(&scenario, &summary));
     // A shard's share of the run cannot meet or miss an objective on the
     // whole run (throughput, error rate, cost): the merge judges those.
@@ -233,6 +235,32 @@ pub async fn execute_with<B: Backend>(
     dir.write_run_info(&info)?;
     report::write_all(&dir, &summary, &measured, &info)?;
     Ok(RunOutcome { summary, dir: dir.path })
+}
+
+/// A note when the client's own delays could have moved a reported latency
+/// percentile. Latency counts from the intended start, so a dispatch the
+/// client made late (a stalled worker, a starved core) adds to the latency
+/// reported for the server. A delay counts when it exceeds 1 ms and 5% of the
+/// TTFT p50; the note names the lowest percentile the delayed share can
+/// reach (a share of 1% reaches p99). Delays too rare to reach p99.9 are
+/// left to run.json (`client.dispatch_lateness_ms`).
+fn client_stall_note(lateness_us: &hdrhistogram::Histogram<u64>, summary: &Summary) -> Option<String> {
+    let ttft_p50_ms = summary.total.ttft_ms.p50?;
+    let threshold_us = (ttft_p50_ms * 50.0).max(1000.0) as u64;
+    let late = lateness_us.count_between(threshold_us, u64::MAX);
+    let share = late as f64 / lateness_us.len().max(1) as f64;
+    let reached = [(0.5, "p50"), (0.1, "p90"), (0.05, "p95"), (0.01, "p99"), (0.001, "p99.9")]
+        .into_iter()
+        .find(|(q, _)| share >= *q)?
+        .1;
+    Some(format!(
+        "the client itself was late sending {late} of {} requests by more than {:.1} ms (up to {:.1} ms): \
+         latency counts from the intended start, so percentiles from {reached} up may hold the client's \
+         delay, not the server's (run.json: client.dispatch_lateness_ms)",
+        lateness_us.len(),
+        threshold_us as f64 / 1000.0,
+        lateness_us.max() as f64 / 1000.0
+    ))
 }
 
 /// Sleeps until the wall-clock time `at` (or until the run is stopped: the

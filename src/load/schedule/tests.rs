@@ -24,7 +24,7 @@ fn open(arrival: Arrival) -> LoadMode {
 }
 
 fn all(s: &Schedule) -> Vec<Ticket> {
-    std::iter::from_fn(|| s.next(0, false)).collect()
+    std::iter::from_fn(|| s.next(0, None)).collect()
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn constant_arrivals_are_evenly_spaced_and_stop_at_the_duration() {
         assert_eq!(t.seq, i as u64);
     }
     assert_eq!(s.stop_reason(), Some(StopReason::Duration));
-    assert!(s.next(0, false).is_none());
+    assert!(s.next(0, None).is_none());
 }
 
 #[test]
@@ -92,9 +92,9 @@ fn closed_loop_stages_admit_only_their_users() {
     let s = Schedule::new(&load(LoadMode::Closed, &[(Some(60), 2.0), (Some(60), 4.0)], None, 0), 1, t0);
     assert_eq!(s.workers(), 4);
     let now = Instant::now();
-    let first = s.next(1, false).unwrap();
+    let first = s.next(1, None).unwrap();
     assert!(first.intended >= now && first.stage == 0 && first.intended < now + Duration::from_secs(1));
-    let third = s.next(3, false).unwrap();
+    let third = s.next(3, None).unwrap();
     assert_eq!(third.stage, 1, "user 3 waits for the second stage");
     assert_eq!(third.intended, t0 + Duration::from_secs(60));
 }
@@ -103,9 +103,9 @@ fn closed_loop_stages_admit_only_their_users() {
 fn closed_loop_users_retire_when_later_stages_are_smaller() {
     let t0 = Instant::now();
     let s = Schedule::new(&load(LoadMode::Closed, &[(Some(60), 4.0), (Some(60), 1.0)], None, 0), 1, t0);
-    assert!(s.next(3, false).is_some());
+    assert!(s.next(3, None).is_some());
     // Worker 3 has no place in stage 1 but stage 0 is still on: it goes on.
-    assert_eq!(s.next(3, true).unwrap().stage, 0);
+    assert_eq!(s.next(3, Some(Instant::now())).unwrap().stage, 0);
     assert!(s.stop_reason().is_none());
 }
 
@@ -115,17 +115,17 @@ fn think_time_delays_the_next_request_of_a_user() {
     l.think_time = Duration::from_millis(500);
     let s = Schedule::new(&l, 1, Instant::now());
     let before = Instant::now();
-    assert!(s.next(0, false).unwrap().intended < before + Duration::from_millis(100));
-    assert!(s.next(0, true).unwrap().intended >= before + Duration::from_millis(500));
+    assert!(s.next(0, None).unwrap().intended < before + Duration::from_millis(100));
+    assert!(s.next(0, Some(Instant::now())).unwrap().intended >= before + Duration::from_millis(500));
 }
 
 #[test]
 fn stop_keeps_the_first_reason() {
     let s = Schedule::new(&load(LoadMode::Closed, &[(Some(60), 3.0)], None, 0), 1, Instant::now());
-    assert!(s.next(0, false).is_some());
+    assert!(s.next(0, None).is_some());
     s.stop(StopReason::Budget);
     s.stop(StopReason::Interrupted);
-    assert!(s.next(0, false).is_none());
+    assert!(s.next(0, None).is_none());
     assert_eq!(s.stop_reason(), Some(StopReason::Budget));
 }
 
@@ -145,7 +145,7 @@ fn ramp_up_spreads_the_first_requests_of_users() {
     l.ramp_up = Duration::from_secs(2);
     let s = Schedule::new(&l, 1, t0);
     let firsts: Vec<Duration> =
-        (0..4).map(|w| s.next(w, false).unwrap().intended.duration_since(t0)).collect();
+        (0..4).map(|w| s.next(w, None).unwrap().intended.duration_since(t0)).collect();
     for (w, f) in firsts.iter().enumerate() {
         let want = 0.5 * w as f64;
         assert!((f.as_secs_f64() - want).abs() < 0.05, "user {w} starts at {f:?}, want {want} s");
@@ -179,7 +179,7 @@ fn a_shards_users_take_interleaved_ramp_up_slots() {
     let s = Schedule::new(&l, 1, t0).with_phase(0.5);
     // 2 users over 4 s, half a slot late: at 1 s and 3 s.
     for (worker, want) in [(0, 1.0), (1, 3.0)] {
-        let at = s.next(worker, false).unwrap().intended.duration_since(t0).as_secs_f64();
+        let at = s.next(worker, None).unwrap().intended.duration_since(t0).as_secs_f64();
         assert!((at - want).abs() < 0.01, "user {worker} at {at}");
     }
 }
