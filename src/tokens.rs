@@ -21,6 +21,9 @@ use tiktoken_rs::tokenizer::get_tokenizer;
 /// The encoding used for models tiktoken does not know.
 pub const FALLBACK_ENCODING: &str = "o200k_base";
 
+/// The largest tokenizer.json read (the largest published ones are ~30 MB).
+pub const MAX_TOKENIZER_BYTES: u64 = 128 << 20;
+
 /// Where a client-side count comes from: what a count's source column says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
@@ -84,6 +87,13 @@ impl Tokenizer {
     pub fn load(path: &Path) -> Result<Tokenizer, String> {
         let file: PathBuf = if path.is_dir() { path.join("tokenizer.json") } else { path.to_owned() };
         let shown = file.display();
+        let size = std::fs::metadata(&file).map_err(|e| format!("cannot read {shown}: {e}"))?.len();
+        if size > MAX_TOKENIZER_BYTES {
+            return Err(format!(
+                "{shown} is larger than the {} MiB a tokenizer.json may be",
+                MAX_TOKENIZER_BYTES >> 20
+            ));
+        }
         let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {shown}: {e}"))?;
         let tok = tokenizers::Tokenizer::from_bytes(&bytes)
             .map_err(|e| format!("{shown} is not a Hugging Face tokenizer.json: {e}"))?;

@@ -31,6 +31,7 @@
 
 mod util;
 
+mod bad_input;
 mod cli;
 mod client;
 mod compare;

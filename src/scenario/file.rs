@@ -254,16 +254,34 @@ pub struct BudgetFile {
     pub warn_usd: Option<f64>,
 }
 
+/// The longest duration a scenario may give: far more than any load test
+/// runs, and far less than what overflows a clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Durations are written with their unit ("250ms", "20s", "1m 30s"): a bare
 /// number would leave the reader guessing between seconds and milliseconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("invalid duration {text:?}: {e} (write e.g. \"250ms\", \"20s\", \"2m\")"))
+    let d = humantime::parse_duration(text).map_err(|_| {
+        format!("must be a duration such as \"30s\": a number and a unit (ms, s, m, h), got {text:?}")
+    })?;
+    if d > MAX_DURATION {
+        return Err(format!("must be at most 30 days, got {text:?}"));
+    }
+    Ok(d)
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    parse_duration(&text).map_err(serde::de::Error::custom)
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Duration;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a duration such as \"30s\" (in quotes, with its unit)")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+            parse_duration(text).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Text)
 }
 
 fn duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

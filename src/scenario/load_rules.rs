@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::file;
+use super::limits::{MAX_RATE, MIN_RATE};
 use super::locate::KeyPath;
 use super::validate::Problems;
 use super::*;
@@ -151,13 +152,15 @@ pub(super) fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
 }
 
 fn check_concurrency(c: u32, key: KeyPath, p: &mut Problems) -> Option<f64> {
-    p.check((1..=100_000).contains(&c), key, || format!("must be 1..=100000 users, got {c}"))
-        .then_some(f64::from(c))
+    p.check((1..=100_000).contains(&c), key, || {
+        format!("must be a whole number of users from 1 to 100000, got {c}")
+    })
+    .then_some(f64::from(c))
 }
 
 fn check_rate(r: f64, key: KeyPath, p: &mut Problems) -> Option<f64> {
-    p.check(r.is_finite() && r > 0.0 && r <= 1e6, key, || {
-        format!("must be > 0 and <= 1000000 requests/s, got {r}")
+    p.check(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r), key, || {
+        format!("must be a rate from {MIN_RATE} to {MAX_RATE} requests/s, got {r}")
     })
     .then_some(r)
 }

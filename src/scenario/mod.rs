@@ -6,7 +6,9 @@
 //! `sweep.rs` expands `[sweep]` into variants, `slo.rs` reads `[slo]`, and
 //! `plan.rs` states what a run will send and what it can cost at most.
 
+mod decode;
 mod file;
+mod limits;
 mod load_rules;
 mod locate;
 mod plan;
@@ -402,10 +404,11 @@ impl std::error::Error for ScenarioError {}
 impl crate::error::InputProblem for ScenarioError {}
 
 impl ScenarioError {
-    fn io(path: &Path, what: &str, e: std::io::Error) -> Self {
+    /// A problem of the file as a whole (it cannot be read), not of a key.
+    fn whole_file(path: &Path, message: String) -> Self {
         ScenarioError {
             file: path.display().to_string(),
-            problems: vec![Problem { line: None, column: None, message: format!("cannot read {what}: {e}") }],
+            problems: vec![Problem { line: None, column: None, message }],
         }
     }
 }
@@ -418,7 +421,8 @@ impl Scenario {
 
     /// `load`, with `profile` chosen among the scenario's `[profiles]`.
     pub fn load_profile(path: &Path, profile: Option<&str>) -> Result<Scenario, ScenarioError> {
-        let source = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(path, "scenario", e))?;
+        let source = limits::read_text(path, limits::SCENARIO_BYTES)
+            .map_err(|e| ScenarioError::whole_file(path, e))?;
         validate::parse(&source, path, profile)
     }
 

@@ -19,7 +19,7 @@ pub fn read_prompts_file(
     endpoint: Endpoint,
 ) -> Result<Vec<FilePrompt>, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let text = super::limits::read_text(path, super::limits::PROMPTS_BYTES)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

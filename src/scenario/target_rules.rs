@@ -41,7 +41,8 @@ const OWN_HEADERS: [&str; 8] = [
     "openai-project",
 ];
 /// How keys and tokens of common providers begin.
-const KEY_PREFIXES: [&str; 9] = ["sk-", "sk_", "pk-", "bearer ", "basic ", "hf_", "gsk_", "aiza", "xai-"];
+pub(super) const KEY_PREFIXES: [&str; 9] =
+    ["sk-", "sk_", "pk-", "bearer ", "basic ", "hf_", "gsk_", "aiza", "xai-"];
 
 /// The profile asked for on the command line, the scenario's default, and the
 /// scenario's directory (`ca_file` is relative to it).
@@ -215,9 +216,9 @@ fn check_live(l: &LiveFile, at: &KeyPath, dir: &Path, p: &mut Problems) -> bool 
     }
     if let Some(f) = &l.ca_file {
         let path = dir.join(f);
-        let problem = match std::fs::read(&path) {
-            Err(e) => Some(format!("cannot read {:?} ({}): {e}", f, path.display())),
-            Ok(pem) => match reqwest::Certificate::from_pem_bundle(&pem) {
+        let problem = match super::limits::read_text(&path, super::limits::CA_BYTES) {
+            Err(e) => Some(e),
+            Ok(pem) => match reqwest::Certificate::from_pem_bundle(pem.as_bytes()) {
                 Ok(certs) if !certs.is_empty() => None,
                 Ok(_) => Some(format!("no PEM certificate in {f:?} ({})", path.display())),
                 Err(e) => Some(format!("not a PEM certificate file {f:?} ({}): {e}", path.display())),
@@ -230,8 +231,23 @@ fn check_live(l: &LiveFile, at: &KeyPath, dir: &Path, p: &mut Problems) -> bool 
 
 fn url_problem(u: &str) -> Option<String> {
     match reqwest::Url::parse(u) {
+        // Credentials in a URL end up in logs, results and reports, and the
+        // client would send them as Basic auth in place of the key: refused,
+        // and never echoed.
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            let mut shown = url.clone();
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            Some(format!(
+                "must not carry a user name or password (user:password@): the key comes from the \
+                 environment (api_key_env); got {:?} with credentials, not shown",
+                shown.as_str()
+            ))
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") => None,
         Ok(_) => Some(format!("must be http:// or https://, got {u:?}")),
+        // A string that is no URL may still hold a password: not echoed.
+        Err(e) if u.contains('@') => Some(format!("not a URL ({e}); not shown, since it holds an '@'")),
         Err(e) => Some(format!("not a URL ({e}): {u:?}")),
     }
 }

@@ -10,9 +10,11 @@ use std::path::Path;
 use llmload_mock::SimConfig;
 use sha2::{Digest, Sha256};
 
+use super::decode::decode;
 use super::file::{self, PriceFile, ScenarioFile};
+use super::limits;
 use super::load_rules::{client, load};
-use super::locate::{self, KeyPath};
+use super::locate::{self, KeyPath, Step};
 use super::sweep::{self, Expanded};
 use super::target_rules::{Chosen, target};
 use super::tokenizer_rules::{Given, tokenizers};
@@ -50,25 +52,32 @@ impl From<&str> for KeyPath {
 
 pub(super) fn parse(source: &str, path: &Path, profile: Option<&str>) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let raw: ScenarioFile = toml::from_str(source).map_err(|e| {
-        let (line, column) = e.span().map(|s| locate::position_at(source, s.start)).unzip();
-        ScenarioError {
-            file: file.clone(),
-            problems: vec![Problem { line, column, message: e.message().trim_end().to_owned() }],
-        }
+    let decoded = decode::<ScenarioFile>(source).map_err(|e| {
+        let (line, column) = e.offset.map(|o| locate::position_at(source, o)).unzip();
+        ScenarioError { file: file.clone(), problems: vec![Problem { line, column, message: e.message }] }
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut problems = Problems(Vec::new());
-    let scenario = build(raw, path, dir, profile, &mut problems);
-    if problems.0.is_empty()
+    let mut rules = Problems(Vec::new());
+    let scenario = decoded.file.and_then(|raw| build(raw, path, dir, profile, &mut rules));
+    if decoded.problems.is_empty()
+        && rules.0.is_empty()
         && let Some(mut s) = scenario
     {
         s.sha256 = Sha256::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         return Ok(s);
     }
+    // A key taken out for a wrong type or stood in for when missing is
+    // reported once, by decoding: the rules' view of it is a consequence.
+    let derived = |key: &KeyPath, msg: &str| {
+        decoded.touched.iter().any(|t| {
+            let named = matches!(t.0.last(), Some(Step::Key(k)) if msg.contains(k.as_str()));
+            key.0.starts_with(&t.0) || (t.0.starts_with(&key.0) && named)
+        })
+    };
+    let mut problems = decoded.problems;
+    problems.extend(rules.0.into_iter().filter(|(k, m)| !derived(k, m)));
     let mut seen = BTreeSet::new();
     let mut located: Vec<Problem> = problems
-        .0
         .into_iter()
         .filter(|(key, msg)| seen.insert((key.to_string(), msg.clone())))
         .map(|(key, message)| {
@@ -88,6 +97,9 @@ fn build(
     p: &mut Problems,
 ) -> Option<Scenario> {
     p.check(!raw.name.trim().is_empty(), "name", || "must not be empty".into());
+    if let Some(problem) = limits::long_name(&raw.name, limits::NAME_CHARS) {
+        p.push("name", problem);
+    }
     let client = client(&raw.load, p);
     let load = load(raw.load, p);
     let seed = raw.seed.unwrap_or(0);
@@ -193,10 +205,10 @@ fn check_price(pr: &PriceFile, key: KeyPath, p: &mut Problems) -> Option<Price> 
 /// Prices from a pricing file, and a line saying where they come from.
 fn pricing_file(path: &Path, p: &mut Problems) -> (BTreeMap<String, Price>, Option<String>) {
     let shown = path.display();
-    let text = match std::fs::read_to_string(path) {
+    let text = match limits::read_text(path, limits::PRICING_BYTES) {
         Ok(t) => t,
         Err(e) => {
-            p.push("pricing_file", format!("cannot read {shown}: {e}"));
+            p.push("pricing_file", e);
             return (BTreeMap::new(), None);
         }
     };

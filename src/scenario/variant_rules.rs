@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::file::{PromptTokensFile, StopFile, VariantFile};
+use super::limits;
 use super::locate::KeyPath;
 use super::sweep::Expanded;
 use super::validate::Problems;
@@ -22,6 +23,11 @@ pub(super) fn variant(
     let at = |k: &str| e.key(k);
     let before = p.0.len();
     p.check(!v.name.trim().is_empty(), at("name"), || "must not be empty".into());
+    for (key, name) in [("name", e.name.as_str()), ("model", v.model.as_str())] {
+        if let Some(problem) = limits::long_name(name, limits::VARIANT_CHARS) {
+            p.push(at(key), problem);
+        }
+    }
     let weight = v.weight.unwrap_or(1);
     p.check(weight >= 1, at("weight"), || format!("must be at least 1, got {weight}"));
     p.check(!v.model.trim().is_empty(), at("model"), || "must not be empty".into());

@@ -67,7 +67,7 @@ fn bad_command_line_objectives_are_all_named() {
     let lines: Vec<&str> = e.lines().collect();
     assert_eq!(lines.len(), 3, "{e}");
     assert!(lines[0].starts_with("--slo \"error_rate=1.5\": error_rate is a fraction"), "{e}");
-    assert!(lines[1].starts_with("--slo \"ttft.p95=-1s\": invalid duration"), "{e}");
+    assert!(lines[1].starts_with("--slo \"ttft.p95=-1s\": must be a duration such as"), "{e}");
     assert!(lines[2].contains("a latency needs a duration with its unit"), "{e}");
     assert!(o.is_empty());
 }
