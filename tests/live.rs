@@ -295,7 +295,8 @@ fn a_bad_ca_file_exits_2_naming_key_and_value() {
         assert_eq!(o.status.code(), Some(2), "{cmd}");
         let err = text(&o).1;
         assert!(
-            err.contains("scenario.toml:7:1: target.ca_file: cannot read \"certs/missing.pem\""),
+            err.contains("scenario.toml:7:1: target.ca_file: cannot read ")
+                && err.contains("certs/missing.pem: "),
             "{err}"
         );
     }
@@ -308,7 +309,7 @@ const DEAR: &str = "\n[pricing.sim-small]\ninput_per_1m = 10000\noutput_per_1m =
 fn a_live_run_above_the_threshold_refuses_without_yes_off_a_terminal() {
     let (_mock, url) = start_mock(&[]);
     let toml = SCENARIO.replace("URL", &url) + DEAR;
-    let (dir, o) = llmload_on(&toml, None, &["run", "-q"]);
+    let (dir, o) = llmload_on(&toml, Some(KEY), &["run", "-q"]);
     let err = text(&o).1;
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("worst case: 10 requests, 160 input + 80 output tokens, cost $2.4000"), "{err}");
@@ -322,18 +323,26 @@ fn a_live_run_above_the_threshold_refuses_without_yes_off_a_terminal() {
     for args in [&["run", "-q", "--confirm-above", "5"][..], &["run", "-q", "--yes"]] {
         let (dir, path) = scenario_file(&toml);
         let out = dir.path().join("out");
-        let o = llmload().stdin(Stdio::null()).args(args).arg("--out").arg(&out).arg(&path).output().unwrap();
+        let o = llmload()
+            .env(KEY_VAR, KEY)
+            .stdin(Stdio::null())
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .arg(&path)
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o).1);
         assert_eq!(read_json(&out.join("summary.json"))["total"]["requests"]["ok"], 10);
     }
     let (_d, o) = llmload_on(
         &(toml.clone() + "\n[budget]\nmax_usd = 3\n"),
-        None,
+        Some(KEY),
         &["run", "-q", "--out", "/dev/null/x"],
     );
     assert!(!text(&o).1.contains("refusing"), "a budget is consent: {}", text(&o).1);
     // Unpriced: the cost is unknown, so the same rule applies.
-    let (_d, o) = llmload_on(&SCENARIO.replace("URL", &url), None, &["run", "-q"]);
+    let (_d, o) = llmload_on(&SCENARIO.replace("URL", &url), Some(KEY), &["run", "-q"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o).1.contains("the worst-case cost is unknown (a model has no [pricing])"),
@@ -466,4 +475,31 @@ fn tls_trusts_the_system_roots_plus_ca_file() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("ok    model \"m\" is served"), "{out}");
     server.join().unwrap();
+}
+
+/// A live target whose key variable is unset stops before its first request
+/// (exit 2, nothing sent), saying how to fix it; `api_key_env = ""` says the
+/// target needs no key and runs.
+#[test]
+fn an_unset_key_variable_stops_a_live_run_before_any_request() {
+    // A listener that counts the connections made to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let toml = SCENARIO.replace("URL", &url);
+    let (dir, o) = llmload_on(&toml, None, &["run", "-q", "--yes", "--out", "out"]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("$LLMLOAD_LIVE_TEST_KEY is not set") && err.contains("api_key_env = \"\""), "{err}");
+    assert!(!dir.path().join("out").exists(), "nothing ran");
+    assert!(listener.accept().is_err(), "no connection was made");
+
+    let (_mock, url) = start_mock(&[]);
+    let no_key = SCENARIO
+        .replace("URL", &url)
+        .replace("api_key_env = \"LLMLOAD_LIVE_TEST_KEY\"", "api_key_env = \"\"");
+    let (_dir, o) = llmload_on(&no_key, None, &["run", "-q", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let (_dir, o) = llmload_on(&no_key, None, &["check"]);
+    assert!(text(&o).0.contains("key:    none (api_key_env = \"\""), "{}", text(&o).0);
 }

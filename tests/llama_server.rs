@@ -124,7 +124,7 @@ fn post(port: u16, path: &str, body: &serde_json::Value) -> serde_json::Value {
 
 fn scenario(server: &LlamaServer, load: &str, variants: &str) -> String {
     format!(
-        "name = \"llama\"\nseed = 3\n[target]\nbase_url = \"{}\"\napi_key_env = \"LLMLOAD_NO_KEY\"\n\
+        "name = \"llama\"\nseed = 3\n[target]\nbase_url = \"{}\"\napi_key_env = \"\"\n\
          [tokenizers]\n\"tiny-llama\" = {:?}\n[load]\n{load}\ntimeout = \"60s\"\n{variants}\n\
          [pricing.\"tiny-llama\"]\ninput_per_1m = 0.0\noutput_per_1m = 0.0\n",
         server.url,

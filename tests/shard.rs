@@ -48,6 +48,7 @@ seed = 3
 [target]
 kind = "openai"
 base_url = "{base_url}"
+api_key_env = ""
 
 [load]
 rate = 200.0

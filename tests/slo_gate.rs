@@ -93,7 +93,7 @@ fn a_run_where_every_request_failed_never_exits_0_nor_does_its_report() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let toml = SMALL.replace("[slo]\n\"ttft.p50\" = \"5s\"\n", "").replace(
         "[load]",
-        &format!("[target]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\n[load]"),
+        &format!("[target]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\napi_key_env = \"\"\n\n[load]"),
     );
     let (dir, path) = scenario_file(&toml);
     let out = dir.path().join("out");

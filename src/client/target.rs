@@ -6,6 +6,32 @@ use tokio::sync::oneshot;
 use crate::client::{ApiKey, Endpoint};
 use crate::scenario::{Scenario, Target};
 
+/// A live target's key variable is unset: every request would go without a
+/// key and be refused, so the run stops before the first one.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "${var} is not set, so every request would be sent without a key and refused (401): set it, or write \
+     api_key_env = \"\" in [target] (or the profile) for a server that needs no key; `llmload check` \
+     diagnoses the target"
+)]
+pub struct MissingKey {
+    pub var: String,
+}
+
+impl crate::error::InputProblem for MissingKey {}
+
+/// Whether the scenario's target has the key it needs in the environment.
+pub fn require_key(s: &Scenario) -> Result<(), MissingKey> {
+    match &s.target {
+        Target::OpenAi(live)
+            if !live.api_key_env.is_empty() && ApiKey::from_env(&live.api_key_env).is_none() =>
+        {
+            Err(MissingKey { var: live.api_key_env.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
 pub struct RunningTarget {
     /// Where requests go, with the key read from the environment.
     pub endpoint: Endpoint,

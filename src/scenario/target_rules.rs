@@ -175,7 +175,8 @@ fn check_live(l: &LiveFile, at: &KeyPath, dir: &Path, p: &mut Problems) -> bool 
     if let Some(v) = &l.api_key_env {
         // A value that is not a variable name is probably a pasted key: say
         // so without repeating it.
-        ok &= p.check(is_env_name(v), key("api_key_env"), || {
+        // "" says the target needs no key (a local server).
+        ok &= p.check(v.is_empty() || is_env_name(v), key("api_key_env"), || {
             "must be the NAME of an environment variable holding the key (A-Z, 0-9, _), not the key itself"
                 .into()
         });

@@ -74,9 +74,14 @@ async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> Result<usize> 
             };
             println!("target: {} (from {from})", ep.base_url);
             let set = ep.key.is_some();
-            let state = if set { "set" } else { "not set: no Authorization header is sent" };
-            println!("key:    ${} {state}", l.api_key_env);
-            Some((l.api_key_env.as_str(), set))
+            if l.api_key_env.is_empty() {
+                println!("key:    none (api_key_env = \"\": the target needs no key)");
+                None
+            } else {
+                let state = if set { "set" } else { "not set: no Authorization header is sent" };
+                println!("key:    ${} {state}", l.api_key_env);
+                Some((l.api_key_env.as_str(), set))
+            }
         }
         Target::Simulator => {
             println!("target: the embedded simulator at {}", ep.base_url);

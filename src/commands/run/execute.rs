@@ -90,6 +90,7 @@ pub async fn execute(
     opts: RunOptions,
     stop: watch::Receiver<Stop>,
 ) -> Result<RunOutcome> {
+    client::target::require_key(&prepared.scenario)?;
     let target = RunningTarget::start(&prepared.scenario).await?;
     let policy = client::Policy::from_scenario(&prepared.scenario);
     let result = match OpenAiBackend::for_endpoint(&target.endpoint, policy) {

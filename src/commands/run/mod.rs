@@ -42,6 +42,7 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
         print!("{}", scenario::Plan::new(&prepared.scenario).render(&prepared.scenario));
         return Ok(Exit::Ok);
     }
+    crate::client::target::require_key(&prepared.scenario)?;
     cost_gate::confirm(&prepared.scenario, args.confirm_above, args.yes)?;
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     tokio::spawn(shutdown::escalate_on_signals(stop_tx));
