@@ -92,7 +92,9 @@ async fn client(streams: u32, tokens: u32, ramp: Duration, h2: bool) -> anyhow::
         one_stream(
             &client,
             &url,
-            &serde_json::json!({"model": "w", "messages": [], "max_tokens": 2, "stream": true}),
+            &serde_json::json!({
+                "model": "w", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": true,
+            }),
         )
         .await?;
     }

@@ -13,8 +13,12 @@ use std::time::Duration;
 /// profile comes near it.
 pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3600);
 
-/// Largest natural output length a profile may set: like a model's context limit.
+/// Largest natural output length a profile may set, and the largest `max_tokens` a
+/// request may ask for: like a model's output limit.
 pub(crate) const MAX_OUTPUT_TOKENS: u32 = 131_072;
+
+/// A model's context window when its profile sets none: the size of GPT-4's first one.
+pub const DEFAULT_CONTEXT_WINDOW: u32 = 8192;
 
 /// A lognormal's p99 is at most e^(z99²/2) ≈ 14.96 times its mean (beyond that no
 /// lognormal has both); profiles are held a little below.
@@ -100,6 +104,10 @@ impl Faults {
 /// Latency, capacity, limits and faults of one simulated model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelProfile {
+    /// Tokens a prompt and its completion may take together (prompt tokens +
+    /// `max_tokens`, per sequence); a request over it gets the API's 400
+    /// `context_length_exceeded`. At least 1.
+    pub context_window: u32,
     /// Time from arrival (or from getting a slot, when the request had to wait) to the
     /// first content token, before the per-prompt-token part.
     pub ttft: Duration,
@@ -124,10 +132,12 @@ pub struct ModelProfile {
 
 impl Default for ModelProfile {
     /// Round, clearly synthetic numbers: nobody should mistake them for a measurement.
-    /// Beyond `ttft`, `itl` and `jitter` everything is off: no prefill cost, runs to
-    /// `max_tokens`, unlimited capacity, no limits, no faults.
+    /// Beyond `ttft`, `itl`, `jitter` and an 8192-token context window everything is
+    /// off: no prefill cost, runs to `max_tokens`, unlimited capacity, no limits, no
+    /// faults.
     fn default() -> Self {
         Self {
+            context_window: DEFAULT_CONTEXT_WINDOW,
             ttft: Duration::from_millis(200),
             itl: Duration::from_millis(20),
             jitter: 0.0,
@@ -207,6 +217,9 @@ impl ModelProfile {
                     )?;
                 }
             }
+        }
+        if self.context_window == 0 {
+            invalid(&["context_window"], "must be at least 1 (tokens of prompt and completion)".into())?;
         }
         if self.max_sequences == Some(0) {
             invalid(&["max_sequences"], "must be at least 1 (leave it out for unlimited)".into())?;

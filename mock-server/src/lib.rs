@@ -7,7 +7,8 @@
 //! drift. It models what shapes latency, cost and failure in the real API: TTFT that
 //! grows with the prompt, a finite batch that slows and then queues under load, `n` and
 //! `best_of` multiplying the work, stop sequences and natural lengths ending it early,
-//! rate limits, API keys, and injected faults.
+//! a context window, rate limits, API keys, and injected faults; and it refuses, with the
+//! API's error JSON, whatever the API would refuse.
 //!
 //! Layout: `config` is the configuration ([`SimConfig`], [`ModelProfile`]) and
 //! [`profile`] its TOML form; `standalone` is the server as a program ([`Args`],
@@ -38,7 +39,9 @@ mod text;
 
 use std::future::Future;
 
-pub use config::{Faults, ItlDistribution, ModelProfile, OutputLength, RateLimits, SimConfig};
+pub use config::{
+    DEFAULT_CONTEXT_WINDOW, Faults, ItlDistribution, ModelProfile, OutputLength, RateLimits, SimConfig,
+};
 pub use profile::{ProfileError, ProfileFile};
 pub use standalone::{Args, config as standalone_config, run_standalone, serve_configured};
 

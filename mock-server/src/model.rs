@@ -10,6 +10,8 @@ use crate::ratelimit::RateLimiter;
 use crate::sample::{DurationDist, LengthDist};
 
 pub(crate) struct Model {
+    /// Tokens a prompt and its completion may take together.
+    pub(crate) context_window: u32,
     pub(crate) ttft: DurationDist,
     pub(crate) ttft_per_prompt_token: Duration,
     pub(crate) itl: DurationDist,
@@ -23,6 +25,7 @@ pub(crate) struct Model {
 impl Model {
     pub(crate) fn new(p: &ModelProfile) -> Self {
         Self {
+            context_window: p.context_window,
             ttft: DurationDist::normal(p.ttft, p.jitter),
             ttft_per_prompt_token: p.ttft_per_prompt_token,
             itl: DurationDist::itl(p.itl, p.jitter, p.itl_distribution),

@@ -91,6 +91,7 @@ mod tests {
             model: "m".into(),
             prompts: (0..prompts as u64).map(|p| p + 1).collect(),
             max_tokens,
+            max_tokens_given: true,
             n,
             best_of,
             stop: stop.iter().map(|s| s.to_string()).collect(),

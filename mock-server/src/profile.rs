@@ -57,6 +57,9 @@ macro_rules! profile_tables {
 
 profile_tables! {
     model {
+        /// Tokens of prompt + max_tokens a request may take. Default 8192.
+        #[serde(default)]
+        context_window: Option<i64>,
         /// Time to first token, before the per-prompt-token part. Default "200ms".
         #[serde(default, deserialize_with = "duration_opt")]
         ttft: Option<Duration>,
@@ -372,6 +375,10 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
         (Some(mean), Some(p99)) => OutputLength::LogNormal { mean, p99 },
     };
 
+    let context_window = match t.context_window {
+        Some(n) => count32(n, 1, u32::MAX, &key(at, &["context_window"]))?,
+        None => base.context_window,
+    };
     let max_sequences = match t.max_sequences {
         Some(n) => Some(count32(n, 1, u32::MAX, &key(at, &["max_sequences"]))?),
         None => base.max_sequences,
@@ -400,6 +407,7 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
     };
 
     let profile = ModelProfile {
+        context_window,
         ttft: t.ttft.unwrap_or(base.ttft),
         itl: t.itl.unwrap_or(base.itl),
         jitter,

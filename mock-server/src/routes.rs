@@ -2,23 +2,25 @@
 //!
 //! A generation request goes, in the order the real API's layers would see it:
 //! arrival time taken → API key checked (401) → body read (413) and parsed (400) → model
-//! found (404) → a sequence number, which with the seed fixes everything random about
-//! the request → rate limits (429) → injected fault, if any → a place in the model's
-//! batch, waiting if it is full → a plan of what each sequence generates → answered,
-//! streamed or whole, at the times the schedule gives.
+//! found (404) → prompt and completion checked against the model's context window (400)
+//! → a sequence number, which with the seed fixes everything random about the request →
+//! rate limits (429) → injected fault, if any → a place in the model's batch, waiting if
+//! it is full → a plan of what each sequence generates → answered, streamed or whole, at
+//! the times the schedule gives.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header, request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header, request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -110,9 +112,13 @@ impl Sim {
         body: Body,
     ) -> Result<Response, Response> {
         let api_key = self.authenticate(&parts.headers)?;
-        let body = read_body(&parts.headers, body).await?;
-        let generation = openai::parse(endpoint, &body)?;
+        let body = read_body(parts.version, &parts.headers, body).await?;
+        let mut generation = openai::parse(endpoint, &body)?;
+        // Not held through a generation that may last minutes.
+        drop(body);
         let model = self.model(&generation.model)?;
+        // Before the sequence number, like every refusal of the request itself.
+        generation.fit_context(endpoint, model.context_window)?;
 
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let key = text::request_key(self.seed, seq);
@@ -238,21 +244,57 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
-    // A declared length over the limit is refused before reading any of it.
+/// The whole body, or 413 as soon as it is known to be over the limit: at once for a
+/// declared length, else when the bytes read cross it. Never more than the limit is held.
+async fn read_body(version: Version, headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        linger(version, body);
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
-        let too_large =
-            std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            ApiError::too_large(MAX_BODY_BYTES)
-        } else {
-            ApiError::invalid(format!("could not read the request body: {e}"), None, None)
+    // A declared length is a hint, not a promise: the buffer grows with what arrives.
+    let hint = declared.map_or(0, |n| n.min(1 << 20) as usize);
+    let mut buf = BytesMut::with_capacity(hint);
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::invalid(format!("could not read the request body: {e}"), None, None))?;
+        // Trailers, which no client of this API sends, carry no bytes of the body.
+        let Ok(data) = frame.into_data() else { continue };
+        if buf.len() + data.len() > MAX_BODY_BYTES {
+            linger(version, body);
+            return Err(ApiError::too_large(MAX_BODY_BYTES));
         }
-    })
+        buf.extend_from_slice(&data);
+    }
+    Ok(buf.freeze())
+}
+
+/// How long, and how many more bytes, the rest of a refused HTTP/1 body is read (and
+/// discarded) after the 413 is sent.
+const LINGER_TIME: Duration = Duration::from_secs(10);
+const LINGER_BYTES: usize = 4 * MAX_BODY_BYTES;
+
+/// Reads and discards the rest of a refused body in the background, for a while, as
+/// nginx's lingering close does. An HTTP/1 client sends its whole body before it reads
+/// the answer: were the connection closed under it, it would see a broken pipe instead
+/// of the 413. HTTP/2 needs none of this: the stream is reset, the connection stays.
+fn linger(version: Version, mut body: Body) {
+    if version >= Version::HTTP_2 {
+        return;
+    }
+    tokio::spawn(async move {
+        let drain = async {
+            let mut discarded = 0;
+            while let Some(Ok(frame)) = body.frame().await {
+                discarded += frame.data_ref().map_or(0, Bytes::len);
+                if discarded > LINGER_BYTES {
+                    break;
+                }
+            }
+        };
+        // Then the body is dropped, and the connection closed if it was not all read.
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+    });
 }
 
 #[derive(Serialize)]

@@ -50,25 +50,36 @@ pub(crate) fn render(key: u64, tokens: u32, visible: Option<u32>) -> String {
 /// text before the match. The earliest-ending match wins, as the API checks after each
 /// token; among those ending in the same token, the earliest-starting one.
 ///
-/// Looks at no more than `limit` tokens and keeps only a window as long as the longest
-/// stop string, so it costs no allocation per token.
+/// Looks at no more than `limit` tokens, and after each only at the matches that end in
+/// it (a few byte comparisons per stop string), keeping a window of the text as long as
+/// the longest stop string: so a long stop string costs no more per token than a short
+/// one, and one longer than the whole text costs nothing.
 pub(crate) fn find_stop(key: u64, limit: u32, stops: &[String]) -> Option<(u32, u32)> {
-    let longest = stops.iter().map(String::len).max().filter(|&n| n > 0)?;
-    let mut window = String::with_capacity(longest + 16);
+    let stops = || stops.iter().map(String::as_bytes).filter(|s| !s.is_empty());
+    let longest = stops().map(<[u8]>::len).max()?;
+    // What a match ending in a later word could still start in.
+    let keep = longest - 1;
+    let mut window: Vec<u8> = Vec::with_capacity(keep.min(4096) + 16);
     // Bytes of the text before the window.
     let mut dropped = 0usize;
     for i in 0..limit {
-        window.push_str(word(key, i));
+        let word = word(key, i).as_bytes();
+        window.extend_from_slice(word);
         // Every match in the window ends in the word just added: one that ended earlier
         // would have stopped generation then.
-        let start = stops.iter().filter(|s| !s.is_empty()).filter_map(|s| window.find(s.as_str())).min();
+        let ends = window.len() + 1 - word.len()..=window.len();
+        let start = ends
+            .flat_map(|end| {
+                let window = &window;
+                stops().filter_map(move |s| end.checked_sub(s.len()).filter(|&at| &window[at..end] == s))
+            })
+            .min();
         if let Some(start) = start {
             let visible = u32::try_from(dropped + start).unwrap_or(u32::MAX);
             return Some((i + 1, visible));
         }
-        // Keep what a match ending in a later word could still start in.
-        let keep = longest - 1;
-        if window.len() > keep {
+        // Trimmed in bulk, not by a word each time: a long window is not copied per token.
+        if window.len() > 2 * keep + 64 {
             let cut = window.len() - keep;
             window.drain(..cut);
             dropped += cut;
@@ -186,5 +197,16 @@ mod tests {
         }
         assert_eq!(find_stop(1, 100, &stops(&["", "Z"])), None);
         assert_eq!(find_stop(1, 100, &[]), None);
+        // A stop string longer than any text the sequence could have is never found, and
+        // (checked against the end of each word only) costs nothing to look for.
+        let huge = " the".repeat(1 << 20);
+        assert_eq!(find_stop(1, 131_072, &[huge, "Z".into()]), None);
+        // A long one that does occur is found, wherever the window was trimmed.
+        let key = sequence_key(request_key(1, 3), 0);
+        let text = render(key, 5000, None);
+        let long = text[4000..4300].to_owned();
+        let (tokens, visible) = find_stop(key, 5000, std::slice::from_ref(&long)).expect("found");
+        assert_eq!(visible as usize, text.find(&long).expect("in the text"));
+        assert!(render(key, tokens, None).len() >= 4300 && render(key, tokens - 1, None).len() < 4300);
     }
 }

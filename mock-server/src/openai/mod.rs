@@ -1,11 +1,17 @@
-//! The OpenAI wire format: what we accept (`request`), what we send (`response`), and
-//! the error shape, which both use.
+//! The OpenAI wire format: what we accept (`request`, which judges what `body` reads
+//! with the lenient reader in `json`), what we send (`response`), and the error shape,
+//! which both use.
 //!
 //! Requests are parsed leniently into one `Generation`, so that the timing code never
 //! looks at JSON; responses are serde types, defined once.
 
+mod body;
+mod json;
 mod request;
 mod response;
+
+use std::borrow::Cow;
+use std::fmt::Display;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +32,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     kind: &'static str,
-    param: Option<&'static str>,
+    /// The parameter at fault, as the API names it: `n`, `messages[2].role`.
+    param: Option<Cow<'static, str>>,
     code: Option<&'static str>,
 }
 
@@ -40,17 +47,18 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
             kind: "invalid_request_error",
-            param,
+            param: param.map(Cow::Borrowed),
             code,
         }
     }
 
-    pub(super) fn missing(param: &'static str) -> Self {
-        Self::invalid(
-            format!("Missing required parameter: '{param}'."),
-            Some(param),
-            Some("missing_required_parameter"),
-        )
+    /// A 400 about one parameter.
+    pub(super) fn invalid_param(
+        param: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+        code: Option<&'static str>,
+    ) -> Self {
+        Self { param: Some(param.into()), ..Self::invalid(message, None, code) }
     }
 
     pub(super) fn unparsable(e: serde_json::Error) -> Self {
@@ -119,6 +127,102 @@ impl ApiError {
     }
 }
 
+/// Integer or decimal: the word in a range error's message, and its code.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Number {
+    Integer,
+    Decimal,
+}
+
+/// The real API's 400s for a request's parameters, in its words, so that a client's
+/// error handling (and its logs) see what they would see from the API.
+impl ApiError {
+    pub(super) fn missing(param: impl Into<Cow<'static, str>>) -> Self {
+        let param = param.into();
+        let message = format!("Missing required parameter: '{param}'.");
+        Self::invalid_param(param, message, Some("missing_required_parameter"))
+    }
+
+    /// `expected` and `got` as the API writes them: "a string", "an array of objects".
+    pub(super) fn invalid_type(param: impl Into<Cow<'static, str>>, expected: &str, got: &str) -> Self {
+        let param = param.into();
+        let message = format!("Invalid type for '{param}': expected {expected}, but got {got} instead.");
+        Self::invalid_param(param, message, Some("invalid_type"))
+    }
+
+    pub(super) fn below_min(
+        param: &'static str,
+        number: Number,
+        min: impl Display,
+        got: impl Display,
+    ) -> Self {
+        let (word, code) = match number {
+            Number::Integer => ("integer", "integer_below_min_value"),
+            Number::Decimal => ("decimal", "decimal_below_min_value"),
+        };
+        let message = format!(
+            "Invalid '{param}': {word} below minimum value. Expected a value >= {min}, but got {got} instead."
+        );
+        Self::invalid_param(param, message, Some(code))
+    }
+
+    pub(super) fn above_max(
+        param: &'static str,
+        number: Number,
+        max: impl Display,
+        got: impl Display,
+    ) -> Self {
+        let (word, code) = match number {
+            Number::Integer => ("integer", "integer_above_max_value"),
+            Number::Decimal => ("decimal", "decimal_above_max_value"),
+        };
+        let message = format!(
+            "Invalid '{param}': {word} above maximum value. Expected a value <= {max}, but got {got} instead."
+        );
+        Self::invalid_param(param, message, Some(code))
+    }
+
+    pub(super) fn empty_array(param: &'static str) -> Self {
+        let message = format!(
+            "Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead."
+        );
+        Self::invalid_param(param, message, Some("empty_array"))
+    }
+
+    pub(super) fn array_too_long(param: &'static str, max: usize, len: usize) -> Self {
+        let message = format!(
+            "Invalid '{param}': array too long. Expected an array with maximum length {max}, but got an array with length {len} instead."
+        );
+        Self::invalid_param(param, message, Some("array_above_max_length"))
+    }
+
+    pub(super) fn string_too_long(param: &'static str, max: usize, len: usize) -> Self {
+        let message = format!(
+            "Invalid '{param}': string too long. Expected a string with maximum length {max}, but got a string with length {len} instead."
+        );
+        Self::invalid_param(param, message, Some("string_above_max_length"))
+    }
+
+    pub(super) fn invalid_value(param: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::invalid_param(param, message, Some("invalid_value"))
+    }
+
+    /// Valid for the API, beyond what the simulator takes on (README, "Limits").
+    pub(super) fn simulator_limit(param: &'static str, message: impl Into<String>) -> Self {
+        Self::invalid_param(param, message, Some("simulator_limit"))
+    }
+}
+
+/// A value the client sent, fit to be quoted in an error message: whole if short, else
+/// its start, so that a 10 MB value does not come back as a 10 MB message.
+pub(super) fn quoted(value: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    match value.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
 /// `sk-abc...wxyz` → `sk-abc***wxyz`: enough to recognise a key, not to use it. Short
 /// keys are hidden whole. Counted in chars, so any UTF-8 is cut on a boundary.
 fn redact(key: &str) -> String {
@@ -151,7 +255,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 message: &self.message,
                 kind: self.kind,
-                param: self.param,
+                param: self.param.as_deref(),
                 code: self.code,
             },
         };

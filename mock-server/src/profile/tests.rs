@@ -24,6 +24,7 @@ fn models_inherit_key_by_key() {
         ttft = "100ms"
         itl = "10ms"
         jitter = 0.2
+        context_window = 4096
         itl_distribution = "lognormal"
         itl_p99 = "40ms"
         output_tokens = 50
@@ -39,6 +40,7 @@ fn models_inherit_key_by_key() {
         slow_headers_delay = "2s"
 
         [models.big]
+        context_window = 128000
         itl = "20ms"
         ttft_per_prompt_token = "100us"
         output_tokens = 100
@@ -72,6 +74,8 @@ fn models_inherit_key_by_key() {
     assert_eq!(f.slow_headers_delay, Duration::from_secs(2));
     assert_eq!(c.models["exact"].itl_distribution, ItlDistribution::Constant);
     assert_eq!(c.models["exact"].itl, Duration::from_millis(10));
+    assert_eq!((big.context_window, c.models["exact"].context_window), (128_000, 4096));
+    assert_eq!(from("").expect("valid").default_profile.context_window, 8192);
 }
 
 #[test]
@@ -85,6 +89,8 @@ fn value_errors_name_the_key_and_what_is_allowed() {
         ("output_tokens_p99 = 10", &["output_tokens_p99"], "needs output_tokens"),
         ("output_tokens = 10\noutput_tokens_p99 = 5", &["output_tokens_p99"], "above output_tokens"),
         ("max_sequences = 0", &["max_sequences"], "from 1"),
+        ("context_window = 0", &["context_window"], "whole number from 1"),
+        ("[models.big]\ncontext_window = -5", &["models", "big", "context_window"], "got -5"),
         ("ttft = \"2h\"", &["ttft"], "longer than"),
         ("[rate_limits]\nrequests_per_minute = 0", &["rate_limits", "requests_per_minute"], "from 1"),
         ("[faults]\nreset = 1.5", &["faults", "reset"], "probability"),
@@ -114,6 +120,7 @@ fn shape_errors_come_from_serde_with_the_allowed_values() {
     assert!(e("itl_distribution = \"gamma\"").contains("`lognormal`"));
     assert!(e("[models.x]\napi_keys = []").contains("unknown field `api_keys`"));
     assert!(e("[faults]\nboom = 1.0").contains("unknown field `boom`"));
+    assert!(e("context_window = \"8k\"").contains("expected i64"), "{}", e("context_window = \"8k\""));
 }
 
 #[test]
@@ -166,5 +173,6 @@ fn readme_example_is_valid() {
     let c = parse(&readme[start..end], 0).expect("the README's example is valid");
     assert_eq!(c.models.keys().collect::<Vec<_>>(), ["sim-large", "sim-small"]);
     assert_eq!(c.models["sim-large"].max_sequences, Some(64));
+    assert_eq!(c.models["sim-large"].context_window, 32_768);
     assert_eq!(c.models["sim-small"].rate_limits.requests_per_minute, Some(600));
 }

@@ -155,6 +155,18 @@ def typed_errors(client, base):
         openai.BadRequestError, 400,
         lambda: client.completions.create(model="sim-chat", prompt="x", n=3, best_of=2), param="best_of",
     )
+    expect_error(
+        openai.BadRequestError, 400,
+        lambda: client.chat.completions.create(model="sim-chat", messages=msgs, temperature="hot"),
+        code="invalid_type", param="temperature",
+    )
+    long = [{"role": "user", "content": "w " * 9000}]
+    e = expect_error(
+        openai.BadRequestError, 400,
+        lambda: client.chat.completions.create(model="sim-chat", messages=long, max_tokens=10),
+        code="context_length_exceeded", param="messages",
+    )
+    check("maximum context length is 8192 tokens" in e.message, e.message)
     for _ in range(2):
         client.chat.completions.create(model="sim-limited", messages=msgs, max_tokens=1)
     e = expect_error(

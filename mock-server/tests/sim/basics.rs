@@ -215,7 +215,7 @@ async fn each_model_gets_its_own_profile() {
     cfg.models.insert("fast".into(), profile(10, 1, 0.0));
     let server = Server::start(cfg).await;
     let sent = Instant::now();
-    let body = json!({"model": "fast", "messages": [], "max_tokens": 3});
+    let body = json!({"model": "fast", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3});
     assert_eq!(server.post("/chat/completions", body).await.status(), 200);
     let took = ms(sent.elapsed());
     assert!(took < 50.0, "took {took}ms, want ~12ms");

@@ -121,6 +121,9 @@ async fn stop_sequences_end_generation_and_save_time() {
         let mut b = json!({"model": "m", "prompt": "go", "max_tokens": 40, "stream": stream});
         if let Some(s) = stop {
             b["stop"] = json!([s, "never"]);
+        }
+        // Like the API, the simulator takes stream_options only on a stream.
+        if stop.is_some() && stream {
             b["stream_options"] = json!({"include_usage": true});
         }
         b

@@ -1,13 +1,14 @@
 //! The simulator seen from a client, over HTTP: response shapes, the timing of streamed
 //! tokens measured on the client side, choices and stops, admission (keys, rate limits,
-//! capacity), faults, and malformed requests. One test binary, one module per subject;
-//! this file holds what they share.
+//! capacity), faults, malformed requests, and hostile or random input. One test binary,
+//! one module per subject; this file holds what they share.
 
 mod admission;
 mod basics;
 mod choices;
 mod errors;
 mod faults;
+mod malformed;
 
 use std::time::Duration;
 
