@@ -130,8 +130,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "USD", default_value_t = 1.0)]
     pub confirm_above: f64,
     /// Results directory [default: reports/<scenario name>/<UTC timestamp>].
+    /// It must be new or empty, unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Reuse a non-empty --out: the results of the earlier run there are
+    /// removed first (a directory holding other files is still refused).
+    #[arg(long)]
+    pub force: bool,
     /// Seed for the variant mix, prompts, arrivals and the simulator
     /// (overrides the scenario's `seed`).
     #[arg(long, value_name = "N")]
@@ -165,9 +170,12 @@ pub struct ReportArgs {
     #[arg(required = true, value_name = "RESULTS_DIR")]
     pub dirs: Vec<PathBuf>,
     /// Where the outputs go [default: the directory itself; required when
-    /// merging several].
+    /// merging several]. It must be new or empty, unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Reuse a non-empty --out: the results there are removed first.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub slo: SloArgs,
 }

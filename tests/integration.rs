@@ -41,6 +41,7 @@ mod golden;
 mod language;
 mod live;
 mod llama_server;
+mod outputs;
 mod real_server;
 mod report;
 mod results;

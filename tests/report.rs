@@ -53,6 +53,7 @@ fn opts(dirs: &[&Path], out: Option<PathBuf>, slo: &[&str]) -> ReportOptions {
         dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
         out,
         slo: slo.iter().map(|s| s.to_string()).collect(),
+        force: false,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::cli::ReportArgs;
 use crate::error::{ArgumentError, Exit, Result};
 use crate::metrics::Summary;
 use crate::report::{self, Format};
-use crate::results::{self, LoadedDir, REQUESTS_CSV, ResultsDir, merge};
+use crate::results::{self, LoadedDir, REQUESTS_CSV, ResultsDir, Reuse, merge};
 use crate::scenario;
 
 /// What `report_results` needs; the CLI fills it from its arguments.
@@ -21,6 +21,8 @@ pub struct ReportOptions {
     pub out: Option<PathBuf>,
     /// `--slo` overrides, `[VARIANT:]METRIC=VALUE`.
     pub slo: Vec<String>,
+    /// `--force`: a non-empty `out` is reused, its old results removed.
+    pub force: bool,
 }
 
 pub struct ReportOutcome {
@@ -29,7 +31,7 @@ pub struct ReportOutcome {
 }
 
 pub fn command(args: ReportArgs) -> Result<Exit> {
-    let opts = ReportOptions { dirs: args.dirs, out: args.out, slo: args.slo.objectives };
+    let opts = ReportOptions { dirs: args.dirs, out: args.out, slo: args.slo.objectives, force: args.force };
     let outcome = report_results(opts)?;
     report::append_step_summary(&outcome.summary);
     println!("{}", report::Table.render(&outcome.summary));
@@ -62,7 +64,15 @@ pub fn report_results(opts: ReportOptions) -> Result<ReportOutcome> {
     };
     let names = run.variant_names();
     scenario::apply_overrides(&mut run.objectives, &opts.slo, &names)?;
-    let dir = ResultsDir::create(Some(&out), Path::new("."), &run.scenario, std::time::SystemTime::now())?;
+    // Re-rendering a directory in place keeps its inputs; any other --out
+    // must be new or empty, or given with --force.
+    let reuse = match loaded.as_slice() {
+        [one] if same_dir(&one.dir, &out) => Reuse::InPlace,
+        _ if opts.force => Reuse::Replace,
+        _ => Reuse::Empty,
+    };
+    let dir =
+        ResultsDir::create(Some(&out), Path::new("."), &run.scenario, std::time::SystemTime::now(), reuse)?;
     let info = match loaded.as_slice() {
         [one] => {
             if !same_dir(&one.dir, &out) {

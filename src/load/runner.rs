@@ -291,7 +291,7 @@ pub async fn run<B: Backend>(
         tokio::select! {
             rec = rx.recv() => {
                 let Some(rec) = rec else { break };
-                csv.write(&rec, t0)?;
+                csv.write(&rec, t0);
                 last_intended = last_intended.max(Some(rec.intended));
                 done += 1;
                 let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
@@ -308,7 +308,9 @@ pub async fn run<B: Backend>(
                 metrics.record(&rec);
             }
             _ = tick.tick() => {
-                csv.flush()?;
+                // A failed write is kept in the writer, for the end of the
+                // run: measuring goes on.
+                let _ = csv.flush();
                 let per_s = done - done_at_last_tick;
                 done_at_last_tick = done;
                 progress.status(&Status {
@@ -333,7 +335,7 @@ pub async fn run<B: Backend>(
         }
     }
     interrupt.abort();
-    csv.flush()?;
+    let _ = csv.flush();
     // The measured window: to the planned end when the run got there, else
     // to the last request's intended start; the drain after it is excluded.
     let window_end = match schedule.stop_reason() {

@@ -51,6 +51,21 @@ pub enum ResultsError {
     Invalid { path: PathBuf, problem: String },
     #[error("{}: cannot create ({source})", path.display())]
     Output { path: PathBuf, source: std::io::Error },
+    #[error("--out {}: {problem}", path.display())]
+    Exists { path: PathBuf, problem: String },
+}
+
+/// A few names, for an error.
+fn listed(names: &[String]) -> String {
+    let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    let shown = &all[..all.len().min(4)];
+    let more = names.len().saturating_sub(4);
+    let mut s = shown.join(", ");
+    if more > 0 {
+        s += &format!(" and {more} more");
+    }
+    s
 }
 
 impl InputProblem for ResultsError {}
@@ -80,6 +95,32 @@ pub struct ResultsDir {
     pub path: PathBuf,
 }
 
+/// What may be in a results directory given with `--out` before it is
+/// written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// It must be new or empty: an earlier run's results are never mixed
+    /// with this one's or silently overwritten.
+    Empty,
+    /// `--force`: llmload's outputs there are removed first (and only
+    /// those: a directory holding anything else is refused).
+    Replace,
+    /// `llmload report DIR` re-rendering DIR's own results.
+    InPlace,
+}
+
+/// Every name llmload writes in a results directory.
+const OUTPUTS: [&str; 8] = [
+    RUN_JSON,
+    REQUESTS_CSV,
+    METRICS_JSON,
+    SUMMARY_JSON,
+    "summary.md",
+    "summary.csv",
+    "report.html",
+    "charts",
+];
+
 impl ResultsDir {
     /// `out`, or `<root>/<scenario name>/<UTC timestamp>/` when not given;
     /// created now, so that a bad path fails before anything is sent.
@@ -88,11 +129,55 @@ impl ResultsDir {
         root: &Path,
         scenario_name: &str,
         now: SystemTime,
+        reuse: Reuse,
     ) -> Result<Self, ResultsError> {
         let path = match out {
             Some(p) => p.to_owned(),
-            None => root.join(slug(scenario_name)).join(timestamp_slug(now)),
+            // Two runs in the same second get directories of their own.
+            None => {
+                let base = root.join(slug(scenario_name)).join(timestamp_slug(now));
+                (1..)
+                    .map(|k| if k == 1 { base.clone() } else { base.with_extension(k.to_string()) })
+                    .find(|p| !p.exists())
+                    .unwrap_or(base)
+            }
         };
+        if reuse != Reuse::InPlace
+            && let Ok(entries) = std::fs::read_dir(&path)
+        {
+            let names: Vec<String> =
+                entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            // `.<name>.tmp`: left by a run killed mid-write.
+            let ours =
+                |n: &str| OUTPUTS.iter().any(|o| n == *o || (n.starts_with('.') && n.ends_with(".tmp")));
+            let (mine, other): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| ours(n));
+            let refused = |problem: String| ResultsError::Exists { path: path.clone(), problem };
+            match reuse {
+                _ if names.is_empty() => {}
+                Reuse::Empty => {
+                    return Err(refused(format!(
+                        "is not empty ({}): choose a new directory, or pass --force to replace the results of \
+                         an earlier run there",
+                        listed(&names)
+                    )));
+                }
+                Reuse::Replace if !other.is_empty() => {
+                    return Err(refused(format!(
+                        "holds files llmload did not write ({}): --force replaces results only; choose another \
+                         directory",
+                        listed(&other.into_iter().cloned().collect::<Vec<_>>())
+                    )));
+                }
+                _ => {
+                    for n in mine {
+                        let p = path.join(n);
+                        let removed =
+                            if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                        removed.map_err(|e| ResultsError::output(&p, e))?;
+                    }
+                }
+            }
+        }
         std::fs::create_dir_all(&path).map_err(|e| ResultsError::output(&path, e))?;
         Ok(ResultsDir { path })
     }
@@ -248,7 +333,8 @@ mod tests {
     #[test]
     fn atomic_writes_leave_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        let d = ResultsDir::create(Some(dir.path()), dir.path(), "x", SystemTime::now()).unwrap();
+        let d =
+            ResultsDir::create(Some(dir.path()), dir.path(), "x", SystemTime::now(), Reuse::Empty).unwrap();
         d.write("charts/a.svg", b"<svg/>").unwrap();
         d.write("charts/a.svg", b"<svg></svg>").unwrap();
         assert_eq!(std::fs::read(d.file("charts/a.svg")).unwrap(), b"<svg></svg>");

@@ -10,7 +10,6 @@
 //! default for files written before it.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -92,22 +91,40 @@ fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// The writer of requests.csv.
+/// The writer of requests.csv. Rows are formatted in memory and go to the
+/// file whole, in blocks: a write that fails (a full disk) is undone back
+/// to the last whole row, and the writer stops writing while the run goes
+/// on measuring; the error, naming the file and its cause, is kept for the
+/// end of the run (`error`).
 pub struct RequestsWriter {
-    w: csv::Writer<BufWriter<File>>,
+    rows: csv::Writer<Vec<u8>>,
+    file: File,
     path: PathBuf,
+    /// Bytes of whole rows in the file.
+    written: u64,
+    error: Option<String>,
     variants: Vec<String>,
 }
 
+/// Rows are written to the file once this much is formatted.
+const BLOCK: usize = 64 << 10;
+
 impl RequestsWriter {
     pub(super) fn create(path: &Path, variants: Vec<String>) -> Result<Self, ResultsError> {
-        let f = File::create(path).map_err(|e| ResultsError::output(path, e))?;
-        Ok(RequestsWriter { w: csv::Writer::from_writer(BufWriter::new(f)), path: path.to_owned(), variants })
+        let file = File::create(path).map_err(|e| ResultsError::output(path, e))?;
+        Ok(RequestsWriter {
+            rows: csv::Writer::from_writer(Vec::with_capacity(BLOCK)),
+            file,
+            path: path.to_owned(),
+            written: 0,
+            error: None,
+            variants,
+        })
     }
 
     /// A finished request; `t0` is the step's start (`intended_ms` is an
     /// offset from it).
-    pub fn write(&mut self, r: &RequestRecord, t0: Instant) -> anyhow::Result<()> {
+    pub fn write(&mut self, r: &RequestRecord, t0: Instant) {
         let class = r.outcome.class();
         let row = RequestRow {
             seq: r.seq,
@@ -129,15 +146,67 @@ impl RequestsWriter {
             shard: None,
         };
         // Fields borrowed apart: the row borrows the names, the writer is mutable.
-        self.w.serialize(&row).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+        let formatted = self.rows.serialize(&row).map_err(|e| e.to_string());
+        self.after(formatted);
     }
 
+    /// A row as read from another file (merging shards).
     pub fn row(&mut self, row: &RequestRow<'_>) -> anyhow::Result<()> {
-        self.w.serialize(row).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+        let formatted = self.rows.serialize(row).map_err(|e| e.to_string());
+        self.after(formatted);
+        self.result()
     }
 
+    /// Writes the rows formatted so far.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.w.flush().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", self.path.display()))
+        let _ = self.rows.flush();
+        self.write_block();
+        self.result()
+    }
+
+    /// The first write error, naming the file: rows from it on are not in
+    /// the file (the measurements still count them).
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    fn result(&self) -> anyhow::Result<()> {
+        self.error.as_ref().map_or(Ok(()), |e| Err(anyhow::anyhow!("{e}")))
+    }
+
+    fn after(&mut self, formatted: Result<(), String>) {
+        if let Err(e) = formatted {
+            self.fail(e);
+        } else if self.rows.get_ref().len() >= BLOCK {
+            let _ = self.rows.flush();
+            self.write_block();
+        }
+    }
+
+    fn write_block(&mut self) {
+        use std::io::Write;
+        if self.rows.get_ref().is_empty() {
+            return;
+        }
+        // The header went out with the first row: later blocks have none.
+        let next = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(BLOCK));
+        let block = std::mem::replace(&mut self.rows, next).into_inner().unwrap_or_default();
+        if self.error.is_some() {
+            return;
+        }
+        match self.file.write_all(&block) {
+            Ok(()) => self.written += block.len() as u64,
+            Err(e) => {
+                // Part of the block may be in the file: cut it back to the
+                // last whole row, which needs no space.
+                let _ = self.file.set_len(self.written);
+                self.fail(e.to_string());
+            }
+        }
+    }
+
+    fn fail(&mut self, cause: String) {
+        self.error.get_or_insert_with(|| format!("cannot write {}: {cause}", self.path.display()));
     }
 }
 

@@ -29,6 +29,7 @@ pub fn options(scenario: PathBuf, dir: &Path) -> RunOptions {
         progress: Box::new(llmload::progress::Messages),
         shard: None,
         start_at: None,
+        force: false,
     }
 }
 

@@ -16,7 +16,7 @@ use crate::load::{self, BudgetGuard, Limiter, Schedule, Step, StopReason};
 use crate::metrics::{self, Metrics, Summary, VariantInfo};
 use crate::progress::Progress;
 use crate::report;
-use crate::results::{self, ResultsDir, RunInfo};
+use crate::results::{self, ResultsDir, Reuse, RunInfo};
 use crate::scenario::{Scenario, SweepMode};
 use crate::workload::Workload;
 
@@ -33,11 +33,17 @@ pub struct RunOptions {
     pub shard: Option<load::Shard>,
     /// Start the load at this wall-clock time (`--start-at`).
     pub start_at: Option<SystemTime>,
+    /// `--force`: a non-empty `out` is reused, its old results removed.
+    pub force: bool,
 }
 
 pub struct RunOutcome {
     pub summary: Summary,
     pub dir: PathBuf,
+    /// The first file of the results directory that could not be written,
+    /// and why: the run's figures are in `summary` all the same, and the
+    /// command prints them before failing.
+    pub write_error: Option<String>,
 }
 
 /// A scenario made ready for this process, once: the seed given on the
@@ -115,7 +121,8 @@ pub async fn execute_with<B: Backend>(
 ) -> Result<RunOutcome> {
     let Prepared { scenario, scenario_seed, shard } = prepared;
     let now = SystemTime::now();
-    let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now)?;
+    let reuse = if opts.force { Reuse::Replace } else { Reuse::Empty };
+    let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now, reuse)?;
     let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
     let mut csv = dir.requests_writer(names)?;
     let mut info = RunInfo::new(&scenario, base_url, now);
@@ -233,9 +240,14 @@ pub async fn execute_with<B: Backend>(
         wall_start.elapsed(),
         first_request_at,
     ));
-    dir.write_run_info(&info)?;
-    report::write_all(&dir, &summary, &measured, &info)?;
-    Ok(RunOutcome { summary, dir: dir.path })
+    // A file that cannot be written (a full disk) does not lose the run:
+    // what was measured is returned for the terminal, with the error.
+    let write_error = csv
+        .error()
+        .map(str::to_owned)
+        .or_else(|| dir.write_run_info(&info).err().map(|e| format!("{e:#}")))
+        .or_else(|| report::write_all(&dir, &summary, &measured, &info).err().map(|e| format!("{e:#}")));
+    Ok(RunOutcome { summary, dir: dir.path, write_error })
 }
 
 /// A note when the client's own delays could have moved a reported latency

@@ -54,10 +54,16 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
         progress: progress::for_terminal(args.quiet),
         shard: args.shard,
         start_at: args.start_at,
+        force: args.force,
     };
     let outcome = execute(prepared, opts, stop_rx).await?;
     report::append_step_summary(&outcome.summary);
     println!("{}", report::Table.render(&outcome.summary));
+    if let Some(e) = &outcome.write_error {
+        eprintln!("error: the results in {} are incomplete: {e}", outcome.dir.display());
+        let _ = exit_code(&outcome.summary);
+        return Ok(Exit::Failed);
+    }
     println!("results: {}", outcome.dir.display());
     Ok(exit_code(&outcome.summary))
 }
