@@ -563,3 +563,27 @@ async fn a_request_on_a_connection_the_server_closed_is_sent_again_once_not_fail
     // answer (the fresh one is not kept).
     assert!(reconnects >= 5, "{reconnects} reconnects");
 }
+
+/// A server that reads the request and closes without a word (twice: the
+/// request is sent again once on a new connection) is `connection_closed`:
+/// the request reached it, unlike `connect`. One that answers bytes that
+/// are not HTTP is `not_http`, and is not sent again.
+#[tokio::test]
+async fn closed_after_the_request_and_garbage_are_classes_of_their_own() {
+    let server = serve(vec![vec![], vec![]]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::Closed, "{:?}", rec.error);
+    assert_eq!(rec.outcome.class(), "connection_closed");
+    assert_eq!(rec.reconnects, 1, "sent again once on a fresh connection");
+
+    let server = serve(vec![vec![Step::Write(b"SSH-2.0-OpenSSH_9.6\r\n\r\ngarbage".to_vec())]]).await;
+    let rec = send(&server).await;
+    assert_eq!(rec.outcome, Outcome::NotHttp, "{:?}", rec.error);
+    assert_eq!(rec.outcome.class(), "not_http");
+    assert_eq!(rec.reconnects, 0);
+
+    // Refused: no server at all.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server { base_url: format!("http://127.0.0.1:{port}/v1"), writes: Arc::default() };
+    assert_eq!(send(&server).await.outcome.class(), "connect");
+}

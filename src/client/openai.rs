@@ -297,9 +297,25 @@ fn closed_before_answer(e: &reqwest::Error) -> bool {
     false
 }
 
-/// reqwest only times out connecting (we set no other reqwest timeout).
+/// What a transport error means: no connection (the request never reached
+/// the server), an answer that is not HTTP, or a connection closed or reset
+/// after the request was written. reqwest only times out connecting (we set
+/// no other reqwest timeout).
 fn transport_outcome(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() { Outcome::ConnectTimeout } else { Outcome::Connect }
+    if e.is_timeout() {
+        return Outcome::ConnectTimeout;
+    }
+    if e.is_connect() {
+        return Outcome::Connect;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse) {
+            return Outcome::NotHttp;
+        }
+        source = s.source();
+    }
+    Outcome::Closed
 }
 
 #[cfg(test)]

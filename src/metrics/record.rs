@@ -24,7 +24,14 @@ pub enum Outcome {
     FirstByteTimeout,
     /// A gap between two body chunks longer than `idle_timeout`.
     IdleTimeout,
+    /// No connection: the request never reached the server (refused, DNS,
+    /// TLS).
     Connect,
+    /// The connection was closed or reset after the request was written and
+    /// before a whole answer's headers: the server may have seen it.
+    Closed,
+    /// The server answered with bytes that are not HTTP.
+    NotHttp,
     /// The body ended (or broke) before `[DONE]`.
     StreamTruncated,
     /// A data event that is not JSON, or a body that is not the API's shape.
@@ -52,6 +59,8 @@ impl Outcome {
             Outcome::FirstByteTimeout => "first_byte_timeout".into(),
             Outcome::IdleTimeout => "idle_timeout".into(),
             Outcome::Connect => "connect".into(),
+            Outcome::Closed => "connection_closed".into(),
+            Outcome::NotHttp => "not_http".into(),
             Outcome::StreamTruncated => "stream_truncated".into(),
             Outcome::MalformedEvent => "malformed_event".into(),
             Outcome::ApiError => "api_error".into(),
