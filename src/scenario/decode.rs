@@ -36,9 +36,17 @@ pub(super) struct Syntax {
 }
 
 pub(super) fn decode<T: DeserializeOwned>(source: &str) -> Result<Decoded<T>, Syntax> {
-    let mut doc: Table = source.parse().map_err(|e: toml::de::Error| Syntax {
-        offset: e.span().map(|s| s.start),
-        message: e.message().trim_end().to_owned(),
+    let mut doc: Table = source.parse().map_err(|e: toml::de::Error| {
+        let offset = e.span().map(|s| s.start);
+        let mut message = e.message().trim_end().replace('\n', "; ");
+        // Say which key: the span starts at it.
+        if message == "duplicate key"
+            && let Some(key) =
+                offset.and_then(|o| source.get(o..)).and_then(|r| r.split(['=', '\n', ']']).next())
+        {
+            message = format!("duplicate key `{}`: each key may be set once per table", key.trim());
+        }
+        Syntax { offset, message }
     })?;
     let mut out = Decoded { file: None, problems: Vec::new(), touched: Vec::new() };
     let mut seen = std::collections::HashSet::new();
@@ -165,6 +173,10 @@ fn plain(message: &str, path: &KeyPath) -> String {
             return msg;
         }
     }
+    // `[variant]` written for `[[variant]]`.
+    if message.starts_with("invalid type: map, expected a sequence") {
+        return format!("must be a list of tables: write [[{key}]] for each entry, not [{key}]");
+    }
     if let Some((_, expected)) = message.split_once(", expected ") {
         return format!("must be {}", expected_form(expected.trim()));
     }
@@ -190,9 +202,15 @@ fn expected_form(expected: &str) -> String {
 /// The closest of `names` to `key`, if close enough to be a typo.
 fn suggest<'a>(key: &str, names: &'a [String]) -> Option<&'a str> {
     let limit = (key.chars().count() / 3).max(1) + usize::from(key.len() > 5);
+    let key = key.to_ascii_lowercase();
     names
         .iter()
-        .map(|n| (distance(&key.to_ascii_lowercase(), &n.to_ascii_lowercase()), n))
+        .map(|n| {
+            let n_low = n.to_ascii_lowercase();
+            // `warn` for `warn_usd`: a part of the name, not a typo of it.
+            let part = key.len() >= 3 && (n_low.starts_with(&key) || key.starts_with(&n_low));
+            (if part { 0 } else { distance(&key, &n_low) }, n)
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n.as_str())

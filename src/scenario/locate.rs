@@ -54,15 +54,16 @@ pub fn position_of(source: &str, path: &KeyPath) -> Option<(usize, usize)> {
     let mut table = Some(root.get_ref());
     let mut value: Option<&DeValue> = None;
     for step in &path.0 {
+        // A step not in the file (a missing key): the deepest part found.
         match step {
             Step::Key(k) => {
-                let (key, v) = table?.get_key_value(k.as_str())?;
+                let Some((key, v)) = table.and_then(|t| t.get_key_value(k.as_str())) else { break };
                 offset = Some(key.span().start);
                 value = Some(v.get_ref());
                 table = v.get_ref().as_table();
             }
             Step::Index(i) => {
-                let item = value?.as_array()?.get(*i)?;
+                let Some(item) = value.and_then(|v| v.as_array()).and_then(|a| a.get(*i)) else { break };
                 offset = Some(item.span().start);
                 value = Some(item.get_ref());
                 table = item.get_ref().as_table();
@@ -96,8 +97,10 @@ mod tests {
     }
 
     #[test]
-    fn missing_key_falls_back_to_nothing() {
+    fn a_missing_key_is_placed_at_the_table_that_should_hold_it() {
         let p = KeyPath::default().key("target").key("kind");
         assert_eq!(position_of(DOC, &p), None);
+        let p = KeyPath::default().key("variant").index(0).key("max_tokens");
+        assert_eq!(position_of(DOC, &p), Some((6, 1)));
     }
 }

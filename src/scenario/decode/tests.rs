@@ -88,6 +88,8 @@ fn typos_are_matched_by_edit_distance_with_swaps() {
     assert_eq!(suggest("reqeusts", &names), Some("requests"));
     assert_eq!(suggest("rat", &names), Some("rate"));
     assert_eq!(suggest("model", &names), None);
+    let names: Vec<String> = ["max_usd", "warn_usd"].map(String::from).into();
+    assert_eq!(suggest("warn", &names), Some("warn_usd"));
 }
 
 #[test]
