@@ -268,3 +268,34 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A corpus of bad scenarios (tests/data/bad-scenarios), each saying in
+/// `# expect:` lines what its report must contain and in `# forbid:` lines
+/// what it must never repeat (credentials). Every file exits 2 from
+/// `validate`, each problem on a line of its own naming file, line and key.
+#[test]
+fn each_bad_scenario_of_the_corpus_is_reported_in_plain_words() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad-scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 20, "the corpus is there");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let o = llmload().arg("validate").arg(&file).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", file.display());
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        for line in text.lines() {
+            if let Some(want) = line.strip_prefix("# expect: ") {
+                assert!(err.contains(want), "{name}: wanted {want:?} in:\n{err}");
+            }
+            if let Some(never) = line.strip_prefix("# forbid: ") {
+                assert!(!err.contains(never), "{name}: {never:?} repeated in:\n{err}");
+            }
+        }
+        // Every problem names the file, and its line when the key is in it.
+        for problem in err.trim_start_matches("error: ").lines() {
+            assert!(problem.contains(&name), "{name}: {problem}");
+        }
+    }
+}

@@ -88,7 +88,7 @@ pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
         });
         let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
         p.check((1..=100_000).contains(&max_in_flight), "load.max_in_flight", || {
-            format!("must be 1..=100000, got {max_in_flight}")
+            format!("must be a whole number from 1 to 100000, got {max_in_flight}")
         });
         LoadMode::Open { arrival: l.arrival.unwrap_or(Arrival::Constant), max_in_flight }
     };
@@ -98,7 +98,7 @@ pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
     duration_positive(l.timeout, "load.timeout", p);
     if let Some(r) = l.abort_on_error_rate {
         p.check(r > 0.0 && r <= 1.0, "load.abort_on_error_rate", || {
-            format!("must be a fraction in (0, 1], e.g. 0.2 for 20%, got {r}")
+            format!("must be a fraction above 0 and at most 1, e.g. 0.2 for 20%, got {r:?}")
         });
     }
     Some(Load {
@@ -129,14 +129,16 @@ pub(super) fn client(l: &file::LoadFile, p: &mut Problems) -> ClientConfig {
         }
     }
     if let Some(n) = l.retries
-        && p.check(n <= MAX_RETRIES, "load.retries", || format!("must be 0..={MAX_RETRIES}, got {n}"))
+        && p.check(n <= MAX_RETRIES, "load.retries", || {
+            format!("must be a whole number from 0 to {MAX_RETRIES}, got {n}")
+        })
     {
         c.retries = n;
     }
     if let Some(statuses) = &l.retry_on {
         for (i, &s) in statuses.iter().enumerate() {
             p.check((400..=599).contains(&s), KeyPath::root("load").key("retry_on").index(i), || {
-                format!("must be an HTTP error status 400..=599, got {s}")
+                format!("must be an HTTP error status from 400 to 599, got {s}")
             });
         }
         c.retry_on = statuses.clone();
@@ -160,7 +162,7 @@ fn check_concurrency(c: u32, key: KeyPath, p: &mut Problems) -> Option<f64> {
 
 fn check_rate(r: f64, key: KeyPath, p: &mut Problems) -> Option<f64> {
     p.check(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r), key, || {
-        format!("must be a rate from {MIN_RATE} to {MAX_RATE} requests/s, got {r}")
+        format!("must be a rate from {MIN_RATE} to {MAX_RATE} requests/s, got {r:?}")
     })
     .then_some(r)
 }
@@ -214,8 +216,8 @@ mod client_tests {
         .to_string();
         assert!(e.contains("s.toml:5:1: load.idle_timeout: must be greater than 0"), "{e}");
         assert!(e.contains("load.connect_timeout: must be greater than 0"), "{e}");
-        assert!(e.contains("s.toml:7:1: load.retries: must be 0..=10, got 11"), "{e}");
-        assert!(e.contains("load.retry_on[1]: must be an HTTP error status 400..=599, got 200"), "{e}");
+        assert!(e.contains("s.toml:7:1: load.retries: must be a whole number from 0 to 10, got 11"), "{e}");
+        assert!(e.contains("load.retry_on[1]: must be an HTTP error status from 400 to 599, got 200"), "{e}");
         assert!(e.contains("s.toml:9:1: load.http: must be \"1.1\" or \"2\", got \"3\""), "{e}");
     }
 }

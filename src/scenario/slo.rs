@@ -245,7 +245,7 @@ fn one(variant: Option<&str>, key: &str, value: &toml::Value, at: KeyPath, p: &m
     };
     if metric == SloMetric::ErrorRate {
         p.check(threshold <= 1.0, at, || {
-            format!("error_rate is a fraction 0..=1 (0.01 = 1%), got {threshold}")
+            format!("error_rate is a fraction 0..=1 (0.01 = 1%), got {threshold:?}")
         });
     }
     Some(Slo { variant: variant.map(str::to_owned), metric, bound, threshold, key: key.to_owned() })

@@ -196,7 +196,7 @@ fn check_price(pr: &PriceFile, key: KeyPath, p: &mut Problems) -> Option<Price> 
     let mut ok = true;
     for (v, k) in [(pr.input_per_1m, "input_per_1m"), (pr.output_per_1m, "output_per_1m")] {
         ok &= p.check(v.is_finite() && v >= 0.0, key.clone().key(k), || {
-            format!("must be a price in USD per million tokens (>= 0), got {v}")
+            format!("must be a price in USD per million tokens (0 or more), got {v:?}")
         });
     }
     ok.then_some(Price { input_per_1m: pr.input_per_1m, output_per_1m: pr.output_per_1m })
@@ -247,12 +247,12 @@ fn budget(b: Option<file::BudgetFile>, variants: &[Variant], p: &mut Problems) -
     for (v, k) in [(b.max_usd, "max_usd"), (b.warn_usd, "warn_usd")] {
         if let Some(x) = v {
             p.check(x.is_finite() && x > 0.0, KeyPath::root("budget").key(k), || {
-                format!("must be > 0 USD, got {x}")
+                format!("must be more than 0 USD, got {x:?}")
             });
         }
     }
     if let (Some(w), Some(m)) = (b.warn_usd, b.max_usd) {
-        p.check(w <= m, "budget.warn_usd", || format!("must not exceed max_usd ({m}), got {w}"));
+        p.check(w <= m, "budget.warn_usd", || format!("must not exceed max_usd ({m:?}), got {w:?}"));
     }
     p.check(b.max_usd.is_some() || b.warn_usd.is_some(), "budget", || "set max_usd and/or warn_usd".into());
     let unpriced: BTreeSet<&str> =
@@ -269,7 +269,7 @@ fn client_limit(c: Option<file::ClientLimitFile>, p: &mut Problems) -> ClientLim
     {
         if let Some(x) = v {
             p.check(x.is_finite() && x > 0.0, KeyPath::root("client_limit").key(k), || {
-                format!("must be > 0, got {x}")
+                format!("must be more than 0, got {x:?}")
             });
         }
     }

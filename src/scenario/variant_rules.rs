@@ -34,12 +34,14 @@ pub(super) fn variant(
     p.check(v.max_tokens >= 1, at("max_tokens"), || format!("must be at least 1, got {}", v.max_tokens));
     let completions = v.endpoint == Endpoint::Completions;
     let n = v.n.unwrap_or(1);
-    p.check((1..=128).contains(&n), at("n"), || format!("must be 1..=128, got {n}"));
+    p.check((1..=128).contains(&n), at("n"), || format!("must be a whole number from 1 to 128, got {n}"));
     let stream = v.stream.unwrap_or(true);
     if let Some(b) = v.best_of
         && p.check(completions, at("best_of"), || "only exists on endpoint = \"completions\"".into())
     {
-        p.check((1..=20).contains(&b), at("best_of"), || format!("must be 1..=20, got {b}"));
+        p.check((1..=20).contains(&b), at("best_of"), || {
+            format!("must be a whole number from 1 to 20, got {b}")
+        });
         p.check(b >= n, at("best_of"), || {
             format!("must be >= n ({n}), got {b}: best_of generates best_of and returns n")
         });
@@ -61,7 +63,7 @@ pub(super) fn variant(
     });
     let batch = v.batch.unwrap_or(1);
     p.check((1..=MAX_BATCH).contains(&batch), at("batch"), || {
-        format!("must be 1..={MAX_BATCH}, got {batch}")
+        format!("must be a whole number from 1 to {MAX_BATCH}, got {batch}")
     });
     p.check(batch == 1 || completions, at("batch"), || {
         format!("batch = {batch} needs endpoint = \"completions\" (chat takes one conversation per request)")
@@ -154,7 +156,7 @@ fn sampling(
     for (k, val, lo, hi) in ranged {
         if let Some(x) = val
             && p.check(x.is_finite() && (lo..=hi).contains(&x), at(k), || {
-                format!("must be {lo}..={hi}, got {x}")
+                format!("must be a number from {lo} to {hi}, got {x:?}")
             })
         {
             m.insert(k.into(), serde_json::json!(x));
@@ -169,7 +171,7 @@ fn sampling(
                 format!("keys are token ids, got {tok:?}")
             });
             p.check((-100..=100).contains(b), at("logit_bias"), || {
-                format!("biases are -100..=100, got {b} for {tok}")
+                format!("biases are whole numbers from -100 to 100, got {b} for {tok}")
             });
         }
         m.insert("logit_bias".into(), serde_json::json!(bias));
@@ -218,7 +220,7 @@ fn prompt(
             TokenSpread::Uniform { min, max } | TokenSpread::Normal { min, max, .. } => (min, max),
         };
         let ok = p.check(lo >= 1 && hi <= 1_000_000 && lo <= hi, at("prompt_tokens"), || {
-            format!("token counts must be 1..=1000000 with min <= max, got {lo}..={hi}")
+            format!("token counts must be from 1 to 1000000 with min <= max, got {lo} to {hi}")
         });
         return ok.then_some(PromptSource::Tokens(spread));
     }
