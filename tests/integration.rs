@@ -38,6 +38,7 @@ mod compare;
 mod compat;
 mod deploy;
 mod golden;
+mod goodput;
 mod language;
 mod live;
 mod llama_server;

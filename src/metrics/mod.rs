@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::Swept;
+use crate::scenario::{GoodputObjectives, Swept};
 use crate::tokens::Counter;
 
 pub use record::{Outcome, RequestRecord, TokenSource};
@@ -127,6 +127,13 @@ pub struct VariantMetrics {
     /// Ok requests by when they completed, warm-up ones included: what
     /// throughput counts (`window`). Empty in files written before it.
     pub completed: Completions,
+    /// Goodput: whether the scenario set per-request objectives
+    /// (`[goodput]`); measured requests that were ok and met them all; and
+    /// such requests by when they completed, warm-up ones included (what
+    /// goodput counts, over the same window as throughput).
+    pub goodput_judged: bool,
+    pub good: u64,
+    pub good_completed: Completions,
     /// What a sweep set in this variant (absent outside sweeps, and in files
     /// written before it was recorded).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,8 +153,8 @@ impl VariantMetrics {
     /// Keeps name and kind, drops every count.
     pub fn reset_counts(&mut self) {
         let (name, streaming, priced) = (std::mem::take(&mut self.name), self.streaming, self.priced);
-        let swept = self.swept.take();
-        *self = VariantMetrics { name, streaming, priced, swept, ..Default::default() };
+        let (swept, goodput_judged) = (self.swept.take(), self.goodput_judged);
+        *self = VariantMetrics { name, streaming, priced, swept, goodput_judged, ..Default::default() };
     }
 
     /// Adds another set of counts (exact).
@@ -166,6 +173,9 @@ impl VariantMetrics {
         self.prompts += v.prompts;
         self.not_sent += v.not_sent;
         self.completed.add(&v.completed);
+        self.goodput_judged |= v.goodput_judged;
+        self.good += v.good;
+        self.good_completed.add(&v.good_completed);
         self.priced |= v.priced;
         self.cost_usd += v.cost_usd;
         self.retries += v.retries;
@@ -266,6 +276,8 @@ pub struct Metrics {
     /// loaded from files written before windows were defined so: their
     /// window ends at `last_end`.
     pub window_end: Option<Instant>,
+    /// Per-request objectives, when the scenario sets them.
+    pub goodput: Option<GoodputObjectives>,
 }
 
 /// What the metrics need to know of a variant.
@@ -296,27 +308,42 @@ impl Metrics {
         let stages = (0..stages.max(1))
             .map(|i| VariantMetrics { name: format!("stage {}", i + 1), priced, ..Default::default() })
             .collect();
-        Metrics { variants, stages, window_start, last_end: None, window_end: None }
+        Metrics { variants, stages, window_start, last_end: None, window_end: None, goodput: None }
+    }
+
+    /// Judges every request against per-request objectives (`[goodput]`).
+    pub fn with_goodput(mut self, objectives: Option<GoodputObjectives>) -> Self {
+        for v in self.variants.iter_mut().chain(self.stages.iter_mut()) {
+            v.goodput_judged = objectives.is_some();
+        }
+        self.goodput = objectives;
+        self
     }
 
     /// Counts a finished request; warm-up requests are not measured, but
     /// their completion counts toward throughput like any other.
     pub fn record(&mut self, r: &RequestRecord) {
+        let good = r.outcome.is_ok() && self.goodput.as_ref().is_some_and(|g| g.met(r));
         if r.outcome.is_ok()
             && let Some(offset) = r.end.checked_duration_since(self.window_start)
             && let Some(v) = self.variants.get_mut(r.variant)
         {
             v.completed.record(offset, r.prompts, r.output_tokens);
+            if good {
+                v.good_completed.record(offset, r.prompts, r.output_tokens);
+            }
         }
         if r.warmup {
             return;
         }
         if let Some(v) = self.variants.get_mut(r.variant) {
             v.record(r);
+            v.good += u64::from(good);
         }
         if let Some(s) = self.stages.get_mut(r.stage) {
             s.streaming = s.streaming || r.streaming;
             s.record(r);
+            s.good += u64::from(good);
         }
         if r.outcome != Outcome::Cancelled {
             self.last_end = Some(self.last_end.map_or(r.end, |e| e.max(r.end)));
@@ -360,8 +387,17 @@ impl Metrics {
     pub fn done(&self, variant: usize, from: Duration, to: Duration) -> Done {
         let v = &self.variants[variant];
         if self.window_end.is_none() {
-            return Done { requests: v.ok, prompts: v.prompts, output_tokens: v.output_tokens };
+            return Done {
+                requests: v.ok,
+                prompts: v.prompts,
+                output_tokens: v.output_tokens,
+                good: v.good,
+                good_output_tokens: 0,
+            };
         }
-        v.completed.within(from, to)
+        let mut done = v.completed.within(from, to);
+        let good = v.good_completed.within(from, to);
+        (done.good, done.good_output_tokens) = (good.requests, good.output_tokens);
+        done
     }
 }

@@ -69,6 +69,8 @@ fn unit(metric: SloMetric) -> &'static str {
         SloMetric::RequestsPerS => "req/s",
         SloMetric::OutputTokensPerS => "tok/s",
         SloMetric::CostUsd => "USD",
+        SloMetric::Goodput => "req/s",
+        SloMetric::GoodFraction => "fraction",
     }
 }
 
@@ -83,6 +85,8 @@ fn value(st: &Stats, metric: SloMetric) -> Option<f64> {
         SloMetric::RequestsPerS => Some(st.throughput.requests_per_s),
         SloMetric::OutputTokensPerS => Some(st.throughput.output_tokens_per_s),
         SloMetric::CostUsd => st.cost_usd,
+        SloMetric::Goodput => st.goodput.map(|g| g.requests_per_s),
+        SloMetric::GoodFraction => st.goodput.map(|g| g.good_fraction),
     }
 }
 

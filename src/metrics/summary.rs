@@ -72,6 +72,9 @@ pub struct Stats {
     pub output_tokens: u64,
     pub output_token_source: TokenSources,
     pub throughput: Throughput,
+    /// When the scenario sets `[goodput]` objectives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<Goodput>,
     /// USD for the measured requests; `null` when a model has no price.
     pub cost_usd: Option<f64>,
     /// Time to first reasoning token (`reasoning_content`), from the intended
@@ -149,6 +152,20 @@ pub struct TokenSources {
     pub tiktoken: u64,
     #[serde(default)]
     pub fallback: u64,
+}
+
+/// Goodput (DistServe, vLLM's `--goodput`): the requests that succeeded
+/// and met every per-request objective of `[goodput]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Goodput {
+    /// Good requests that completed inside the measured window, per second
+    /// (the window of `throughput`).
+    pub requests_per_s: f64,
+    pub output_tokens_per_s: f64,
+    /// Measured requests that were good.
+    pub good: u64,
+    /// `good` over the measured requests that ended (ok + errors).
+    pub good_fraction: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -257,6 +274,8 @@ impl Summary {
                                 requests: own.ok,
                                 prompts: own.prompts,
                                 output_tokens: own.output_tokens,
+                                good: own.good,
+                                good_output_tokens: 0,
                             };
                             secs += st.duration.map_or(m.window(), |d| d).as_secs_f64();
                             continue;
@@ -380,6 +399,12 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
             output_tokens_per_s: per_s(done.output_tokens),
             offered_requests_per_s: per_s(v.ok + errors + v.cancelled),
         },
+        goodput: v.goodput_judged.then(|| Goodput {
+            requests_per_s: per_s(done.good),
+            output_tokens_per_s: per_s(done.good_output_tokens),
+            good: v.good,
+            good_fraction: if v.ok + errors > 0 { v.good as f64 / (v.ok + errors) as f64 } else { 0.0 },
+        }),
         cost_usd: v.priced.then(|| (v.cost_usd * 1e6).round() / 1e6),
         ttfr_ms: p(ttfr),
         finish_reasons: v.finish_reasons.clone(),

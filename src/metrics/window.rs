@@ -38,6 +38,10 @@ pub struct Done {
     pub requests: u64,
     pub prompts: u64,
     pub output_tokens: u64,
+    /// Of them, requests that met the per-request objectives, and their
+    /// output tokens.
+    pub good: u64,
+    pub good_output_tokens: u64,
 }
 
 impl std::ops::AddAssign for Done {
@@ -45,6 +49,8 @@ impl std::ops::AddAssign for Done {
         self.requests += o.requests;
         self.prompts += o.prompts;
         self.output_tokens += o.output_tokens;
+        self.good += o.good;
+        self.good_output_tokens += o.good_output_tokens;
     }
 }
 
@@ -83,6 +89,7 @@ impl Completions {
             requests: count(&self.requests),
             prompts: count(&self.prompts),
             output_tokens: count(&self.output_tokens),
+            ..Done::default()
         }
     }
 }
@@ -98,8 +105,14 @@ mod tests {
         c.record(ms(100), 1, 10);
         c.record(ms(1_500), 2, 20);
         c.record(ms(2_500), 1, 30);
-        assert_eq!(c.within(ms(0), ms(2_000)), Done { requests: 2, prompts: 3, output_tokens: 30 });
-        assert_eq!(c.within(ms(2_000), ms(4_000)), Done { requests: 1, prompts: 1, output_tokens: 30 });
+        assert_eq!(
+            c.within(ms(0), ms(2_000)),
+            Done { requests: 2, prompts: 3, output_tokens: 30, ..Done::default() }
+        );
+        assert_eq!(
+            c.within(ms(2_000), ms(4_000)),
+            Done { requests: 1, prompts: 1, output_tokens: 30, ..Done::default() }
+        );
         assert_eq!(c.within(ms(3_000), ms(2_000)), Done::default());
         let mut d = Completions::default();
         d.add(&c);

@@ -67,6 +67,20 @@ impl Format for Csv {
                 ]);
             }
         }
+        // Goodput, when judged: its rate in `mean`, the good requests in `count`.
+        for v in s.variants.iter().chain([&s.total]) {
+            if let Some(g) = v.goodput {
+                for (metric, unit, value) in
+                    [("goodput", "req/s", g.requests_per_s), ("good_fraction", "fraction", g.good_fraction)]
+                {
+                    let mut row = vec![String::new(); HEADER.len()];
+                    (row[0], row[1], row[2], row[3]) =
+                        (v.name.clone(), metric.into(), unit.into(), g.good.to_string());
+                    row[10] = value.to_string();
+                    rows.push(row);
+                }
+            }
+        }
         for r in s.slo.iter().filter(|r| !r.metric.contains('.')) {
             let mut row = vec![String::new(); HEADER.len()];
             row[0] = r.variant.clone().unwrap_or_else(|| "total".into());

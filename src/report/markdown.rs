@@ -1,6 +1,6 @@
 //! summary.md: GitHub-flavoured Markdown, for PR comments and job summaries.
 
-use super::{Format, cell, slo_lines, status_line};
+use super::{Format, cell, goodput_lines, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Markdown;
@@ -39,6 +39,13 @@ impl Format for Markdown {
                     three(&v.e2e_ms),
                     v.throughput.output_tokens_per_s
                 );
+            }
+        }
+        let goodput = goodput_lines(s);
+        if !goodput.is_empty() {
+            out += "\n### Goodput\n\nRequests that succeeded and met every objective of `[goodput]`.\n\n";
+            for line in goodput {
+                out += &format!("- {line}\n");
             }
         }
         if !s.slo.is_empty() {

@@ -44,6 +44,28 @@ fn p50_95_99(p: &Percentiles) -> [String; 3] {
     [cell(p.p50), cell(p.p95), cell(p.p99)]
 }
 
+/// One line per variant (and the total, when several) whose requests were
+/// judged against `[goodput]`: "chat: goodput 12.4 req/s (310.0 tok/s), 95.2% of requests good (1904)".
+fn goodput_lines(s: &Summary) -> Vec<String> {
+    let mut rows: Vec<&crate::metrics::Stats> = s.variants.iter().collect();
+    if s.variants.len() > 1 {
+        rows.push(&s.total);
+    }
+    rows.into_iter()
+        .filter_map(|v| {
+            let g = v.goodput?;
+            Some(format!(
+                "{}: goodput {} req/s ({} tok/s), {}% of requests good ({})",
+                v.name,
+                number(g.requests_per_s),
+                number(g.output_tokens_per_s),
+                number(g.good_fraction * 100.0),
+                g.good
+            ))
+        })
+        .collect()
+}
+
 /// One line per objective: "PASS ttft.p95 (total): 412.3 ms, limit <= 800 ms".
 fn slo_lines(s: &Summary) -> Vec<String> {
     s.slo.iter().map(slo_line).collect()

@@ -1,6 +1,6 @@
 //! The table printed to the terminal at the end of a run.
 
-use super::{Format, cell, p50_95_99, slo_lines, status_line};
+use super::{Format, cell, goodput_lines, p50_95_99, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Table;
@@ -64,6 +64,9 @@ impl Format for Table {
         }
         if let Some(c) = s.total.cost_usd {
             out += &format!("cost: ${c:.4} for the measured requests\n");
+        }
+        for line in goodput_lines(s) {
+            out += &format!("goodput: {line}\n");
         }
         for line in slo_lines(s) {
             out += &format!("slo: {line}\n");

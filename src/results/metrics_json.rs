@@ -187,7 +187,16 @@ pub fn from_json(text: &str) -> anyhow::Result<StoredRun> {
                 // Files of before: the window ran to the last end.
                 None => (None, (!window.is_zero()).then(|| origin + window)),
             };
-            Ok(Metrics { variants: s.variants, stages: s.stages, window_start: origin, last_end, window_end })
+            // The verdicts of each request are stored (good, good_completed),
+            // not the objectives: nothing is judged again.
+            Ok(Metrics {
+                variants: s.variants,
+                stages: s.stages,
+                window_start: origin,
+                last_end,
+                window_end,
+                goodput: None,
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(StoredRun {

@@ -44,6 +44,21 @@ pub struct ScenarioFile {
     /// `"<metric>.<percentile>" = "800ms"`, `error_rate = 0.01`, …, and
     /// `[slo.variants.<name>]` with the same keys.
     pub slo: Option<toml::Table>,
+    /// Per-request objectives: a request is good when it met them all.
+    pub goodput: Option<GoodputFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoodputFile {
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub ttft: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub tpot: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub itl: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub e2e: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -75,8 +75,61 @@ pub struct Scenario {
     pub budget: Budget,
     pub client_limit: ClientLimit,
     pub slo: Vec<Slo>,
+    /// Per-request objectives that make a request "good" (`[goodput]`).
+    pub goodput: Option<GoodputObjectives>,
     /// Where the prices come from and when they were taken, if from a file.
     pub pricing_source: Option<String>,
+}
+
+/// A request is good when it succeeded and met every objective set here,
+/// each a limit on that request alone (latencies from its intended start,
+/// like every latency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct GoodputObjectives {
+    #[serde(default, with = "opt_ms", skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<Duration>,
+    /// Time per output token after the first: (end - first token) / (tokens - 1).
+    #[serde(default, with = "opt_ms", skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<Duration>,
+    /// The request's longest gap between two content events.
+    #[serde(default, with = "opt_ms", skip_serializing_if = "Option::is_none")]
+    pub itl: Option<Duration>,
+    #[serde(default, with = "opt_ms", skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<Duration>,
+}
+
+impl GoodputObjectives {
+    /// Whether the (ok) request `r` met every objective.
+    pub fn met(&self, r: &crate::metrics::RequestRecord) -> bool {
+        let within = |limit: Option<Duration>, got: Option<Duration>| match (limit, got) {
+            (Some(l), Some(g)) => g <= l,
+            // Nothing to judge (one token: no TPOT, no gap).
+            _ => true,
+        };
+        within(self.ttft, r.ttft())
+            && within(self.tpot, r.tpot())
+            && within(self.itl, r.itl.iter().max().copied())
+            && within(self.e2e, Some(r.e2e()))
+    }
+}
+
+/// Durations in summary.json and metrics.json as milliseconds.
+mod opt_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64() * 1000.0),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let ms = Option::<f64>::deserialize(d)?;
+        Ok(ms.filter(|m| m.is_finite() && *m >= 0.0).map(|m| Duration::from_secs_f64(m / 1000.0)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

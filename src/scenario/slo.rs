@@ -45,6 +45,10 @@ pub enum SloMetric {
     RequestsPerS,
     OutputTokensPerS,
     CostUsd,
+    /// Good requests per second (`[goodput]`).
+    Goodput,
+    /// Good requests over the requests that ended (`[goodput]`).
+    GoodFraction,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,6 +100,8 @@ const OTHERS: &[(&str, SloMetric)] = &[
     ("requests_per_s", SloMetric::RequestsPerS),
     ("output_tokens_per_s", SloMetric::OutputTokensPerS),
     ("cost_usd", SloMetric::CostUsd),
+    ("goodput", SloMetric::Goodput),
+    ("good_fraction", SloMetric::GoodFraction),
 ];
 
 pub(super) fn parse(table: Option<&toml::Table>, variants: &[Variant], p: &mut Problems) -> Vec<Slo> {
@@ -209,7 +215,10 @@ fn one(variant: Option<&str>, key: &str, value: &toml::Value, at: KeyPath, p: &m
         return None;
     };
     let natural = match metric {
-        SloMetric::RequestsPerS | SloMetric::OutputTokensPerS => Bound::Min,
+        SloMetric::RequestsPerS
+        | SloMetric::OutputTokensPerS
+        | SloMetric::Goodput
+        | SloMetric::GoodFraction => Bound::Min,
         _ => Bound::Max,
     };
     let (bound, raw) = match value {
@@ -243,9 +252,9 @@ fn one(variant: Option<&str>, key: &str, value: &toml::Value, at: KeyPath, p: &m
             }
         },
     };
-    if metric == SloMetric::ErrorRate {
+    if matches!(metric, SloMetric::ErrorRate | SloMetric::GoodFraction) {
         p.check(threshold <= 1.0, at, || {
-            format!("error_rate is a fraction 0..=1 (0.01 = 1%), got {threshold:?}")
+            format!("{key} is a fraction from 0 to 1 (0.01 = 1%), got {threshold:?}")
         });
     }
     Some(Slo { variant: variant.map(str::to_owned), metric, bound, threshold, key: key.to_owned() })

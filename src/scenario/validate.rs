@@ -142,6 +142,23 @@ fn build(
     let budget = budget(raw.budget, &variants, p);
     let client_limit = client_limit(raw.client_limit, p);
     let slo = super::slo::parse(raw.slo.as_ref(), &variants, p);
+    let goodput = raw.goodput.map(|g| {
+        for (d, k) in [(g.ttft, "ttft"), (g.tpot, "tpot"), (g.itl, "itl"), (g.e2e, "e2e")] {
+            p.check(d.is_none_or(|d| !d.is_zero()), KeyPath::root("goodput").key(k), || {
+                "must be a duration greater than 0".into()
+            });
+        }
+        p.check([g.ttft, g.tpot, g.itl, g.e2e].iter().any(Option::is_some), "goodput", || {
+            "set at least one of ttft, tpot, itl, e2e (each a limit per request)".into()
+        });
+        GoodputObjectives { ttft: g.ttft, tpot: g.tpot, itl: g.itl, e2e: g.e2e }
+    });
+    for o in slo.iter().filter(|o| matches!(o.metric, SloMetric::Goodput | SloMetric::GoodFraction)) {
+        p.check(goodput.is_some(), KeyPath::root("slo").key(&o.key), || {
+            "needs [goodput]: the per-request objectives that make a request good (e.g. ttft = \"500ms\")"
+                .into()
+        });
+    }
     Some(Scenario {
         name: raw.name,
         seed,
@@ -156,6 +173,7 @@ fn build(
         budget,
         client_limit,
         slo,
+        goodput,
         pricing_source,
     })
 }

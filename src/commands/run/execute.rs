@@ -171,7 +171,8 @@ pub async fn execute_with<B: Backend>(
             priced: v.price.is_some(),
             swept: v.swept.clone(),
         });
-        let metrics = Metrics::new(infos, scenario.load.stages.len(), schedule.warmup_end());
+        let metrics = Metrics::new(infos, scenario.load.stages.len(), schedule.warmup_end())
+            .with_goodput(scenario.goodput);
         let step = Step {
             backend: backend.clone(),
             workload: Arc::new(workload),

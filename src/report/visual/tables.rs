@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape::esc;
 use crate::metrics::{Percentiles, Stats, Summary};
-use crate::report::{cell, slo_lines};
+use crate::report::{cell, goodput_lines, slo_lines};
 
 fn three(p: &Percentiles) -> String {
     format!("{} / {} / {}", cell(p.p50), cell(p.p95), cell(p.p99))
@@ -15,7 +15,16 @@ fn usd(v: Option<f64>) -> String {
 }
 
 pub fn slo(s: &Summary) -> String {
-    let mut h = String::from("<h2 id=\"slo\">Service-level objectives</h2>\n");
+    let mut h = String::new();
+    let goodput = goodput_lines(s);
+    if !goodput.is_empty() {
+        h += "<h2 id=\"goodput\">Goodput</h2>\n<p>Requests that succeeded and met every objective of [goodput].</p>\n<ul>\n";
+        for line in goodput {
+            let _ = writeln!(h, "<li>{}</li>", esc(&line));
+        }
+        h += "</ul>\n";
+    }
+    h += "<h2 id=\"slo\">Service-level objectives</h2>\n";
     if s.slo.is_empty() {
         return h + "<p class=\"muted\">No objectives ([slo] in the scenario).</p>\n";
     }
