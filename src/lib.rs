@@ -19,6 +19,7 @@
 //! - `commands`: one module per command of the command line (`cli`), and
 //!   the exit code of each outcome (`error`).
 
+pub mod capacity;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -179,6 +179,27 @@ pub fn bootstrap_quantile_delta(
     Some((deltas[lo], deltas[hi]))
 }
 
+/// The two-sided `1 - alpha` percentile-bootstrap interval of the
+/// q-quantile of ascending-sorted `sorted`, from `resamples` resamples;
+/// deterministic for a seed. `None` when empty.
+pub fn bootstrap_quantile(
+    sorted: &[f64],
+    q: f64,
+    alpha: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, f64)> {
+    if sorted.is_empty() || resamples == 0 {
+        return None;
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut qs: Vec<f64> = (0..resamples).map(|_| resampled_quantile(sorted, q, &mut rng)).collect();
+    qs.sort_unstable_by(f64::total_cmp);
+    let lo = ((resamples as f64 * alpha / 2.0).floor() as usize).min(resamples - 1);
+    let hi = ((resamples as f64 * (1.0 - alpha / 2.0)).ceil() as usize).clamp(1, resamples) - 1;
+    Some((qs[lo], qs[hi]))
+}
+
 /// Time slices of the measured window for the throughput's noise.
 pub const SLICES: usize = 20;
 

@@ -46,6 +46,21 @@ pub struct ScenarioFile {
     pub slo: Option<toml::Table>,
     /// Per-request objectives: a request is good when it met them all.
     pub goodput: Option<GoodputFile>,
+    /// How `llmload search` probes for the highest rate that meets `[slo]`.
+    pub search: Option<SearchFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchFile {
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub probe: Option<Duration>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub warmup: Option<Duration>,
+    pub precision: Option<f64>,
+    pub max_probes: Option<u32>,
+    pub min_rate: Option<f64>,
+    pub max_rate: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

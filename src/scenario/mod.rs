@@ -32,6 +32,7 @@ use llmload_mock::SimConfig;
 use crate::tokens::Tokenizer;
 
 pub use file::{Arrival, Endpoint, PromptOrder};
+pub use limits::{MAX_RATE, MIN_RATE};
 pub use locate::KeyPath;
 pub use plan::Plan;
 pub use slo::{
@@ -77,8 +78,41 @@ pub struct Scenario {
     pub slo: Vec<Slo>,
     /// Per-request objectives that make a request "good" (`[goodput]`).
     pub goodput: Option<GoodputObjectives>,
+    /// How `llmload search` probes (`[search]`, or its defaults).
+    pub search: Search,
     /// Where the prices come from and when they were taken, if from a file.
     pub pricing_source: Option<String>,
+}
+
+/// How `llmload search` looks for the highest open-loop rate that meets
+/// the scenario's `[slo]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Search {
+    /// Each probe's measured time at one rate.
+    pub probe: Duration,
+    /// Each probe's own warm-up, at its rate, not measured.
+    pub warmup: Duration,
+    /// Stop when the highest meeting rate and the lowest missing one are
+    /// this close (a fraction of the former).
+    pub precision: f64,
+    pub max_probes: u32,
+    /// Exit 1 when the capacity found is below it: a CI gate.
+    pub min_rate: Option<f64>,
+    /// Never probe above it (it bounds the search's worst-case cost).
+    pub max_rate: f64,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            probe: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            precision: 0.05,
+            max_probes: 12,
+            min_rate: None,
+            max_rate: 1000.0,
+        }
+    }
 }
 
 /// A request is good when it succeeded and met every objective set here,

@@ -153,6 +153,7 @@ fn build(
         });
         GoodputObjectives { ttft: g.ttft, tpot: g.tpot, itl: g.itl, e2e: g.e2e }
     });
+    let search = search(raw.search, p);
     for o in slo.iter().filter(|o| matches!(o.metric, SloMetric::Goodput | SloMetric::GoodFraction)) {
         p.check(goodput.is_some(), KeyPath::root("slo").key(&o.key), || {
             "needs [goodput]: the per-request objectives that make a request good (e.g. ttft = \"500ms\")"
@@ -174,6 +175,7 @@ fn build(
         client_limit,
         slo,
         goodput,
+        search,
         pricing_source,
     })
 }
@@ -279,6 +281,42 @@ fn budget(b: Option<file::BudgetFile>, variants: &[Variant], p: &mut Problems) -
         format!("a budget needs a price for every model: add [pricing.<model>] for {unpriced:?}")
     });
     Budget { max_usd: b.max_usd, warn_usd: b.warn_usd }
+}
+
+fn search(s: Option<file::SearchFile>, p: &mut Problems) -> Search {
+    let d = Search::default();
+    let Some(s) = s else { return d };
+    let at = |k: &str| KeyPath::root("search").key(k);
+    let search = Search {
+        probe: s.probe.unwrap_or(d.probe),
+        warmup: s.warmup.unwrap_or(d.warmup),
+        precision: s.precision.unwrap_or(d.precision),
+        max_probes: s.max_probes.unwrap_or(d.max_probes),
+        min_rate: s.min_rate,
+        max_rate: s.max_rate.unwrap_or(d.max_rate),
+    };
+    p.check(!search.probe.is_zero(), at("probe"), || "must be a duration greater than 0".into());
+    p.check((0.005..=0.5).contains(&search.precision), at("precision"), || {
+        format!("must be a fraction from 0.005 to 0.5 (0.05 = 5%), got {:?}", search.precision)
+    });
+    p.check((3..=50).contains(&search.max_probes), at("max_probes"), || {
+        format!("must be a whole number from 3 to 50, got {}", search.max_probes)
+    });
+    let rate_ok = |r: f64| r.is_finite() && (limits::MIN_RATE..=limits::MAX_RATE).contains(&r);
+    p.check(rate_ok(search.max_rate), at("max_rate"), || {
+        format!(
+            "must be a rate from {} to {} requests/s, got {:?}",
+            limits::MIN_RATE,
+            limits::MAX_RATE,
+            search.max_rate
+        )
+    });
+    if let Some(m) = search.min_rate {
+        p.check(rate_ok(m) && m <= search.max_rate, at("min_rate"), || {
+            format!("must be a rate from {} requests/s up to max_rate, got {m:?}", limits::MIN_RATE)
+        });
+    }
+    search
 }
 
 fn client_limit(c: Option<file::ClientLimitFile>, p: &mut Problems) -> ClientLimit {
