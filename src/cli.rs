@@ -61,6 +61,13 @@ pub enum Command {
     /// Start the simulator on its own and print its base URL (the same as
     /// `llmload-mock`).
     Mock(llmload_mock::Args),
+    /// Find the highest open-loop rate at which the scenario's [slo] holds:
+    /// a synchronous probe for the service time, then rates doubled until
+    /// one misses, then bisection to [search] precision. Each probe is a run
+    /// of its own (<out>/probes/), judged with the bootstrap interval of each
+    /// percentile: meets, misses, or too close to call (measured again,
+    /// longer). Exit 0 with a capacity, 1 when none or below --min-rate.
+    Search(SearchArgs),
     /// Compare two results directories: per variant and in total, each
     /// metric's change and whether it is a regression beyond run-to-run noise.
     #[command(long_about = COMPARE_ABOUT)]
@@ -159,6 +166,39 @@ pub struct RunArgs {
     /// tokenizer, target) happens before the wait.
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<SystemTime>,
+    #[command(flatten)]
+    pub slo: SloArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Scenario file (TOML) with [slo] (and optionally [search]).
+    pub scenario: PathBuf,
+    /// The `[profiles.<NAME>]` target to search against.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Exit 1 when the capacity found is below this many requests/s
+    /// (overrides [search] min_rate): a CI gate on capacity.
+    #[arg(long, value_name = "REQ_PER_S")]
+    pub min_rate: Option<f64>,
+    /// Start a live search whose worst case (every probe at [search]
+    /// max_rate) passes --confirm-above or cannot be bounded.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long, value_name = "USD", default_value_t = 1.0)]
+    pub confirm_above: f64,
+    /// Results directory [default: reports/<scenario name>-search/<UTC timestamp>];
+    /// new or empty unless --force.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub force: bool,
+    /// Seed for the variant mix, prompts, arrivals and the simulator.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// No line per probe on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
     #[command(flatten)]
     pub slo: SloArgs,
 }

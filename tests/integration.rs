@@ -47,6 +47,7 @@ mod real_server;
 mod report;
 mod results;
 mod scenarios;
+mod search;
 mod shard;
 mod simulator;
 mod slo_gate;

@@ -8,6 +8,7 @@ mod compare;
 mod mock;
 pub mod report;
 pub mod run;
+pub mod search;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -30,6 +31,10 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Report(args) => report::command(args),
         Command::Mock(args) => mock::command(args).await,
         Command::Compare(args) => compare::command(&args),
+        Command::Search(args) => match tokio::spawn(search::command(args)).await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the search task failed: {e}").into()),
+        },
     };
     result.unwrap_or_else(|e: Error| {
         eprintln!("error: {e:#}");
