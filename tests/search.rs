@@ -52,6 +52,13 @@ async fn the_capacity_of_a_known_simulator_is_found_within_ten_percent() {
         dir.path().join("out/probes").read_dir().unwrap().count() > probes.len(),
         "and the synchronous one"
     );
+    // The chart and the page, the table in summary.md.
+    let out = dir.path().join("out");
+    let svg = std::fs::read_to_string(out.join("charts/capacity.svg")).unwrap();
+    assert!(svg.contains("capacity ") && svg.contains("achieved requests/s"), "the capacity is marked");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("capacity:") && !html.contains("<script"), "{html}");
+    assert!(std::fs::read_to_string(out.join("summary.md")).unwrap().contains("verdict"));
 
     // Another seed agrees, and a minimum above the capacity fails the gate.
     let (code, b, _dir) = search(2, &["--min-rate", "40"]);

@@ -56,6 +56,10 @@ pub async fn command(args: SearchArgs) -> Result<Exit> {
     let json = serde_json::json!({ "scenario": s.name, "capacity": outcome.capacity });
     root.write("summary.json", serde_json::to_string_pretty(&json).unwrap_or_default().as_bytes())?;
     root.write("summary.md", format!("## llmload search: {}\n\n```text\n{table}```\n", s.name).as_bytes())?;
+    let (svg, png, html) = crate::report::capacity_visuals(&outcome.capacity, &table, &s.name)?;
+    root.write("charts/capacity.svg", svg.as_bytes())?;
+    root.write("charts/capacity.png", &png)?;
+    root.write("report.html", html.as_bytes())?;
     println!("results: {}", root.path.display());
     if outcome.interrupted {
         return Ok(Exit::Interrupted);

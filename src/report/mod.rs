@@ -16,7 +16,7 @@ pub use json::Json;
 pub use markdown::Markdown;
 pub use output::{STEP_SUMMARY_ENV, append_step_summary, write_all, write_results};
 pub use table::Table;
-pub use visual::{MAX_POINTS, write_visuals};
+pub use visual::{MAX_POINTS, capacity_visuals, write_visuals};
 
 /// An output format.
 pub trait Format {

@@ -18,6 +18,7 @@
 //! run.json's `RunInfo`, the sampled requests); `ResultsDir` writes them.
 
 mod bars;
+mod capacity;
 mod cost;
 mod escape;
 mod html;
@@ -159,6 +160,29 @@ impl Out {
         }
         Ok(())
     }
+}
+
+/// The chart of a capacity search, as SVG and PNG bytes, and a page that
+/// shows it with the capacity table (`llmload search`'s report.html).
+pub fn capacity_visuals(
+    c: &crate::capacity::Capacity,
+    table: &str,
+    scenario: &str,
+) -> anyhow::Result<(String, Vec<u8>, String)> {
+    style::register_font()?;
+    let (rendered, png) = render(&capacity::CapacityChart { capacity: c })?;
+    let e = escape::esc;
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>llmload search: {name}</title>\n\
+         <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}\
+         pre{{overflow-x:auto;font-size:13px}}</style></head><body>\n<h1>llmload search: {name}</h1>\n\
+         <pre>{table}</pre>\n<figure id=\"capacity\">{svg}<figcaption>{caption}</figcaption></figure>\n</body></html>\n",
+        name = e(scenario),
+        table = e(table),
+        svg = rendered.svg,
+        caption = e(&rendered.caption),
+    );
+    Ok((rendered.svg, png, html))
 }
 
 /// The chart as SVG (kept for report.html) and as PNG bytes.
