@@ -67,3 +67,27 @@ async fn the_capacity_of_a_known_simulator_is_found_within_ten_percent() {
     assert!((found - other).abs() / found.min(other) <= 0.10, "seeds agree: {found} vs {other}");
     assert_eq!(b["capacity"]["passed"], false);
 }
+
+/// In closed loop the search varies users: with 8 slots and no think time,
+/// 8 users never wait for one and a 9th always does (a whole answer,
+/// 280 ms, on top of its TTFT), so the capacity is exactly 8 users.
+#[tokio::test]
+async fn a_closed_loop_search_finds_the_users_a_known_simulator_serves() {
+    let _alone = CPU_HEAVY.write().await;
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/capacity-search.toml");
+    let text = std::fs::read_to_string(example).unwrap();
+    let text = text.replace("rate = 10.0", "concurrency = 4\n#").replace("probe = \"3s\"", "probe = \"2s\"");
+    let path = dir.path().join("closed.toml");
+    std::fs::write(&path, text.replace("min_rate = 20.0", "min_rate = 6.0")).unwrap();
+    let out = dir.path().join("out");
+    let o = llmload().args(["search", "-q", "--out"]).arg(&out).arg(&path).output().unwrap();
+    println!("{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = &read_json(&out.join("summary.json"))["capacity"];
+    assert_eq!(
+        (c["unit"].as_str(), c["max_rate"].as_f64(), c["interval"][1].as_f64()),
+        (Some("users"), Some(8.0), Some(9.0)),
+        "{c}"
+    );
+}

@@ -59,8 +59,11 @@ pub struct Probe {
 /// What the search found: `summary.json` → `capacity`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Capacity {
-    /// The highest rate probed that met every objective (req/s); `None`
-    /// when none did.
+    /// What the search varied: `requests/s` (open loop) or `users`
+    /// (closed loop: `max_rate` is then the most concurrent users).
+    pub unit: String,
+    /// The highest rate probed that met every objective; `None` when none
+    /// did.
     pub max_rate: Option<f64>,
     /// Where the capacity lies: from `max_rate` to the lowest rate that
     /// missed (or was too close to call); `None` above when no rate missed
@@ -84,19 +87,37 @@ pub struct Search {
     next: f64,
     max_rate: f64,
     precision: f64,
+    /// Levels are whole numbers (users, in closed loop).
+    whole: bool,
 }
 
 impl Search {
     /// Starts at `start` req/s (one user's rate, from the service time).
     pub fn new(start: f64, max_rate: f64, precision: f64) -> Self {
         let next = start.clamp(crate::scenario::MIN_RATE, max_rate);
-        Search { lo: None, hi: None, next, max_rate, precision }
+        Search { lo: None, hi: None, next, max_rate, precision, whole: false }
+    }
+
+    /// A search over whole numbers of users (closed loop), from `start`.
+    pub fn users(start: u32, max_users: u32, precision: f64) -> Self {
+        let max = f64::from(max_users.max(1));
+        Search {
+            lo: None,
+            hi: None,
+            next: f64::from(start.max(1)).min(max),
+            max_rate: max,
+            precision,
+            whole: true,
+        }
     }
 
     /// The rate to probe next; `None` when the answer is as precise as asked.
     pub fn next(&self) -> Option<f64> {
         match (self.lo, self.hi) {
             (Some(lo), Some(hi)) if (hi - lo) / lo <= self.precision => None,
+            // Neighbouring whole numbers: nothing in between.
+            (Some(lo), Some(hi)) if self.whole && hi - lo <= 1.0 => None,
+            (None, Some(hi)) if self.whole && hi <= 1.0 => None,
             // Every rate up to the ceiling met: nothing above to find.
             (Some(lo), None) if lo >= self.max_rate => None,
             // The lowest rate missed: the capacity is below what can be probed.
@@ -122,6 +143,9 @@ impl Search {
             (Some(lo), Some(hi)) => (lo + hi) / 2.0,
             (None, None) => self.next,
         };
+        if self.whole {
+            self.next = self.next.floor().max(1.0);
+        }
     }
 
     /// (highest rate that met, lowest that did not).

@@ -57,3 +57,17 @@ fn a_p99_within_noise_of_its_limit_is_too_close_to_call() {
     assert_eq!(latency(&xs, 0.99, 300.0, Bound::Max, 1).0, Verdict::Misses);
     assert_eq!(latency(&[], 0.99, 300.0, Bound::Max, 1).0, Verdict::Misses);
 }
+
+#[test]
+fn a_closed_loop_search_probes_whole_numbers_of_users() {
+    // Up to 13 users meet.
+    let mut s = Search::users(1, 1000, 0.05);
+    let mut seen = Vec::new();
+    while let Some(users) = s.next() {
+        assert_eq!(users.fract(), 0.0, "{users}");
+        seen.push(users);
+        s.record(users, if users <= 13.0 { Verdict::Meets } else { Verdict::Misses });
+        assert!(seen.len() < 30);
+    }
+    assert_eq!(s.bracket(), (Some(13.0), Some(14.0)), "{seen:?}");
+}

@@ -111,26 +111,37 @@ pub async fn search(
         async move { execute(Prepared::new(scenario, None, None)?, opts, stop).await }
     };
 
-    // One user, one request at a time: the service time, hence where to start.
-    let sync =
-        run(closed_probe(s, (cfg.probe / 2).max(Duration::from_secs(1))), "synchronous".into()).await?;
-    spent += sync.summary.total.cost_usd.unwrap_or(0.0);
-    let service_ms = sync.summary.total.e2e_service_ms.mean;
-    let start = match service_ms {
-        Some(ms) if ms > 0.0 => 1000.0 / ms,
-        _ => {
-            return Err(anyhow::anyhow!(
-                "the synchronous probe got no answer ({} errors): nothing to search from; see {}",
-                sync.summary.total.requests.errors,
-                sync.dir.display()
-            )
-            .into());
-        }
+    // Closed loop: the level is a number of users, from one. Open loop: one
+    // user, one request at a time, gives the service time, hence the first rate.
+    let closed = s.load.mode == LoadMode::Closed;
+    let (mut search, mut interrupted) = if closed {
+        let max_users = cfg.max_rate.min(f64::from(u32::MAX)) as u32;
+        (capacity::Search::users(1, max_users, cfg.precision), false)
+    } else {
+        let length = (cfg.probe / 2).max(Duration::from_secs(1));
+        let sync = run(closed_probe(s, 1, length, Duration::ZERO), "synchronous".into()).await?;
+        spent += sync.summary.total.cost_usd.unwrap_or(0.0);
+        let service_ms = sync.summary.total.e2e_service_ms.mean;
+        let start = match service_ms {
+            Some(ms) if ms > 0.0 => 1000.0 / ms,
+            _ => {
+                return Err(anyhow::anyhow!(
+                    "the synchronous probe got no answer ({} errors): nothing to search from; see {}",
+                    sync.summary.total.requests.errors,
+                    sync.dir.display()
+                )
+                .into());
+            }
+        };
+        say(format!(
+            "service time {:.1} ms: starting at {start:.2} requests/s",
+            service_ms.unwrap_or_default()
+        ));
+        let interrupted = sync.summary.stop_reason == StopReason::Interrupted;
+        (capacity::Search::new(start, cfg.max_rate, cfg.precision), interrupted)
     };
-    say(format!("service time {:.1} ms: starting at {start:.2} requests/s", service_ms.unwrap_or_default()));
-    let mut search = capacity::Search::new(start, cfg.max_rate, cfg.precision);
+    let unit = if closed { "users" } else { "requests/s" };
     let mut limiting = None;
-    let mut interrupted = sync.summary.stop_reason == StopReason::Interrupted;
     while let Some(rate) = search.next() {
         if interrupted || probes.len() as u32 + 1 >= cfg.max_probes {
             break;
@@ -145,9 +156,16 @@ pub async fn search(
             if attempt > 0 && (verdict != Verdict::TooClose || probes.len() as u32 + 1 >= cfg.max_probes) {
                 break;
             }
-            let mut p = open_probe(s, rate, length);
+            let mut p = if closed {
+                let mut p = closed_probe(s, rate as u32, length, cfg.warmup);
+                p.load.think_time = s.load.think_time;
+                p
+            } else {
+                open_probe(s, rate, length)
+            };
             p.budget.max_usd = budget_left;
-            let label = format!("{rate:.3}rps{}", if attempt > 0 { "-again" } else { "" });
+            let again = if attempt > 0 { "-again" } else { "" };
+            let label = if closed { format!("{rate}users{again}") } else { format!("{rate:.3}rps{again}") };
             let o = run(p, label).await?;
             spent += o.summary.total.cost_usd.unwrap_or(0.0);
             interrupted |= o.summary.stop_reason == StopReason::Interrupted;
@@ -159,7 +177,7 @@ pub async fn search(
             }
             let t = &o.summary.total;
             say(format!(
-                "probe {:>2}: {rate:8.3} req/s offered, {:8.3} achieved, ttft p99 {} ms: {}",
+                "probe {:>2}: {rate:8.3} {unit} offered, {:8.3} req/s achieved, ttft p99 {} ms: {}",
                 probes.len() + 1,
                 t.throughput.requests_per_s,
                 t.ttft_ms.p99.map_or("-".into(), |x| format!("{x:.1}")),
@@ -190,6 +208,7 @@ pub async fn search(
         None => true,
     };
     let capacity = Capacity {
+        unit: unit.into(),
         max_rate: lo,
         interval: (lo, hi),
         limiting: if hi.is_some() { limiting } else { None },
@@ -219,13 +238,14 @@ fn open_probe(s: &Scenario, rate: f64, length: Duration) -> Scenario {
     p
 }
 
-/// One user for `length`: the service time without queueing.
-fn closed_probe(s: &Scenario, length: Duration) -> Scenario {
+/// `users` users for `length` after `warmup`, without think time (a
+/// closed-loop search puts the scenario's back).
+fn closed_probe(s: &Scenario, users: u32, length: Duration, warmup: Duration) -> Scenario {
     let mut p = s.clone();
     p.load.mode = LoadMode::Closed;
-    p.load.stages = vec![Stage { duration: Some(length), level: 1.0 }];
+    p.load.stages = vec![Stage { duration: Some(length), level: f64::from(users.max(1)) }];
     p.load.requests = None;
-    p.load.warmup = Duration::ZERO;
+    p.load.warmup = warmup;
     p.load.think_time = Duration::ZERO;
     p.load.ramp_up = Duration::ZERO;
     p.sweep_mode = SweepMode::Mix;
@@ -245,8 +265,9 @@ fn probes_at_ceiling(s: &Scenario) -> Scenario {
 /// The capacity table, as the terminal and summary.md show it.
 pub fn render(c: &Capacity) -> String {
     let cell = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.1}"));
-    let mut out = String::from(
-        "probe  offered req/s  achieved req/s  ttft p50  ttft p99  e2e p99  errors  verdict\n\
+    let offered = if c.unit == "users" { "        users" } else { "offered req/s" };
+    let mut out = format!(
+        "probe  {offered}  achieved req/s  ttft p50  ttft p99  e2e p99  errors  verdict\n\
          -----  -------------  --------------  --------  --------  -------  ------  -------\n",
     );
     for (i, p) in c.probes.iter().enumerate() {
@@ -276,11 +297,12 @@ pub fn render(c: &Capacity) -> String {
     }
     out += &match (c.max_rate, c.interval.1) {
         (Some(lo), Some(hi)) => format!(
-            "capacity: {lo:.3} requests/s meets every objective; {hi:.3} does not (limited by {})\n",
-            c.limiting.as_deref().unwrap_or("-")
+            "capacity: {lo:.3} {unit} meets every objective; {hi:.3} does not (limited by {})\n",
+            c.limiting.as_deref().unwrap_or("-"),
+            unit = c.unit
         ),
         (Some(lo), None) => {
-            format!("capacity: at least {lo:.3} requests/s (the ceiling, [search] max_rate)\n")
+            format!("capacity: at least {lo:.3} {} (the ceiling, [search] max_rate)\n", c.unit)
         }
         (None, _) => "capacity: no rate probed met the objectives\n".into(),
     };
