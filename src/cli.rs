@@ -128,14 +128,8 @@ pub struct RunArgs {
     /// scenario defines profiles and no `default_profile`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Start a live run whose worst-case cost is above `--confirm-above`, or
-    /// unknown, without asking.
-    #[arg(long, short)]
-    pub yes: bool,
-    /// Live runs whose worst-case cost passes this many USD (or cannot be
-    /// bounded) need `--yes`, a `[budget] max_usd`, or an answer on a terminal.
-    #[arg(long, value_name = "USD", default_value_t = 1.0)]
-    pub confirm_above: f64,
+    #[command(flatten)]
+    pub cost: CostArgs,
     /// Results directory [default: reports/<scenario name>/<UTC timestamp>].
     /// It must be new or empty, unless --force.
     #[arg(long, value_name = "DIR")]
@@ -170,6 +164,19 @@ pub struct RunArgs {
     pub slo: SloArgs,
 }
 
+/// Consent to what a live run may cost (`run` and `search`).
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Start a live run whose worst-case cost is above `--confirm-above`, or
+    /// unknown, without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Live runs whose worst-case cost passes this many USD (or cannot be
+    /// bounded) need `--yes`, a `[budget] max_usd`, or an answer on a terminal.
+    #[arg(long, value_name = "USD", default_value_t = 1.0)]
+    pub confirm_above: f64,
+}
+
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Scenario file (TOML) with [slo] (and optionally [search]).
@@ -181,12 +188,9 @@ pub struct SearchArgs {
     /// (overrides [search] min_rate): a CI gate on capacity.
     #[arg(long, value_name = "REQ_PER_S")]
     pub min_rate: Option<f64>,
-    /// Start a live search whose worst case (every probe at [search]
-    /// max_rate) passes --confirm-above or cannot be bounded.
-    #[arg(long)]
-    pub yes: bool,
-    #[arg(long, value_name = "USD", default_value_t = 1.0)]
-    pub confirm_above: f64,
+    /// The search's worst case is every probe at [search] max_rate.
+    #[command(flatten)]
+    pub cost: CostArgs,
     /// Results directory [default: reports/<scenario name>-search/<UTC timestamp>];
     /// new or empty unless --force.
     #[arg(long, value_name = "DIR")]

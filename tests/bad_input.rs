@@ -19,17 +19,6 @@ use crate::util::llmload;
 /// Cases per example scenario: bounded, so that CI stays fast.
 const CASES_PER_FILE: usize = 100;
 
-fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// Every key path of the document: (path of keys and indices, is a table).
 fn paths(v: &Value, at: Vec<Step>, out: &mut Vec<Vec<Step>>) {
     match v {
@@ -188,7 +177,7 @@ fn load_and_plan(text: &str, path: &Path) -> Result<String, String> {
 fn cases() -> Vec<(PathBuf, String)> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
     let mut out = Vec::new();
-    for file in examples() {
+    for file in crate::util::example_scenarios() {
         let source = std::fs::read_to_string(&file).unwrap();
         let doc: Table = source.parse().unwrap();
         for _ in 0..CASES_PER_FILE {

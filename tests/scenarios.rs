@@ -1,26 +1,14 @@
 //! Every example scenario in scenarios/ is valid, and the ones that target
 //! the simulator run (shortened to about half a second per stage and step).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use llmload::run_loaded;
 use llmload::scenario::{Scenario, Target};
 
-fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn every_example_scenario_validates() {
-    let files = examples();
+    let files = crate::util::example_scenarios();
     assert!(files.len() >= 10, "scenarios/ holds the examples: {files:?}");
     for path in files {
         Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -43,7 +31,7 @@ fn shorten(s: &mut Scenario) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_simulator_example_runs() {
-    for path in examples() {
+    for path in crate::util::example_scenarios() {
         let mut s = Scenario::load(&path).unwrap();
         if s.target != Target::Simulator {
             continue;

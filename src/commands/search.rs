@@ -40,7 +40,8 @@ pub async fn command(args: SearchArgs) -> Result<Exit> {
     crate::client::target::require_key(&s)?;
     // The worst case of the whole search: every probe at the ceiling.
     let all = probes_at_ceiling(&s);
-    cost_gate::confirm(&all, args.confirm_above, args.yes)?;
+    args.cost.check()?;
+    cost_gate::confirm(&all, &args.cost)?;
     let root = ResultsDir::create(
         args.out.as_deref(),
         &PathBuf::from("reports"),

@@ -91,3 +91,15 @@ pub fn start_mock(args: &[&str]) -> (Killed, String) {
         .to_owned();
     (Killed(child), url)
 }
+
+/// The example scenarios (scenarios/*.toml), sorted.
+pub fn example_scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}

@@ -8,6 +8,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use crate::cli::CostArgs;
 use crate::error::{InputProblem, Result};
 use crate::scenario::{Plan, Scenario, Target};
 
@@ -75,7 +76,8 @@ fn free(s: &Scenario) -> bool {
 
 /// Prints the worst case of a live run and applies the rule, asking on the
 /// terminal when it may.
-pub fn confirm(s: &Scenario, threshold: f64, yes: bool) -> Result<()> {
+pub fn confirm(s: &Scenario, cost: &CostArgs) -> Result<()> {
+    let (threshold, yes) = (cost.confirm_above, cost.yes);
     if s.target == Target::Simulator {
         return Ok(());
     }
@@ -99,6 +101,17 @@ pub fn confirm(s: &Scenario, threshold: f64, yes: bool) -> Result<()> {
                 Err(Refused("not started (answered no); --yes skips the question".into()).into())
             }
         }
+    }
+}
+
+impl CostArgs {
+    /// `--confirm-above` must be an amount.
+    pub fn check(&self) -> Result<()> {
+        if self.confirm_above.is_finite() && self.confirm_above >= 0.0 {
+            return Ok(());
+        }
+        let problem = format!("must be a USD amount >= 0, got {}", self.confirm_above);
+        Err(crate::error::ArgumentError { arg: "--confirm-above", problem }.into())
     }
 }
 

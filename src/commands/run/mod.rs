@@ -29,10 +29,7 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
         let problem = format!("{}: that time has passed (now {})", rfc3339(at), rfc3339(SystemTime::now()));
         return Err(ArgumentError { arg: "--start-at", problem }.into());
     }
-    if !(args.confirm_above.is_finite() && args.confirm_above >= 0.0) {
-        let problem = format!("must be a USD amount >= 0, got {}", args.confirm_above);
-        return Err(ArgumentError { arg: "--confirm-above", problem }.into());
-    }
+    args.cost.check()?;
     let mut s = Scenario::load_profile(&args.scenario, args.profile.as_deref())?;
     let names: Vec<String> = s.variants.iter().map(|v| v.name.clone()).collect();
     scenario::apply_overrides(&mut s.slo, &args.slo.objectives, &names)?;
@@ -43,7 +40,7 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     crate::client::target::require_key(&prepared.scenario)?;
-    cost_gate::confirm(&prepared.scenario, args.confirm_above, args.yes)?;
+    cost_gate::confirm(&prepared.scenario, &args.cost)?;
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     tokio::spawn(shutdown::escalate_on_signals(stop_tx));
     let opts = RunOptions {
