@@ -57,9 +57,11 @@ async fn zero_jitter_simulator_gives_configured_ttft_and_itl() {
     assert!((tpot - 10.0).abs() <= 1.0, "tpot p50 {tpot}");
     assert_eq!(s.output_tokens, 40 * s.requests.ok, "usage counts every token");
     assert_eq!(s.output_token_source.usage, s.requests.ok);
-    // Closed loop sends as soon as a user is free: no start is late.
+    // Closed loop sends as soon as a user is free: a start is late (5 ms
+    // after its user was free) only when the client itself was held up.
     assert!(s.queue_delay_ms.p50.unwrap() < 0.5, "queue delay {:?}", s.queue_delay_ms);
-    assert!(s.requests.late_starts <= 2, "late starts {}", s.requests.late_starts);
+    let late = s.requests.late_starts;
+    assert!(late * 20 <= s.requests.ok, "late starts {late} of {}", s.requests.ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

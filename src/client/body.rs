@@ -14,7 +14,7 @@ use super::chunk::{Body, Usage};
 use super::error_chain;
 use super::sse::SseParser;
 use crate::metrics::{Outcome, RequestRecord, TokenSource};
-use crate::tokens::Tokenizer;
+use crate::tokens::{Received, Tokenizer};
 
 /// What one choice (by `index`) has produced so far.
 #[derive(Default)]
@@ -24,9 +24,9 @@ struct ChoiceState {
     events: u64,
     /// Characters of a whole body's text, for the estimate.
     chars: usize,
-    /// The text received (content and reasoning), counted with tiktoken at
-    /// the end when the server sends no usage.
-    text: String,
+    /// The text received (content and reasoning) and where each event's
+    /// ended, counted at the end when the server sends no usage.
+    text: Received,
     finish: Option<String>,
 }
 
@@ -73,8 +73,12 @@ impl Accumulator {
                 st.events += 1;
             }
             if self.usage.is_none() {
-                st.text.push_str(c.content().unwrap_or_default());
-                st.text.push_str(c.reasoning().unwrap_or_default());
+                let before = st.text.text.len();
+                st.text.text.push_str(c.content().unwrap_or_default());
+                st.text.text.push_str(c.reasoning().unwrap_or_default());
+                if st.text.text.len() > before {
+                    st.text.cuts.push(u32::try_from(st.text.text.len()).unwrap_or(u32::MAX));
+                }
             }
         }
         self.on_body(body, rec);
@@ -122,11 +126,11 @@ impl Accumulator {
     /// taken out to be counted in the model's encoding (exact where the event
     /// count is not); `None` with usage, or when the text is longer than a
     /// count may take (the estimate stays then).
-    fn take_text_to_count(&mut self) -> Option<Vec<String>> {
+    fn take_text_to_count(&mut self) -> Option<Vec<Received>> {
         if self.usage.and_then(|u| u.completion_tokens).is_some() {
             return None;
         }
-        let bytes: usize = self.choices.values().map(|c| c.text.len()).sum();
+        let bytes: usize = self.choices.values().map(|c| c.text.text.len()).sum();
         if bytes > MAX_COUNTED_BYTES {
             return None;
         }
@@ -152,7 +156,7 @@ const MAX_COUNTED_BYTES: usize = 1 << 20;
 
 /// Counts `texts` in the model's tokenizer off the async workers
 /// (`tokens::count_off_workers`); the record's times are all taken before.
-pub(super) async fn count_tokens(texts: Vec<String>, tokenizer: &Tokenizer, rec: &mut RequestRecord) {
+pub(super) async fn count_tokens(texts: Vec<Received>, tokenizer: &Tokenizer, rec: &mut RequestRecord) {
     if let Some(n) = crate::tokens::count_off_workers(tokenizer, texts).await {
         rec.output_tokens = n;
         rec.token_source = TokenSource::Counted(tokenizer.counter());
@@ -200,7 +204,7 @@ impl StreamDecoder {
     /// Settles the outcome once the body ended (`broken`: how, if it broke);
     /// returns the text to count when the server sent no usage
     /// (`count_tokens`).
-    pub fn finish(mut self, rec: &mut RequestRecord, broken: Option<String>) -> Option<Vec<String>> {
+    pub fn finish(mut self, rec: &mut RequestRecord, broken: Option<String>) -> Option<Vec<Received>> {
         let texts = self.acc.take_text_to_count();
         self.acc.finish(rec, broken);
         texts
@@ -283,8 +287,8 @@ pub(super) async fn read_whole(
         let chars = c.content().map_or(0, str::len) + c.reasoning().map_or(0, str::len);
         let st = acc.choices.entry(c.index).or_default();
         st.chars += chars;
-        st.text.push_str(c.content().unwrap_or_default());
-        st.text.push_str(c.reasoning().unwrap_or_default());
+        st.text.text.push_str(c.content().unwrap_or_default());
+        st.text.text.push_str(c.reasoning().unwrap_or_default());
     }
     acc.on_body(body, rec);
     let texts = acc.take_text_to_count();

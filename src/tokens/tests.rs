@@ -137,6 +137,24 @@ fn a_missing_or_broken_tokenizer_is_an_error_naming_the_file() {
 async fn counts_off_the_workers_use_the_given_tokenizer() {
     let dir = tokenizer_dir(&["hello", "world"]);
     let t = Tokenizer::load(dir.path()).unwrap();
-    let n = count_off_workers(&t, vec!["hello world".into(), "xyz".into()]).await;
+    let n = count_off_workers(&t, vec![Received::whole("hello world"), Received::whole("xyz")]).await;
     assert_eq!(n, Some(2 + 3));
+}
+
+/// A streamed answer is counted event by event: "hello" then "world" sent
+/// as "hel", "lo wor", "ld" is counted as the pieces the server sent.
+#[test]
+fn received_text_is_counted_event_by_event() {
+    let dir = tokenizer_dir(&["hello", "world"]);
+    let t = Tokenizer::load(dir.path()).unwrap();
+    let whole = Received::whole("hello world");
+    assert_eq!(t.count_received(&whole), 2);
+    let split = Received { text: "hello world".into(), cuts: vec![5, 11] };
+    assert_eq!(split.pieces().collect::<Vec<_>>(), ["hello", " world"]);
+    assert_eq!(t.count_received(&split), 2);
+    let odd = Received { text: "hello world".into(), cuts: vec![3, 9, 11] };
+    assert_eq!(odd.pieces().collect::<Vec<_>>(), ["hel", "lo wor", "ld"]);
+    let apart = t.count("hel") + t.count("lo wor") + t.count("ld");
+    assert_eq!(t.count_received(&odd), apart, "as the events cut the text");
+    assert!(apart > 2);
 }
