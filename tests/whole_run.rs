@@ -300,18 +300,25 @@ async fn a_closed_loop_client_stall_is_dispatch_lateness_and_said() {
     // Every dispatch is measured, the stalls among them.
     assert_eq!(lateness.count, 100);
     assert!((100.0..150.0).contains(&lateness.max.unwrap()), "{lateness:?}");
+    // The five stalls, and on a busy machine perhaps a dispatch or two late
+    // by a few ms more.
     let notes = r.outcome.summary.notes.join("\n");
-    assert!(
-        notes.contains("the client itself was late sending 5 of 100 requests")
-            && notes.contains("from p95 up"),
-        "{notes}"
-    );
+    let late: u64 = notes
+        .split("the client itself was late sending ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("a note on the client's lateness: {notes}"));
+    assert!((5..=9).contains(&late) && notes.contains("of 100 requests"), "{notes}");
+    assert!(notes.contains("from p95 up") || notes.contains("from p90 up"), "{notes}");
 
-    // Without stalls: no note.
-    let r = run(&one_user, |_| Reply::Ok { output_tokens: 4, latency: Duration::from_millis(20) }).await;
-    assert!(
-        !r.outcome.summary.notes.join("\n").contains("the client itself"),
-        "{:?}",
-        r.outcome.summary.notes
-    );
+    // Without stalls, nothing like it: no dispatch is held for tens of ms,
+    // and no note reaches a percentile below p99 (a busy machine may still
+    // delay a dispatch by a few ms, and the note then says so).
+    let shorter = one_user.replace("requests = 100", "requests = 30");
+    let r = run(&shorter, |_| Reply::Ok { output_tokens: 4, latency: Duration::from_millis(100) }).await;
+    let info = ResultsDir::open(&r.outcome.dir, "results").unwrap().run_info().unwrap();
+    let lateness = info.client.expect("client overhead").dispatch_lateness_ms;
+    assert!(lateness.max.unwrap() < 50.0, "{lateness:?}");
+    let notes = r.outcome.summary.notes.join("\n");
+    assert!(!["from p50", "from p90", "from p95"].iter().any(|p| notes.contains(p)), "{notes}");
 }

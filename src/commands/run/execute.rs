@@ -254,13 +254,13 @@ pub async fn execute_with<B: Backend>(
 /// A note when the client's own delays could have moved a reported latency
 /// percentile. Latency counts from the intended start, so a dispatch the
 /// client made late (a stalled worker, a starved core) adds to the latency
-/// reported for the server. A delay counts when it exceeds 1 ms and 5% of the
+/// reported for the server. A delay counts when it exceeds 2 ms and 5% of the
 /// TTFT p50; the note names the lowest percentile the delayed share can
 /// reach (a share of 1% reaches p99). Delays too rare to reach p99.9 are
 /// left to run.json (`client.dispatch_lateness_ms`).
 fn client_stall_note(lateness_us: &hdrhistogram::Histogram<u64>, summary: &Summary) -> Option<String> {
     let ttft_p50_ms = summary.total.ttft_ms.p50?;
-    let threshold_us = (ttft_p50_ms * 50.0).max(1000.0) as u64;
+    let threshold_us = (ttft_p50_ms * 50.0).max(2000.0) as u64;
     let late = lateness_us.count_between(threshold_us, u64::MAX);
     let share = late as f64 / lateness_us.len().max(1) as f64;
     let reached = [(0.5, "p50"), (0.1, "p90"), (0.05, "p95"), (0.01, "p99"), (0.001, "p99.9")]
