@@ -62,10 +62,10 @@ pub(super) fn decode<T: DeserializeOwned>(source: &str) -> Result<Decoded<T>, Sy
         if !seen.insert((path.to_string(), message.clone())) {
             return Ok(out);
         }
-        let fixed = match classify(&message) {
+        // Each arm reports the problem, fixes the document and says where.
+        let (fixed, at) = match classify(&message) {
             Kind::Unknown { key, expected } => {
                 // The path ends at the unknown key itself.
-                let at = path.clone();
                 let mut msg = "unknown key".to_owned();
                 match suggest(&key, &expected) {
                     Some(s) => msg += &format!("; did you mean `{s}`?"),
@@ -74,8 +74,8 @@ pub(super) fn decode<T: DeserializeOwned>(source: &str) -> Result<Decoded<T>, Sy
                     }
                     None => {}
                 }
-                out.problems.push((at.clone(), msg));
-                remove(&mut doc, &at)
+                out.problems.push((path.clone(), msg));
+                (remove(&mut doc, &path), path)
             }
             Kind::Missing { key } => {
                 let at = path.clone().key(&key);
@@ -83,7 +83,7 @@ pub(super) fn decode<T: DeserializeOwned>(source: &str) -> Result<Decoded<T>, Sy
                 if !out.touched.contains(&at) {
                     out.problems.push((at.clone(), format!("`{key}` is required here and missing")));
                 }
-                stand_in::<T>(&mut doc, &at)
+                (stand_in::<T>(&mut doc, &at), at)
             }
             Kind::Wrong { what } => {
                 let got = value_at(&doc, &path).map(|v| shown(v, &path)).unwrap_or_default();
@@ -91,14 +91,10 @@ pub(super) fn decode<T: DeserializeOwned>(source: &str) -> Result<Decoded<T>, Sy
                 let said = msg.contains("got ");
                 let msg = if got.is_empty() || said { msg } else { format!("{msg} (got {got})") };
                 out.problems.push((path.clone(), msg));
-                remove(&mut doc, &path)
+                (remove(&mut doc, &path), path)
             }
         };
         if fixed {
-            let at = match classify(&message) {
-                Kind::Missing { key } => path.key(&key),
-                _ => path,
-            };
             out.touched.push(at);
         } else {
             // Nothing to take out (an error of the document as a whole):
@@ -130,8 +126,13 @@ enum Kind {
     Wrong { what: String },
 }
 
+/// The names serde quotes in backticks, in order: "unknown field `x`,
+/// expected one of `a`, `b`" gives x, a, b.
+fn ticked(message: &str) -> Vec<String> {
+    message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
 fn classify(message: &str) -> Kind {
-    let ticked = |s: &str| s.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>();
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let names = ticked(rest);
         if let Some((key, expected)) = names.split_first() {
@@ -163,7 +164,7 @@ fn plain(message: &str, path: &KeyPath) -> String {
         };
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
-        let names: Vec<String> = rest.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+        let names = ticked(rest);
         if let Some((got, allowed)) = names.split_first() {
             let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
             let mut msg = format!("must be one of {list} (got {got:?})");
@@ -328,11 +329,11 @@ fn stand_in<T: DeserializeOwned>(doc: &mut Table, path: &KeyPath) -> bool {
             Err((p, message)) if p == *path || p.0.starts_with(&path.0) => {
                 // A name from a fixed set: the set is in the message.
                 if let Some(rest) = message.strip_prefix("unknown variant ")
-                    && let Some(first) = rest.split('`').skip(1).step_by(2).nth(1)
+                    && let Some(first) = ticked(rest).into_iter().nth(1)
                     && !named
                 {
                     named = true;
-                    candidates.push_front(Value::String(first.to_owned()));
+                    candidates.push_front(Value::String(first));
                 }
             }
             _ => return true,
