@@ -203,6 +203,13 @@ pub struct SearchArgs {
     /// No line per probe on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Search with N processes together, this one shard K (K from 0): each
+    /// probe's rate (or users) is split as `run --shard` splits it. Every
+    /// shard needs the same scenario and --out DIR, a directory they all
+    /// see; shard 0 decides the probes, judges them merged and writes the
+    /// results; every shard exits with the search's exit code.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub slo: SloArgs,
 }

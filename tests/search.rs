@@ -4,7 +4,7 @@
 //! search for TTFT p99 <= 150 ms must land within 10% of it, in at most 12
 //! probes, and two seeds must agree.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::util::{CPU_HEAVY, llmload, read_json};
 
@@ -90,4 +90,117 @@ async fn a_closed_loop_search_finds_the_users_a_known_simulator_serves() {
         (Some("users"), Some(8.0), Some(9.0)),
         "{c}"
     );
+}
+
+/// The example scenario aimed at a simulator of its own (`llmload mock`)
+/// with the example's `[simulator]` profile, as shards on several machines
+/// would share one deployment.
+fn against_one_simulator(dir: &Path) -> (crate::util::Killed, PathBuf) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/capacity-search.toml");
+    let text = std::fs::read_to_string(example).unwrap().replace("probe = \"3s\"", "probe = \"2s\"");
+    let at = text.find("[simulator]").unwrap();
+    let end = at + text[at..].find("\n\n").unwrap();
+    let profile = dir.join("profile.toml");
+    std::fs::write(&profile, &text[at + "[simulator]".len()..end]).unwrap();
+    let (server, url) = crate::util::start_mock(&["--config", profile.to_str().unwrap()]);
+    let target = format!("[target]\nkind = \"openai\"\nbase_url = \"{url}\"\napi_key_env = \"\"");
+    let path = dir.join("sharded.toml");
+    std::fs::write(&path, format!("{}{target}{}", &text[..at], &text[end..])).unwrap();
+    (server, path)
+}
+
+fn shard(k: u32, n: u32, scenario: &Path, out: &Path) -> std::process::Child {
+    llmload()
+        .args(["search", "--yes", "--seed", "5", "--shard", &format!("{k}/{n}"), "--out"])
+        .arg(out)
+        .arg(scenario)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Two processes search together against one simulator: each probe's rate
+/// is split between them, its parts merged before it is judged, and the
+/// answer is the simulator's capacity, as one process finds it.
+#[tokio::test]
+async fn a_sharded_search_splits_each_probe_and_finds_the_same_capacity() {
+    let _alone = CPU_HEAVY.write().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, scenario) = against_one_simulator(dir.path());
+    let out = dir.path().join("out");
+    // The follower first: it waits for the leader to open the directory.
+    let follower = shard(1, 2, &scenario, &out);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let leader = shard(0, 2, &scenario, &out).wait_with_output().unwrap();
+    let follower = follower.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    println!("{}{}", text(&leader.stdout), text(&leader.stderr));
+    assert_eq!(leader.status.code(), Some(0), "{}", text(&leader.stderr));
+    assert_eq!(follower.status.code(), Some(0), "exits as the search does: {}", text(&follower.stderr));
+
+    let c = &read_json(&out.join("summary.json"))["capacity"];
+    let found = c["max_rate"].as_f64().expect("a capacity");
+    assert!((found - CAPACITY).abs() / CAPACITY <= 0.10, "{found} vs {CAPACITY:.2}");
+    let probes = c["probes"].as_array().unwrap();
+    assert!(probes.len() <= 12, "{} probes", probes.len());
+    for p in probes {
+        let dir = Path::new(p["dir"].as_str().unwrap());
+        let run = read_json(&dir.join("run.json"));
+        let offered = p["offered_rate"].as_f64().unwrap();
+        // The merged run is the whole probe: both parts, adding up to its rate.
+        assert_eq!(run["shards"].as_array().unwrap().len(), 2, "{}", dir.display());
+        let level = run["load"]["stages"][0]["level"].as_f64().unwrap();
+        assert!((level - offered).abs() < 1e-6 * offered, "{level} vs {offered}");
+        // Each shard sent half of the measured requests (rows of requests.csv).
+        let csv = std::fs::read_to_string(dir.join("requests.csv")).unwrap();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name| header.iter().position(|h| *h == name).unwrap();
+        let (phase, shard) = (col("phase"), col("shard"));
+        let mut per_shard = [0u32; 2];
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            if cells[phase] == "measured" {
+                per_shard[cells[shard].parse::<usize>().unwrap() - 1] += 1;
+            }
+        }
+        let expected = offered * p["seconds"].as_f64().unwrap();
+        let sent = f64::from(per_shard[0] + per_shard[1]);
+        assert!(per_shard[0].abs_diff(per_shard[1]) <= 2, "{per_shard:?} in {}", dir.display());
+        assert!((sent - expected).abs() <= 0.05 * expected + 2.0, "{sent} sent, {expected:.1} offered");
+    }
+    // One user for the service time: the second shard had no part of it.
+    let sync = read_json(&out.join("probes/01-synchronous/run.json"));
+    assert_eq!(sync["shards"].as_array().map_or(1, Vec::len), 1, "{sync}");
+    assert_eq!(read_json(&out.join("shards/end.json"))["exit"], 0);
+}
+
+/// A shard given another scenario refuses (exit 2) and says so, and the
+/// leader stops at once instead of waiting for it.
+#[tokio::test]
+async fn a_shard_of_another_scenario_refuses_and_the_leader_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, scenario) = against_one_simulator(dir.path());
+    let other = dir.path().join("other.toml");
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&other, text.replace("max_probes = 12", "max_probes = 11")).unwrap();
+    let out = dir.path().join("out");
+    let follower = shard(1, 2, &other, &out);
+    let leader = shard(0, 2, &scenario, &out).wait_with_output().unwrap();
+    let follower = follower.wait_with_output().unwrap();
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(follower.status.code(), Some(2), "{}", err(&follower));
+    assert!(
+        err(&follower).contains("--shard") && err(&follower).contains("same scenario"),
+        "{}",
+        err(&follower)
+    );
+    assert_eq!(leader.status.code(), Some(1), "{}", err(&leader));
+    assert!(err(&leader).contains("shard 1 left the search"), "{}", err(&leader));
+
+    // Without a directory both see, there is nothing to share.
+    let o = llmload().args(["search", "--shard", "0/2"]).arg(&scenario).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("--out"), "{}", err(&o));
 }

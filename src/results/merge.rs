@@ -173,6 +173,26 @@ pub fn merge_run_info(dirs: &[LoadedDir], merged: &StoredRun) -> RunInfo {
     info.ended_at = latest;
     info.partial = Some(merged.partial);
     info.stop_reason = Some(merged.stop_reason);
+    // The whole run's load: each shard took its part of every level, of the
+    // requests and of max_in_flight, so they add up. Its seed is the one
+    // every shard derived its own from, and it is no shard of anything.
+    for (i, stage) in info.load.stages.iter_mut().enumerate() {
+        stage.level = dirs.iter().filter_map(|d| d.info.load.stages.get(i)).map(|s| s.level).sum();
+    }
+    let requests = dirs.iter().map(|d| d.info.load.requests);
+    info.load.requests = requests.sum::<Option<u64>>();
+    if let super::ModeInfo::Open { max_in_flight, .. } = &mut info.load.mode {
+        *max_in_flight = dirs
+            .iter()
+            .map(|d| match d.info.load.mode {
+                super::ModeInfo::Open { max_in_flight, .. } => max_in_flight,
+                super::ModeInfo::Closed { .. } => 0,
+            })
+            .sum();
+    }
+    if let Some(shard) = info.shard.take() {
+        info.seed = shard.scenario_seed;
+    }
     // Per process: kept per shard below.
     info.client = None;
     info.shards = dirs
@@ -234,6 +254,10 @@ mod tests {
                 .expect("the fixture's run.json");
         info.started_at = "2026-11-27T09:00:01.000Z".into();
         info.seed = level as u64;
+        for s in &mut info.load.stages {
+            s.level = level;
+        }
+        info.shard = Some(super::super::ShardInfo { index: level as u32, count: 9, scenario_seed: 42 });
         LoadedDir {
             dir: format!("shard-{level}").into(),
             run: StoredRun {
@@ -262,6 +286,11 @@ mod tests {
         assert_eq!(m.stages[1].duration, Some(Duration::from_secs(2)));
         assert!(!m.partial);
         assert_eq!(m.notes[1..], ["shard 1: n", "shard 2: n"]);
+        // run.json of the whole run: its load, its seed, no shard of its own.
+        let info = merge_run_info(&dirs, &m);
+        assert!(info.load.stages.iter().all(|s| s.level == 5.0), "{:?}", info.load.stages);
+        assert_eq!((info.seed, info.shard), (42, None));
+        assert_eq!(info.shards.iter().map(|s| s.seed).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]

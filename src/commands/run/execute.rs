@@ -284,7 +284,7 @@ async fn wait_until(at: SystemTime, mut stop: watch::Receiver<Stop>, progress: &
     match at.duration_since(SystemTime::now()) {
         Ok(wait) => {
             let at = results::rfc3339(at);
-            progress.message(&format!("waiting {:.1} s for --start-at {at}", wait.as_secs_f64()));
+            progress.message(&format!("waiting {:.1} s to start at {at}", wait.as_secs_f64()));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(|s| *s >= Stop::Draining) => {}
