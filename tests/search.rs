@@ -204,3 +204,62 @@ async fn a_shard_of_another_scenario_refuses_and_the_leader_stops() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("--out"), "{}", err(&o));
 }
+
+/// A mix of variants is searched as one load, each objective judged on the
+/// requests of its own variant: with half the requests 640 ms long (100 ms +
+/// 27 × 20 ms) and half 280 ms, the 8 slots serve at most 8 / 0.46 s =
+/// 17.4 requests/s, and the long variant's TTFT objective decides.
+#[tokio::test]
+async fn a_mix_of_variants_is_judged_per_variant() {
+    let _alone = CPU_HEAVY.write().await;
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/capacity-search.toml");
+    let text = std::fs::read_to_string(example).unwrap();
+    let at = text.find("[[variant]]").unwrap();
+    let mixed = format!(
+        "{}{}",
+        &text[..at]
+            .replace("probe = \"3s\"", "probe = \"1500ms\"")
+            .replace("precision = 0.05", "precision = 0.1"),
+        r#"
+[[variant]]
+name = "short"
+endpoint = "chat"
+model = "sim"
+max_tokens = 10
+prompt_tokens = 64
+
+[[variant]]
+name = "long"
+endpoint = "chat"
+model = "sim"
+max_tokens = 28
+prompt_tokens = 64
+
+[slo.variants.long]
+"ttft.p99" = "150ms"
+
+[slo.variants.short]
+"e2e.p99" = "5s"
+"#
+    );
+    let path = dir.path().join("mixed.toml");
+    std::fs::write(&path, mixed).unwrap();
+    let out = dir.path().join("out");
+    let o =
+        llmload().args(["search", "-q", "--min-rate", "5", "--out"]).arg(&out).arg(&path).output().unwrap();
+    println!("{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = &read_json(&out.join("summary.json"))["capacity"];
+    let found = c["max_rate"].as_f64().unwrap();
+    let mix = 8.0 / 0.460;
+    assert!(found <= mix * 1.1 && found >= mix * 0.6, "{found} vs at most {mix:.1}");
+    assert_eq!(c["limiting"], "ttft.p99 (long)", "{c}");
+    for p in c["probes"].as_array().unwrap() {
+        let names: Vec<&str> =
+            p["objectives"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ttft.p99 (long)", "e2e.p99 (short)"], "{p}");
+        let run = read_json(&Path::new(p["dir"].as_str().unwrap()).join("summary.json"));
+        assert_eq!(run["variants"].as_array().map(Vec::len), Some(2), "both variants in every probe");
+    }
+}

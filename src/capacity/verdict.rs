@@ -118,7 +118,15 @@ pub fn judge(summary: &Summary, objectives: &[Slo], samples: &Samples) -> (Verdi
                 (SloMetric::Latency(m, stat), Some(lat)) => quantile(stat).zip(lat.of(m)),
                 _ => None,
             };
+            let stats = match o.variant.as_deref() {
+                Some(v) => summary.variants.iter().find(|s| s.name == v),
+                None => Some(&summary.total),
+            };
             let (verdict, interval) = match sampled {
+                // Nothing of this scope was even sent (a short probe of a
+                // low rate, a variant of small weight): no evidence either
+                // way, unlike requests sent that all failed.
+                _ if stats.is_none_or(|s| s.requests.sent == 0) => (Verdict::TooClose, None),
                 Some((q, xs)) => latency(xs, q, o.threshold, o.bound, 0x5EA7C4 + i as u64),
                 None => (if r.actual.is_some() && r.passed { Verdict::Meets } else { Verdict::Misses }, None),
             };

@@ -15,6 +15,9 @@ use crate::load::shutdown::Stop;
 use crate::metrics::Summary;
 use crate::scenario::{Arrival, DEFAULT_MAX_IN_FLIGHT, LoadMode, Scenario, Stage, SweepMode};
 
+/// Requests of each variant an open-loop probe is long enough to expect.
+const MIN_EACH: f64 = 10.0;
+
 /// One probe: a load level held for a measured time after a warm-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbePlan {
@@ -46,9 +49,23 @@ impl ProbePlan {
         }
     }
 
-    /// A probe of the search proper at `level`, `length` long.
+    /// A probe of the search proper at `level`, `length` long, or longer
+    /// at a low rate: long enough to expect `MIN_EACH` requests of every
+    /// variant (at most four times `length`), so that no objective is left
+    /// without data by chance.
     pub fn at(s: &Scenario, level: f64, length: Duration, again: bool) -> ProbePlan {
         let closed = s.load.mode == LoadMode::Closed;
+        let total: u32 = s.variants.iter().map(|v| v.weight).sum();
+        let rarest =
+            s.variants.iter().map(|v| f64::from(v.weight) / f64::from(total.max(1))).fold(1.0, f64::min);
+        let length = match closed {
+            false if level > 0.0 && rarest > 0.0 => {
+                let enough =
+                    Duration::try_from_secs_f64(MIN_EACH / (level * rarest)).unwrap_or(Duration::MAX);
+                enough.clamp(length, length * 4)
+            }
+            _ => length,
+        };
         let again = if again { "-again" } else { "" };
         ProbePlan {
             label: if closed { format!("{level}users{again}") } else { format!("{level:.3}rps{again}") },
