@@ -128,6 +128,10 @@ pub struct ModelProfile {
     pub itl_per_sequence: Duration,
     pub rate_limits: RateLimits,
     pub faults: Faults,
+    /// Tokens of prompt prefixes kept for reuse (`prefix.rs`): a prompt
+    /// whose beginning is cached pays `ttft_per_prompt_token` only for the
+    /// rest, and its usage says how many were cached. 0 = no cache.
+    pub prefix_cache_tokens: u64,
 }
 
 impl Default for ModelProfile {
@@ -148,6 +152,7 @@ impl Default for ModelProfile {
             itl_per_sequence: Duration::ZERO,
             rate_limits: RateLimits::default(),
             faults: Faults::default(),
+            prefix_cache_tokens: 0,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod lateness;
 mod model;
 mod openai;
 mod plan;
+pub mod prefix;
 pub mod profile;
 mod ratelimit;
 mod routes;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::capacity::Pool;
 use crate::config::{Faults, ModelProfile};
+use crate::prefix::PrefixCache;
 use crate::ratelimit::RateLimiter;
 use crate::sample::{DurationDist, LengthDist};
 
@@ -20,6 +21,7 @@ pub(crate) struct Model {
     pub(crate) pool: Arc<Pool>,
     pub(crate) limiter: Option<RateLimiter>,
     pub(crate) faults: Faults,
+    pub(crate) prefix: Option<PrefixCache>,
 }
 
 impl Model {
@@ -34,6 +36,7 @@ impl Model {
             pool: Pool::new(p.max_sequences),
             limiter: RateLimiter::new(p.rate_limits),
             faults: p.faults,
+            prefix: PrefixCache::new(p.prefix_cache_tokens),
         }
     }
 

@@ -63,8 +63,12 @@ impl Plan {
         }
         let prompt_tokens = g.prompt_tokens();
         let completion_tokens = sequences.iter().map(|s| u64::from(s.tokens)).sum();
-        let usage =
-            Usage { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };
+        let usage = Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens_details: None,
+        };
         Self { sequences, n: g.n, best_of: g.best_of, usage }
     }
 
@@ -97,6 +101,7 @@ mod tests {
             stop: stop.iter().map(|s| s.to_string()).collect(),
             stream: false,
             include_usage: false,
+            blocks: Vec::new(),
         }
     }
 
@@ -112,7 +117,10 @@ mod tests {
         assert_eq!(returned.len(), 4);
         assert_eq!(*returned[2], plan.sequences[3], "prompt 1 choice 0 is sequence 3");
         assert!(plan.sequences.iter().all(|s| s.tokens == 10 && s.finish == FINISH_LENGTH));
-        assert_eq!(plan.usage, Usage { prompt_tokens: 3, completion_tokens: 60, total_tokens: 63 });
+        assert_eq!(
+            plan.usage,
+            Usage { prompt_tokens: 3, completion_tokens: 60, total_tokens: 63, prompt_tokens_details: None }
+        );
         assert_eq!(plan.steps(), 10);
         // Every sequence has its own text.
         let keys: std::collections::HashSet<_> = plan.sequences.iter().map(|s| s.key).collect();

@@ -66,6 +66,13 @@ profile_tables! {
         /// Added to the TTFT per prompt token. Default "0s".
         #[serde(default, deserialize_with = "duration_opt")]
         ttft_per_prompt_token: Option<Duration>,
+        /// The same as `ttft_per_prompt_token`, by the name prefix caching
+        /// uses: the prefill cost of each prompt token not cached.
+        #[serde(default, deserialize_with = "duration_opt")]
+        prefill_per_token: Option<Duration>,
+        /// Tokens the prefix cache holds (in blocks of 16); absent or 0 = none.
+        #[serde(default)]
+        prefix_cache_tokens: Option<i64>,
         /// Mean inter-token latency. Default "20ms".
         #[serde(default, deserialize_with = "duration_opt")]
         itl: Option<Duration>,
@@ -406,12 +413,24 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
         slow_headers_delay: f.slow_headers_delay.unwrap_or(b.slow_headers_delay),
     };
 
+    let ttft_per_prompt_token = match (t.ttft_per_prompt_token, t.prefill_per_token) {
+        (Some(_), Some(_)) => {
+            let message = "is ttft_per_prompt_token by another name: give one of them".to_owned();
+            return Err(error(&key(at, &["prefill_per_token"]), message));
+        }
+        (a, b) => a.or(b).unwrap_or(base.ttft_per_prompt_token),
+    };
+    let prefix_cache_tokens = match t.prefix_cache_tokens {
+        Some(n) => count(n, 0, 1 << 40, &key(at, &["prefix_cache_tokens"]))?,
+        None => base.prefix_cache_tokens,
+    };
     let profile = ModelProfile {
         context_window,
         ttft: t.ttft.unwrap_or(base.ttft),
         itl: t.itl.unwrap_or(base.itl),
         jitter,
-        ttft_per_prompt_token: t.ttft_per_prompt_token.unwrap_or(base.ttft_per_prompt_token),
+        ttft_per_prompt_token,
+        prefix_cache_tokens,
         itl_distribution,
         output_length,
         max_sequences,

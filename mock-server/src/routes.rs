@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use crate::SimConfig;
 use crate::fault::{self, Fault};
 use crate::model::Model;
-use crate::openai::{self, ApiError, ChoiceText, Endpoint, Generation, Meta};
+use crate::openai::{self, ApiError, ChoiceText, Endpoint, Generation, Meta, PromptDetails};
 use crate::plan::Plan;
 use crate::server::ConnControl;
 use crate::stream::{Schedule, generate_whole, sse_body, truncated_body};
@@ -166,8 +166,12 @@ impl Sim {
                 slots
             }
         };
-        let plan = Plan::new(&generation, &model, key);
-        let schedule = Schedule::new(start, &model, generation.prompt_tokens(), key);
+        let mut plan = Plan::new(&generation, &model, key);
+        // Admitted: its prefix is looked up, and its prefill is what is not cached.
+        let cached = model.prefix.as_ref().map(|c| c.admit(&generation.blocks, generation.prompt_tokens()));
+        plan.usage.prompt_tokens_details = cached.map(|cached_tokens| PromptDetails { cached_tokens });
+        let prefill = generation.prompt_tokens() - cached.unwrap_or(0);
+        let schedule = Schedule::new(start, &model, prefill, key);
         let id = format!("{}{key:016x}", openai::id_prefix(endpoint));
         let meta = Meta { id: &id, created: unix_now(), model: &generation.model };
         let cut_after = cut.map(|fraction| fault::cut_after(fraction, plan.steps()));

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::json::{Entries, Fold, Folded, Scalar, Shaped, Skip};
 use super::{ApiError, quoted};
+use crate::prefix::{PrefixHasher, word_hashes};
 use crate::text::count_words;
 
 /// The API's limit on stop sequences.
@@ -53,15 +54,16 @@ pub(super) struct Messages {
     count: usize,
     tokens: u64,
     problem: Option<ApiError>,
+    prefix: PrefixHasher,
 }
 
 impl Messages {
-    /// Prompt tokens of the whole conversation.
-    pub(super) fn tokens(self) -> Result<u64, ApiError> {
+    /// Prompt tokens of the whole conversation, and its block names.
+    pub(super) fn tokens(self) -> Result<(u64, Vec<u64>), ApiError> {
         match self.problem {
             Some(problem) => Err(problem),
             None if self.count == 0 => Err(ApiError::empty_array("messages")),
-            None => Ok(self.tokens),
+            None => Ok((self.tokens, self.prefix.blocks)),
         }
     }
 }
@@ -78,7 +80,7 @@ impl Fold for Messages {
     fn add(&mut self, index: usize, item: Self::Item) {
         self.count += 1;
         if self.problem.is_none() {
-            match message_tokens(index, item) {
+            match message_tokens(index, item, &mut self.prefix) {
                 Ok(tokens) => self.tokens += tokens,
                 Err(problem) => self.problem = Some(problem),
             }
@@ -86,14 +88,18 @@ impl Fold for Messages {
     }
 }
 
-fn message_tokens(index: usize, item: Shaped<Skip, Message>) -> Result<u64, ApiError> {
+fn message_tokens(
+    index: usize,
+    item: Shaped<Skip, Message>,
+    prefix: &mut PrefixHasher,
+) -> Result<u64, ApiError> {
     let at = |field: &str| format!("messages[{index}]{field}");
     let message = match item {
         Shaped::Object(message) => message,
         other => return Err(ApiError::invalid_type(at(""), "an object", other.kind())),
     };
     match message.role {
-        Some(Shaped::Str(role)) if ROLES.contains(&role.as_str()) => {}
+        Some(Shaped::Str(role)) if ROLES.contains(&role.as_str()) => prefix.mark_str(&role),
         Some(Shaped::Str(role)) => {
             let message = format!(
                 "Invalid value: '{}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
@@ -107,12 +113,18 @@ fn message_tokens(index: usize, item: Shaped<Skip, Message>) -> Result<u64, ApiE
     match message.content {
         // An assistant message that only calls tools has none.
         None => Ok(0),
-        Some(Shaped::Str(text)) => Ok(count_words(&text)),
+        Some(Shaped::Str(text)) => {
+            prefix.text(&text);
+            Ok(count_words(&text))
+        }
         Some(Shaped::Array(Folded(parts))) => match parts.bad {
             Some((part, got)) => {
                 Err(ApiError::invalid_type(at(&format!(".content[{part}]")), "an object", got))
             }
-            None => Ok(parts.tokens),
+            None => {
+                parts.words.into_iter().for_each(|h| prefix.word(h));
+                Ok(parts.tokens)
+            }
         },
         Some(other) => {
             Err(ApiError::invalid_type(at(".content"), "one of a string or array of objects", other.kind()))
@@ -125,6 +137,8 @@ fn message_tokens(index: usize, item: Shaped<Skip, Message>) -> Result<u64, ApiE
 #[derive(Default)]
 pub(super) struct Parts {
     tokens: u64,
+    /// Its words, named for the prefix cache.
+    words: Vec<u64>,
     /// The first part that is not an object, and what it is.
     bad: Option<(usize, &'static str)>,
 }
@@ -139,7 +153,10 @@ impl Fold for Parts {
 
     fn add(&mut self, index: usize, item: Self::Item) {
         match item {
-            Shaped::Object(Part { text: Some(Shaped::Str(text)) }) => self.tokens += count_words(&text),
+            Shaped::Object(Part { text: Some(Shaped::Str(text)) }) => {
+                self.tokens += count_words(&text);
+                self.words.extend(word_hashes(&text));
+            }
             Shaped::Object(_) => {}
             other => {
                 self.bad.get_or_insert((index, other.kind()));
@@ -266,10 +283,15 @@ impl Prompts {
 
 /// Tokens of each prompt of a `prompt` parameter: a string or a token list is one
 /// prompt, an array of them a batch.
-pub(super) fn prompt_tokens(prompt: Shaped<Folded<Prompts>, Skip>) -> Result<Vec<u64>, ApiError> {
+/// With a single string, its block names for the prefix cache.
+pub(super) fn prompt_tokens(prompt: Shaped<Folded<Prompts>, Skip>) -> Result<(Vec<u64>, Vec<u64>), ApiError> {
     match prompt {
-        Shaped::Str(text) => Ok(vec![count_words(&text)]),
-        Shaped::Array(Folded(prompts)) => prompts.finish(),
+        Shaped::Str(text) => {
+            let mut prefix = PrefixHasher::default();
+            prefix.text(&text);
+            Ok((vec![count_words(&text)], prefix.blocks))
+        }
+        Shaped::Array(Folded(prompts)) => Ok((prompts.finish()?, Vec::new())),
         other => Err(ApiError::invalid_type(
             "prompt",
             "one of a string, array of strings, array of integers, or array of arrays of integers",

@@ -45,6 +45,9 @@ pub(crate) struct Generation {
     pub(crate) stop: Vec<String>,
     pub(crate) stream: bool,
     pub(crate) include_usage: bool,
+    /// The prompt's block names for the prefix cache (`prefix.rs`): of the
+    /// conversation, or of a single `prompt`; none for a batch.
+    pub(crate) blocks: Vec<u64>,
 }
 
 impl Generation {
@@ -134,7 +137,7 @@ fn read(body: &[u8]) -> Result<Fields, ApiError> {
 
 fn chat(mut f: Fields) -> Result<Generation, ApiError> {
     let model = model(f.model.take())?;
-    let prompt_tokens = match f.messages.take() {
+    let (prompt_tokens, blocks) = match f.messages.take() {
         Some(Shaped::Array(Folded(messages))) => messages.tokens()?,
         Some(other) => return Err(ApiError::invalid_type("messages", "an array of objects", other.kind())),
         None => return Err(ApiError::missing("messages")),
@@ -149,6 +152,7 @@ fn chat(mut f: Fields) -> Result<Generation, ApiError> {
     Ok(Generation {
         model,
         prompts: vec![prompt_tokens],
+        blocks,
         max_tokens: max_tokens.unwrap_or(DEFAULT_CHAT_TOKENS),
         max_tokens_given: max_tokens.is_some(),
         n,
@@ -161,7 +165,7 @@ fn chat(mut f: Fields) -> Result<Generation, ApiError> {
 
 fn completion(mut f: Fields) -> Result<Generation, ApiError> {
     let model = model(f.model.take())?;
-    let prompts = match f.prompt.take() {
+    let (prompts, blocks) = match f.prompt.take() {
         Some(prompt) => body::prompt_tokens(prompt)?,
         None => return Err(ApiError::missing("prompt")),
     };
@@ -186,6 +190,7 @@ fn completion(mut f: Fields) -> Result<Generation, ApiError> {
     Ok(Generation {
         model,
         prompts,
+        blocks,
         max_tokens: max_tokens.unwrap_or(DEFAULT_COMPLETION_TOKENS),
         max_tokens_given: max_tokens.is_some(),
         n,

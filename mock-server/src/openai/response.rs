@@ -23,6 +23,14 @@ pub(crate) struct Usage {
     pub(crate) prompt_tokens: u64,
     pub(crate) completion_tokens: u64,
     pub(crate) total_tokens: u64,
+    /// Sent when the model has a prefix cache, as the API sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) prompt_tokens_details: Option<PromptDetails>,
+}
+
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PromptDetails {
+    pub(crate) cached_tokens: u64,
 }
 
 /// A returned choice of a non-streaming response, in index order.
@@ -267,7 +275,8 @@ mod tests {
     #[test]
     fn token_template_matches_serialized_chunk() {
         let meta = Meta { id: "chatcmpl-1", created: 5, model: "we\u{0}ird \"model\"" };
-        let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
+        let usage =
+            Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, prompt_tokens_details: None };
         for endpoint in [Endpoint::Chat, Endpoint::Completions] {
             for include_usage in [false, true] {
                 let frames = sse_frames(endpoint, &meta, &["stop", "length", "stop"], usage, include_usage);

@@ -45,6 +45,7 @@ fn chat_counts_string_and_part_contents() {
         "unknown_parameter": {"is": ["ignored"]}, "temperature": null
     }))
     .expect("valid");
+    assert!(g.blocks.is_empty(), "5 words: no whole block");
     assert_eq!(
         g,
         Generation {
@@ -56,7 +57,8 @@ fn chat_counts_string_and_part_contents() {
             best_of: 1,
             stop: vec![],
             stream: true,
-            include_usage: true
+            include_usage: true,
+            blocks: vec![],
         }
     );
     let g = chat(with_messages(json!({}))).expect("valid");
