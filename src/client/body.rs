@@ -36,6 +36,8 @@ struct Accumulator {
     done: bool,
     last_content: Option<Instant>,
     usage: Option<Usage>,
+    /// Prompt tokens served from the server's cache, when it says.
+    cached: Option<u64>,
     /// A BTreeMap, not a Vec indexed by `index`: the index is network data.
     choices: BTreeMap<u32, ChoiceState>,
     bad: Option<(Outcome, String)>,
@@ -86,6 +88,7 @@ impl Accumulator {
 
     /// What streamed and whole bodies share: errors, finish reasons, usage.
     fn on_body(&mut self, body: Body, rec: &mut RequestRecord) {
+        let cached = body.cached_tokens();
         if let Some(err) = body.error {
             self.bad = Some((Outcome::ApiError, err.message));
         }
@@ -96,6 +99,9 @@ impl Accumulator {
                 rec.finish_reasons = self.choices.values().filter_map(|s| s.finish.clone()).collect();
             }
         }
+        if let Some(c) = cached {
+            self.cached = Some(c);
+        }
         if body.usage.is_some() {
             self.usage = body.usage;
         }
@@ -105,6 +111,7 @@ impl Accumulator {
     /// Usage when the server sent it, else the sum of per-choice estimates.
     fn apply_tokens(&self, rec: &mut RequestRecord) {
         let usage = self.usage.unwrap_or_default();
+        rec.cached_tokens = self.cached;
         if let Some(p) = usage.prompt_tokens {
             rec.prompt_tokens = p;
             rec.prompt_from_usage = true;

@@ -14,6 +14,8 @@ pub struct Body<'a> {
     pub choices: Vec<Choice<'a>>,
     pub usage: Option<Usage>,
     pub error: Option<ApiError>,
+    /// llama.cpp's own figures, beside its usage.
+    pub timings: Option<Timings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +52,35 @@ pub struct Message<'a> {
 pub struct Usage {
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    /// OpenAI, vLLM (`--enable-prompt-tokens-details`) and llama.cpp.
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// DeepSeek's name for the prompt tokens its cache served.
+    pub prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PromptTokensDetails {
+    pub cached_tokens: Option<u64>,
+}
+
+/// llama.cpp's `timings`: `cache_n` prompt tokens reused from its cache
+/// (older builds send it without `prompt_tokens_details`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct Timings {
+    pub cache_n: Option<u64>,
+}
+
+impl Body<'_> {
+    /// Prompt tokens the server says it served from its prefix cache, by
+    /// the first field it sent of: `usage.prompt_tokens_details.cached_tokens`,
+    /// `usage.prompt_cache_hit_tokens`, `timings.cache_n`.
+    pub fn cached_tokens(&self) -> Option<u64> {
+        let usage = self.usage.as_ref();
+        usage
+            .and_then(|u| u.prompt_tokens_details.and_then(|d| d.cached_tokens))
+            .or_else(|| usage.and_then(|u| u.prompt_cache_hit_tokens))
+            .or_else(|| self.timings.and_then(|t| t.cache_n))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

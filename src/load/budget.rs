@@ -63,13 +63,14 @@ impl BudgetGuard {
             return 0.0;
         }
         let output = record.output_tokens;
+        let cached = record.cached_tokens.unwrap_or(0);
         if req.max_output_tokens > 0 && output > req.max_output_tokens {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
             s.anomalies += 1;
             s.excess_tokens += output - req.max_output_tokens;
-            return price.cost(record.prompt_tokens, req.max_output_tokens);
+            return price.cost_cached(record.prompt_tokens, cached, req.max_output_tokens);
         }
-        price.cost(record.prompt_tokens, output)
+        price.cost_cached(record.prompt_tokens, cached, output)
     }
 
     /// Says, once, that the server reported more output than requests could
@@ -111,7 +112,7 @@ mod tests {
         (r, req)
     }
 
-    const PRICE: Price = Price { input_per_1m: 1e6, output_per_1m: 1e6 };
+    const PRICE: Price = Price { input_per_1m: 1e6, output_per_1m: 1e6, cached_input_per_1m: None };
 
     #[test]
     fn a_request_the_server_never_served_costs_nothing() {

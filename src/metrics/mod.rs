@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{GoodputObjectives, Swept};
 use crate::tokens::Counter;
 
-pub use record::{Outcome, RequestRecord, TokenSource};
+pub use record::{Outcome, RequestRecord, TokenSource, Turn};
 pub use slo::SloResult;
-pub use summary::{Percentiles, StageStats, Stats, StopReason, Summary};
+pub use summary::{CacheStats, Percentiles, StageStats, Stats, StopReason, Summary};
 pub use window::{Completions, Done};
 
 /// A start this much later than intended counts as late.
@@ -42,6 +42,10 @@ pub struct Histograms {
     pub queue_delay: Histogram<u64>,
     /// Time to first reasoning token (thinking models only).
     pub ttfr: Histogram<u64>,
+    /// TTFT of ok requests whose server said part of the prompt came from
+    /// its prefix cache, and of those it said none did.
+    pub ttft_cached: Histogram<u64>,
+    pub ttft_uncached: Histogram<u64>,
 }
 
 impl Default for Histograms {
@@ -55,6 +59,8 @@ impl Default for Histograms {
             tpot: new_histogram(),
             queue_delay: new_histogram(),
             ttfr: new_histogram(),
+            ttft_cached: new_histogram(),
+            ttft_uncached: new_histogram(),
         }
     }
 }
@@ -71,6 +77,8 @@ impl Histograms {
             (&mut self.tpot, &o.tpot),
             (&mut self.queue_delay, &o.queue_delay),
             (&mut self.ttfr, &o.ttfr),
+            (&mut self.ttft_cached, &o.ttft_cached),
+            (&mut self.ttft_uncached, &o.ttft_uncached),
         ] {
             // Same bounds on both sides, so adding cannot fail.
             let _ = a.add(b);
@@ -111,6 +119,13 @@ pub struct VariantMetrics {
     pub tokens_fallback: u64,
     /// Prompts in ok requests (more than requests when batching).
     pub prompts: u64,
+    /// Prompt caching, from ok requests whose server said (`cached_tokens`):
+    /// how many said, how many of them had cached tokens, the cached tokens
+    /// and the prompt tokens of those requests.
+    pub cache_reported: u64,
+    pub cache_hits: u64,
+    pub cached_tokens: u64,
+    pub cache_prompt_tokens: u64,
     /// Extra attempts (retries) of measured requests, whatever their outcome.
     pub retries: u64,
     /// 429 responses seen, including ones a retry got past.
@@ -171,6 +186,10 @@ impl VariantMetrics {
         self.tokens_tokenizer += v.tokens_tokenizer;
         self.tokens_fallback += v.tokens_fallback;
         self.prompts += v.prompts;
+        self.cache_reported += v.cache_reported;
+        self.cache_hits += v.cache_hits;
+        self.cached_tokens += v.cached_tokens;
+        self.cache_prompt_tokens += v.cache_prompt_tokens;
         self.not_sent += v.not_sent;
         self.completed.add(&v.completed);
         self.goodput_judged |= v.goodput_judged;
@@ -232,6 +251,16 @@ impl VariantMetrics {
         }
         if let Some(t) = r.ttfr() {
             self.h.ttfr.saturating_record(us(t));
+        }
+        if let Some(cached) = r.cached_tokens {
+            self.cache_reported += 1;
+            self.cache_hits += u64::from(cached > 0);
+            self.cached_tokens += cached;
+            self.cache_prompt_tokens += r.prompt_tokens;
+            if let Some(t) = r.ttft() {
+                let h = if cached > 0 { &mut self.h.ttft_cached } else { &mut self.h.ttft_uncached };
+                h.saturating_record(us(t));
+            }
         }
         for reason in &r.finish_reasons {
             *self.finish_reasons.entry(reason.clone()).or_default() += 1;

@@ -118,6 +118,11 @@ pub struct RequestRecord {
     /// Gaps between consecutive content-bearing events.
     pub itl: Vec<Duration>,
     pub prompt_tokens: u64,
+    /// Of them, served from the server's prefix cache, when it says
+    /// (`chunk::Body::cached_tokens`).
+    pub cached_tokens: Option<u64>,
+    /// The session and turn, for a request of a multi-turn session.
+    pub session: Option<Turn>,
     pub output_tokens: u64,
     pub token_source: TokenSource,
     /// `prompt_tokens` is the server's (its usage), not the client's count.
@@ -145,6 +150,15 @@ pub struct RequestRecord {
     pub reconnects: u32,
 }
 
+/// Where a request stands in a multi-turn session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    /// The session: its first request's `seq`.
+    pub id: u64,
+    /// From 1.
+    pub turn: u32,
+}
+
 impl RequestRecord {
     /// A record for `req` sent at `sent`, before anything came back.
     pub fn new(req: &WorkRequest, t: &Ticket, sent: Instant) -> Self {
@@ -161,6 +175,8 @@ impl RequestRecord {
             end: sent,
             itl: Vec::new(),
             prompt_tokens: u64::from(req.prompt_tokens),
+            cached_tokens: None,
+            session: None,
             output_tokens: 0,
             token_source: TokenSource::Estimate,
             prompt_from_usage: false,

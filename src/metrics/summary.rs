@@ -88,6 +88,27 @@ pub struct Stats {
     /// What a sweep set in this variant; absent outside sweeps and in the total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swept: Option<Swept>,
+    /// Prompt caching, when the server said how many prompt tokens its
+    /// cache served (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheStats>,
+}
+
+/// What the server's prefix cache did, from the ok requests whose usage
+/// said (`cached_tokens`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// Ok requests whose server said, and of them those with cached tokens.
+    pub requests: u64,
+    pub hits: u64,
+    /// Cached prompt tokens, and all prompt tokens of those requests.
+    pub cached_tokens: u64,
+    pub prompt_tokens: u64,
+    /// cached_tokens / prompt_tokens.
+    pub cached_share: f64,
+    /// TTFT of the requests with cached tokens, and of those without.
+    pub ttft_cached_ms: Percentiles,
+    pub ttft_uncached_ms: Percentiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -344,7 +365,18 @@ impl Summary {
 
 /// The figures of `v`, whose window lasted `secs` and saw `done` completed.
 fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
-    let Histograms { ttft, ttft_service, e2e, e2e_service, itl, tpot, queue_delay, ttfr } = &v.h;
+    let Histograms {
+        ttft,
+        ttft_service,
+        e2e,
+        e2e_service,
+        itl,
+        tpot,
+        queue_delay,
+        ttfr,
+        ttft_cached,
+        ttft_uncached,
+    } = &v.h;
     let p = Percentiles::from_histogram;
     let errors = v.error_count();
     let per_s = |n: u64| if secs > 0.0 { (n as f64 / secs * 1000.0).round() / 1000.0 } else { 0.0 };
@@ -408,6 +440,19 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         cost_usd: v.priced.then(|| (v.cost_usd * 1e6).round() / 1e6),
         ttfr_ms: p(ttfr),
         finish_reasons: v.finish_reasons.clone(),
+        cache: (v.cache_reported > 0).then(|| CacheStats {
+            requests: v.cache_reported,
+            hits: v.cache_hits,
+            cached_tokens: v.cached_tokens,
+            prompt_tokens: v.cache_prompt_tokens,
+            cached_share: if v.cache_prompt_tokens > 0 {
+                v.cached_tokens as f64 / v.cache_prompt_tokens as f64
+            } else {
+                0.0
+            },
+            ttft_cached_ms: p(ttft_cached),
+            ttft_uncached_ms: p(ttft_uncached),
+        }),
     }
 }
 

@@ -67,6 +67,26 @@ impl Format for Csv {
                 ]);
             }
         }
+        // The prompt cache, when the server said: TTFT of cached and uncached
+        // requests as latency rows, the cached share in `mean` of its own.
+        for v in s.variants.iter().chain([&s.total]) {
+            if let Some(c) = &v.cache {
+                for (metric, p) in
+                    [("ttft_cached", &c.ttft_cached_ms), ("ttft_uncached", &c.ttft_uncached_ms)]
+                {
+                    let cell = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
+                    let mut row = vec![v.name.clone(), metric.into(), "ms".into(), p.count.to_string()];
+                    row.extend([p.p50, p.p90, p.p95, p.p99, p.p999, p.max, p.mean].map(cell));
+                    row.push(String::new());
+                    rows.push(row);
+                }
+                let mut row = vec![String::new(); HEADER.len()];
+                (row[0], row[1], row[2], row[3]) =
+                    (v.name.clone(), "cached_share".into(), "fraction".into(), c.requests.to_string());
+                row[10] = c.cached_share.to_string();
+                rows.push(row);
+            }
+        }
         // Goodput, when judged: its rate in `mean`, the good requests in `count`.
         for v in s.variants.iter().chain([&s.total]) {
             if let Some(g) = v.goodput {

@@ -1,6 +1,6 @@
 //! summary.md: GitHub-flavoured Markdown, for PR comments and job summaries.
 
-use super::{Format, cell, goodput_lines, slo_lines, status_line};
+use super::{Format, cache_lines, cell, goodput_lines, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Markdown;
@@ -39,6 +39,14 @@ impl Format for Markdown {
                     three(&v.e2e_ms),
                     v.throughput.output_tokens_per_s
                 );
+            }
+        }
+        let cache = cache_lines(s);
+        if !cache.is_empty() {
+            out +=
+                "\n### Prompt cache\n\nWhat the server said its prefix cache served (`cached_tokens`).\n\n";
+            for line in cache {
+                out += &format!("- {line}\n");
             }
         }
         let goodput = goodput_lines(s);

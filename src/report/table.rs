@@ -1,6 +1,6 @@
 //! The table printed to the terminal at the end of a run.
 
-use super::{Format, cell, goodput_lines, p50_95_99, slo_lines, status_line};
+use super::{Format, cache_lines, cell, goodput_lines, p50_95_99, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Table;
@@ -67,6 +67,9 @@ impl Format for Table {
         }
         for line in goodput_lines(s) {
             out += &format!("goodput: {line}\n");
+        }
+        for line in cache_lines(s) {
+            out += &format!("prompt cache: {line}\n");
         }
         for line in slo_lines(s) {
             out += &format!("slo: {line}\n");

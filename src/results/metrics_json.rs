@@ -222,10 +222,21 @@ pub fn seconds(s: f64) -> Duration {
 }
 
 /// The histograms of a variant, by name, each V2 + deflate then base64.
-const NAMES: [&str; 8] = ["ttft", "ttft_service", "e2e", "e2e_service", "itl", "tpot", "queue_delay", "ttfr"];
+const NAMES: [&str; 10] = [
+    "ttft",
+    "ttft_service",
+    "e2e",
+    "e2e_service",
+    "itl",
+    "tpot",
+    "queue_delay",
+    "ttfr",
+    "ttft_cached",
+    "ttft_uncached",
+];
 
 impl Histograms {
-    fn by_name(&self) -> [&Histogram<u64>; 8] {
+    fn by_name(&self) -> [&Histogram<u64>; 10] {
         [
             &self.ttft,
             &self.ttft_service,
@@ -235,10 +246,12 @@ impl Histograms {
             &self.tpot,
             &self.queue_delay,
             &self.ttfr,
+            &self.ttft_cached,
+            &self.ttft_uncached,
         ]
     }
 
-    fn by_name_mut(&mut self) -> [&mut Histogram<u64>; 8] {
+    fn by_name_mut(&mut self) -> [&mut Histogram<u64>; 10] {
         [
             &mut self.ttft,
             &mut self.ttft_service,
@@ -248,6 +261,8 @@ impl Histograms {
             &mut self.tpot,
             &mut self.queue_delay,
             &mut self.ttfr,
+            &mut self.ttft_cached,
+            &mut self.ttft_uncached,
         ]
     }
 }

@@ -64,6 +64,16 @@ pub struct RequestRow<'a> {
     /// sent). Empty in files written before it.
     #[serde(default)]
     pub prompt_token_source: &'a str,
+    /// Prompt tokens the server said its prefix cache served; empty when it
+    /// did not say (and in files written before it).
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+    /// A multi-turn session: which one (its first request's `seq`) and the
+    /// turn's number from 1; empty outside sessions.
+    #[serde(default)]
+    pub session: Option<u64>,
+    #[serde(default)]
+    pub turn: Option<u32>,
     /// In a merged directory: the 1-based position of the shard's directory
     /// in the `report` arguments (`seq` repeats across shards). No column
     /// in a single run's file.
@@ -143,6 +153,9 @@ impl RequestsWriter {
             attempts: r.attempts,
             rate_limited: r.rate_limited,
             prompt_token_source: if r.prompt_from_usage { "usage" } else { "client" },
+            cached_tokens: r.cached_tokens,
+            session: r.session.map(|s| s.id),
+            turn: r.session.map(|s| s.turn),
             shard: None,
         };
         // Fields borrowed apart: the row borrows the names, the writer is mutable.
@@ -212,7 +225,7 @@ impl RequestsWriter {
 
 /// The columns as this version writes them, in order (the `shard` column
 /// follows in a merged directory).
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 19] = [
     "seq",
     "variant",
     "phase",
@@ -229,6 +242,9 @@ pub const COLUMNS: [&str; 16] = [
     "attempts",
     "rate_limited",
     "prompt_token_source",
+    "cached_tokens",
+    "session",
+    "turn",
 ];
 
 /// Columns every requests.csv has had; the others default when absent.
@@ -247,8 +263,9 @@ pub struct RequestsReader {
     /// How many of this version's columns the header starts with, in order,
     /// when it is one of the layouts read by position (matching each field
     /// by its header name costs a third of the time of reading a million
-    /// rows): all of them, or those before `prompt_token_source` (files of
-    /// before it); either may be followed by `shard`.
+    /// rows): all of them, or those of an older version (before
+    /// `cached_tokens`, before `prompt_token_source`); any may be followed
+    /// by `shard`.
     positional: Option<usize>,
     path: PathBuf,
 }
@@ -269,7 +286,8 @@ impl RequestsReader {
             let rest: Vec<&str> = headers.iter().skip(n).collect();
             (ours && (rest.is_empty() || rest == ["shard"])).then_some(n)
         };
-        let positional = layout(COLUMNS.len()).or_else(|| layout(COLUMNS.len() - 1));
+        // This version's, then before `cached_tokens`, then before `prompt_token_source`.
+        let positional = [COLUMNS.len(), 16, 15].into_iter().find_map(layout);
         let record = csv::ByteRecord::new();
         let byte_headers = headers.as_byte_record().clone();
         Ok(RequestsReader { rdr, headers, byte_headers, record, phase, positional, path: path.to_owned() })
@@ -407,6 +425,9 @@ fn decode(r: &csv::ByteRecord, n: usize) -> Result<RequestRow<'_>, (usize, &'sta
         attempts: int(r, 13)?.unwrap_or(1),
         rate_limited: int(r, 14)?.unwrap_or(0),
         prompt_token_source: if n > 15 { text(15)? } else { "" },
+        cached_tokens: if n > 16 { int(r, 16)? } else { None },
+        session: if n > 17 { int(r, 17)? } else { None },
+        turn: if n > 18 { int(r, 18)? } else { None },
         shard: int(r, n)?,
     })
 }
@@ -416,7 +437,8 @@ mod tests {
     use super::*;
 
     const HEADER: &str = "seq,variant,phase,intended_ms,queue_delay_ms,ttft_ms,e2e_ms,prompt_tokens,\
-output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,prompt_token_source\n";
+output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,prompt_token_source,\
+cached_tokens,session,turn\n";
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
@@ -445,6 +467,9 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,pro
             attempts: 2,
             rate_limited: 1,
             prompt_token_source: "usage",
+            cached_tokens: Some(32),
+            session: Some(7),
+            turn: Some(2),
             shard: None,
         };
         let mut w = RequestsWriter::create(&path, vec![]).unwrap();
@@ -471,7 +496,7 @@ output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,pro
     fn files_of_before_the_prompt_token_source_are_read_by_position_too() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results-v0/requests.csv");
         let mut r = RequestsReader::open(&path).unwrap();
-        assert_eq!(r.positional, Some(COLUMNS.len() - 1));
+        assert_eq!(r.positional, Some(15));
         let row = r.next_row().unwrap().unwrap();
         assert_eq!(
             (row.variant, row.prompt_tokens, row.prompt_token_source, row.shard),
@@ -498,7 +523,7 @@ token_source,finish_reason,outcome,error,future\n0,a,warmup,1,0,,2,3,4,usage,sto
 
     #[test]
     fn a_broken_row_is_named_by_file_line_and_column() {
-        let f = file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage\n"));
+        let f = file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage,,,\n"));
         let mut r = RequestsReader::open(f.path()).unwrap();
         let err = r.next_row().expect_err("fails").to_string();
         assert!(err.contains("line 2") && err.contains(&f.path().display().to_string()), "{err}");

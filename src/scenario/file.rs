@@ -257,6 +257,9 @@ pub struct SpreadFile {
 pub struct PriceFile {
     pub input_per_1m: f64,
     pub output_per_1m: f64,
+    /// Input tokens served from the provider's prompt cache (a discount).
+    #[serde(default)]
+    pub cached_input_per_1m: Option<f64>,
 }
 
 /// A pricing file: `[pricing.<model>]` tables and a note of when the figures

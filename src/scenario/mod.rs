@@ -427,11 +427,25 @@ pub enum PromptContent {
 pub struct Price {
     pub input_per_1m: f64,
     pub output_per_1m: f64,
+    /// Input tokens the server's prompt cache served, when they are billed
+    /// at a discount; `None`: at the input price.
+    pub cached_input_per_1m: Option<f64>,
 }
 
 impl Price {
     pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
-        (input_tokens as f64 * self.input_per_1m + output_tokens as f64 * self.output_per_1m) / 1e6
+        self.cost_cached(input_tokens, 0, output_tokens)
+    }
+
+    /// `cached` of the `input_tokens` (at most all of them) came from the
+    /// server's prompt cache.
+    pub fn cost_cached(&self, input_tokens: u64, cached: u64, output_tokens: u64) -> f64 {
+        let cached = cached.min(input_tokens);
+        let cached_price = self.cached_input_per_1m.unwrap_or(self.input_per_1m);
+        ((input_tokens - cached) as f64 * self.input_per_1m
+            + cached as f64 * cached_price
+            + output_tokens as f64 * self.output_per_1m)
+            / 1e6
     }
 }
 

@@ -214,12 +214,19 @@ fn simulator_models(
 
 fn check_price(pr: &PriceFile, key: KeyPath, p: &mut Problems) -> Option<Price> {
     let mut ok = true;
-    for (v, k) in [(pr.input_per_1m, "input_per_1m"), (pr.output_per_1m, "output_per_1m")] {
+    let cached = pr.cached_input_per_1m.map(|v| (v, "cached_input_per_1m"));
+    for (v, k) in
+        [(pr.input_per_1m, "input_per_1m"), (pr.output_per_1m, "output_per_1m")].into_iter().chain(cached)
+    {
         ok &= p.check(v.is_finite() && v >= 0.0, key.clone().key(k), || {
             format!("must be a price in USD per million tokens (0 or more), got {v:?}")
         });
     }
-    ok.then_some(Price { input_per_1m: pr.input_per_1m, output_per_1m: pr.output_per_1m })
+    ok.then_some(Price {
+        input_per_1m: pr.input_per_1m,
+        output_per_1m: pr.output_per_1m,
+        cached_input_per_1m: pr.cached_input_per_1m,
+    })
 }
 
 /// Prices from a pricing file, and a line saying where they come from.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape::esc;
 use crate::metrics::{Percentiles, Stats, Summary};
-use crate::report::{cell, goodput_lines, slo_lines};
+use crate::report::{cache_lines, cell, goodput_lines, slo_lines};
 
 fn three(p: &Percentiles) -> String {
     format!("{} / {} / {}", cell(p.p50), cell(p.p95), cell(p.p99))
@@ -16,6 +16,14 @@ fn usd(v: Option<f64>) -> String {
 
 pub fn slo(s: &Summary) -> String {
     let mut h = String::new();
+    let cache = cache_lines(s);
+    if !cache.is_empty() {
+        h += "<h2 id=\"cache\">Prompt cache</h2>\n<p>What the server said its prefix cache served (cached_tokens).</p>\n<ul>\n";
+        for line in cache {
+            let _ = writeln!(h, "<li>{}</li>", esc(&line));
+        }
+        h += "</ul>\n";
+    }
     let goodput = goodput_lines(s);
     if !goodput.is_empty() {
         h += "<h2 id=\"goodput\">Goodput</h2>\n<p>Requests that succeeded and met every objective of [goodput].</p>\n<ul>\n";
