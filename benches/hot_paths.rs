@@ -48,7 +48,7 @@ fn scenario(variant: &str) -> Scenario {
 
 fn record(req: &WorkRequest) -> RequestRecord {
     let now = Instant::now();
-    RequestRecord::new(req, &Ticket { seq: 0, intended: now, warmup: false, stage: 0 }, now)
+    RequestRecord::new(req, &Ticket { seq: 0, intended: now, warmup: false, stage: 0, trace: None }, now)
 }
 
 fn sse(c: &mut Criterion) {

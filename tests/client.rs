@@ -153,8 +153,10 @@ fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
         tokenizer: Tokenizer::for_model("gpt-4o"),
         estimated_tokens: 0,
         max_output_tokens: 0,
+        keep_answer: false,
+        turn: None,
     };
-    (req, Ticket { seq, intended: Instant::now(), warmup: false, stage: 0 })
+    (req, Ticket { seq, intended: Instant::now(), warmup: false, stage: 0, trace: None })
 }
 
 async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestRecord {

@@ -53,5 +53,6 @@ mod simulator;
 mod slo_gate;
 mod throughput;
 mod timing;
+mod trace;
 mod visuals;
 mod whole_run;

@@ -38,6 +38,10 @@ struct Accumulator {
     usage: Option<Usage>,
     /// Prompt tokens served from the server's cache, when it says.
     cached: Option<u64>,
+    /// The text of the first choice as received, kept when the next turn
+    /// of a session sends it back (`answer`).
+    keep_answer: bool,
+    answer: String,
     /// A BTreeMap, not a Vec indexed by `index`: the index is network data.
     choices: BTreeMap<u32, ChoiceState>,
     bad: Option<(Outcome, String)>,
@@ -70,6 +74,9 @@ impl Accumulator {
             self.last_content = Some(at);
         }
         for c in &body.choices {
+            if self.keep_answer && c.index == 0 {
+                self.answer.push_str(c.content().unwrap_or_default());
+            }
             let st = self.choices.entry(c.index).or_default();
             if c.has_content() || c.reasoning().is_some() {
                 st.events += 1;
@@ -146,6 +153,9 @@ impl Accumulator {
 
     /// The outcome once the body ended (or broke) without a timeout.
     fn finish(self, rec: &mut RequestRecord, broken: Option<String>) {
+        if self.keep_answer {
+            rec.answer = Some(self.answer);
+        }
         if let Some((outcome, msg)) = self.bad {
             rec.outcome = outcome;
             rec.error = Some(msg);
@@ -197,6 +207,11 @@ pub struct StreamDecoder {
 }
 
 impl StreamDecoder {
+    /// A decoder that also keeps the first choice's text (`RequestRecord::answer`).
+    pub fn keeping_answer() -> Self {
+        StreamDecoder { acc: Accumulator { keep_answer: true, ..Default::default() }, ..Default::default() }
+    }
+
     /// Feeds bytes received at `at`; what their events say goes into `rec`.
     pub fn push(&mut self, bytes: &[u8], at: Instant, rec: &mut RequestRecord) {
         let acc = &mut self.acc;
@@ -223,9 +238,11 @@ pub(super) async fn read_stream(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
     idle: Option<Duration>,
-    tokenizer: &Tokenizer,
+    req: &crate::workload::WorkRequest,
 ) {
-    let mut decoder = StreamDecoder::default();
+    let tokenizer = &req.tokenizer;
+    let mut decoder =
+        if req.keep_answer { StreamDecoder::keeping_answer() } else { StreamDecoder::default() };
     let mut stream = resp.bytes_stream();
     let mut broken = None;
     loop {
@@ -257,8 +274,9 @@ pub(super) async fn read_whole(
     resp: reqwest::Response,
     rec: &mut RequestRecord,
     idle: Option<Duration>,
-    tokenizer: &Tokenizer,
+    req: &crate::workload::WorkRequest,
 ) {
+    let tokenizer = &req.tokenizer;
     let mut stream = resp.bytes_stream();
     let mut bytes = Vec::new();
     loop {
@@ -289,8 +307,11 @@ pub(super) async fn read_whole(
     if body.error.is_none() {
         rec.first_token = Some(at);
     }
-    let mut acc = Accumulator { done: true, ..Default::default() };
+    let mut acc = Accumulator { done: true, keep_answer: req.keep_answer, ..Default::default() };
     for c in &body.choices {
+        if acc.keep_answer && c.index == 0 {
+            acc.answer.push_str(c.content().unwrap_or_default());
+        }
         let chars = c.content().map_or(0, str::len) + c.reasoning().map_or(0, str::len);
         let st = acc.choices.entry(c.index).or_default();
         st.chars += chars;

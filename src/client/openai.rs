@@ -212,9 +212,9 @@ impl OpenAiBackend {
         if status.is_success() {
             let idle = self.policy.limit(self.policy.client.idle_timeout);
             if req.stream {
-                body::read_stream(resp, rec, idle, &req.tokenizer).await;
+                body::read_stream(resp, rec, idle, req).await;
             } else {
-                body::read_whole(resp, rec, idle, &req.tokenizer).await;
+                body::read_whole(resp, rec, idle, req).await;
             }
             return Attempt::Done;
         }

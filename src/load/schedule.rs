@@ -12,13 +12,14 @@
 //! the stages, so rate changes between stages are exact, with no rounding at
 //! the boundaries.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
 pub use crate::metrics::StopReason;
+use crate::scenario::trace::{Trace, TraceEntry, TraceReader};
 use crate::scenario::{Arrival, Load, LoadMode};
 pub use crate::workload::Ticket;
 
@@ -45,6 +46,8 @@ pub struct Schedule {
     workers: usize,
     /// A shard's offset among the others, as a fraction of one gap (0 unsharded).
     phase: f64,
+    /// Arrivals at a trace's times instead of at a rate.
+    trace: Option<Arc<Trace>>,
     state: Mutex<State>,
 }
 
@@ -55,6 +58,10 @@ struct State {
     next_arrival: f64,
     rng: Xoshiro256PlusPlus,
     stopped: Option<StopReason>,
+    /// A trace replayed: its entries, read as they are due; what went wrong
+    /// reading it (the file changed since it was checked).
+    trace: Option<TraceReader>,
+    trace_error: Option<String>,
 }
 
 impl Schedule {
@@ -92,7 +99,10 @@ impl Schedule {
                 // Its own stream, so arrivals do not shift when the mix changes.
                 rng: Xoshiro256PlusPlus::seed_from_u64(crate::workload::mix(seed, u64::MAX)),
                 stopped: None,
+                trace: None,
+                trace_error: None,
             }),
+            trace: load.trace.clone(),
         }
     }
 
@@ -147,6 +157,7 @@ impl Schedule {
         if st.stopped.is_some() {
             return None;
         }
+        let mut trace = None;
         let (intended, stage) = match self.arrival {
             None => {
                 let now = Instant::now().max(self.start);
@@ -167,6 +178,16 @@ impl Schedule {
                     }
                 }
             }
+            Some(_) if self.trace.is_some() => match self.trace_next(&mut st) {
+                Some((intended, entry)) => {
+                    trace = Some(entry);
+                    (intended, 0)
+                }
+                None => {
+                    st.stopped = Some(StopReason::Duration);
+                    return None;
+                }
+            },
             Some(kind) => {
                 let gap = match kind {
                     Arrival::Constant => 1.0,
@@ -194,7 +215,42 @@ impl Schedule {
         }
         let seq = st.seq;
         st.seq += 1;
-        Some(Ticket { seq, intended, warmup, stage })
+        Some(Ticket { seq, intended, warmup, stage, trace })
+    }
+
+    /// The next entry of the trace and when it is due; none at its end, at
+    /// the planned end, or when it cannot be read (kept for `trace_error`).
+    fn trace_next(&self, st: &mut State) -> Option<(Instant, Arc<TraceEntry>)> {
+        let trace = self.trace.as_deref()?;
+        if st.trace.is_none() {
+            match TraceReader::open(trace) {
+                Ok(r) => st.trace = Some(r),
+                Err(e) => {
+                    st.trace_error = Some(e);
+                    return None;
+                }
+            }
+        }
+        let reader = st.trace.as_mut()?;
+        match reader.next_entry() {
+            Ok(Some((entry, offset))) => {
+                let intended = self.start + offset;
+                if self.end().is_some_and(|end| intended >= end) {
+                    return None;
+                }
+                Some((intended, Arc::new(entry)))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                st.trace_error = Some(e);
+                None
+            }
+        }
+    }
+
+    /// Why a trace's replay stopped before its end, if it did.
+    pub fn trace_error(&self) -> Option<String> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).trace_error.clone()
     }
 
     /// Stops issuing tickets; the first reason given is kept.

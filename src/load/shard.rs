@@ -119,6 +119,13 @@ impl Shard {
         if self.count == 1 {
             return Ok(());
         }
+        if let Some(t) = &s.load.trace {
+            return Err(ShardError(format!(
+                "--shard {self}: a trace ({}) is replayed by one process; split the trace's lines \
+                 among the shards' scenarios instead",
+                t.path.display()
+            )));
+        }
         let n = f64::from(self.count);
         let load = &mut s.load;
         match &mut load.mode {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{GoodputObjectives, Swept};
 use crate::tokens::Counter;
 
-pub use record::{Outcome, RequestRecord, TokenSource, Turn};
+pub use record::{Outcome, RequestRecord, TokenSource};
 pub use slo::SloResult;
 pub use summary::{CacheStats, Percentiles, StageStats, Stats, StopReason, Summary};
 pub use window::{Completions, Done};

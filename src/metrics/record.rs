@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use crate::tokens::Counter;
-use crate::workload::Ticket;
 use crate::workload::WorkRequest;
+use crate::workload::{Ticket, Turn};
 
 /// What happened to a request. Errors are classes, counted by class and
 /// message, never kept one by one.
@@ -123,6 +123,9 @@ pub struct RequestRecord {
     pub cached_tokens: Option<u64>,
     /// The session and turn, for a request of a multi-turn session.
     pub session: Option<Turn>,
+    /// The first choice's text as received, when asked for
+    /// (`WorkRequest::keep_answer`): a session's next turn sends it back.
+    pub answer: Option<String>,
     pub output_tokens: u64,
     pub token_source: TokenSource,
     /// `prompt_tokens` is the server's (its usage), not the client's count.
@@ -150,15 +153,6 @@ pub struct RequestRecord {
     pub reconnects: u32,
 }
 
-/// Where a request stands in a multi-turn session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Turn {
-    /// The session: its first request's `seq`.
-    pub id: u64,
-    /// From 1.
-    pub turn: u32,
-}
-
 impl RequestRecord {
     /// A record for `req` sent at `sent`, before anything came back.
     pub fn new(req: &WorkRequest, t: &Ticket, sent: Instant) -> Self {
@@ -176,7 +170,8 @@ impl RequestRecord {
             itl: Vec::new(),
             prompt_tokens: u64::from(req.prompt_tokens),
             cached_tokens: None,
-            session: None,
+            session: req.turn,
+            answer: None,
             output_tokens: 0,
             token_source: TokenSource::Estimate,
             prompt_from_usage: false,
@@ -198,7 +193,7 @@ impl RequestRecord {
     #[cfg(test)]
     pub(crate) fn example(intended: Instant) -> Self {
         let req = WorkRequest::example();
-        RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0 }, intended)
+        RequestRecord::new(&req, &Ticket { seq: 0, intended, warmup: false, stage: 0, trace: None }, intended)
     }
 
     pub fn queue_delay(&self) -> Duration {

@@ -169,6 +169,20 @@ pub struct LoadFile {
     pub http: Option<String>,
     #[serde(default)]
     pub stages: Vec<StageFile>,
+    pub trace: Option<TraceFile>,
+}
+
+/// `[load.trace]`: replay a JSONL trace.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceFile {
+    pub file: String,
+    pub block_size: Option<u32>,
+    pub time_scale: Option<f64>,
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub start: Option<Duration>,
+    #[serde(rename = "loop")]
+    pub repeat: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

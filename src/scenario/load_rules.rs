@@ -15,7 +15,10 @@ fn duration_positive(d: Option<Duration>, key: &str, p: &mut Problems) {
     }
 }
 
-pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
+pub(super) fn load(mut l: file::LoadFile, dir: &std::path::Path, p: &mut Problems) -> Option<Load> {
+    if let Some(t) = l.trace.take() {
+        return traced(l, t, dir, p);
+    }
     let staged = !l.stages.is_empty();
     if staged {
         for (set, k) in [
@@ -110,8 +113,92 @@ pub(super) fn load(l: file::LoadFile, p: &mut Problems) -> Option<Load> {
         think_time: l.think_time.unwrap_or_default(),
         ramp_up: l.ramp_up.unwrap_or_default(),
         abort_on_error_rate: l.abort_on_error_rate,
+        trace: None,
     })
 }
+
+/// `[load.trace]`: open loop at the trace's times. One stage, at the
+/// trace's mean rate (what the plan and the cost gate show), lasting
+/// `duration` or one pass of the trace.
+fn traced(l: file::LoadFile, t: file::TraceFile, dir: &std::path::Path, p: &mut Problems) -> Option<Load> {
+    let key = |k: &str| KeyPath::root("load").key("trace").key(k);
+    for (set, k) in [
+        (l.concurrency.is_some(), "concurrency"),
+        (l.rate.is_some(), "rate"),
+        (!l.stages.is_empty(), "stages"),
+        (l.arrival.is_some(), "arrival"),
+        (l.think_time.is_some(), "think_time"),
+        (l.ramp_up.is_some(), "ramp_up"),
+    ] {
+        p.check(!set, KeyPath::root("load").key(k), || {
+            "not used with [load.trace]: the trace's timestamps say when requests start".into()
+        });
+    }
+    let block_size = t.block_size.unwrap_or(DEFAULT_BLOCK_SIZE);
+    p.check((1..=1_000_000).contains(&block_size), key("block_size"), || {
+        format!("must be a whole number of tokens from 1 to 1000000, got {block_size}")
+    });
+    let time_scale = t.time_scale.unwrap_or(1.0);
+    let scale_ok =
+        p.check(time_scale.is_finite() && (0.001..=1000.0).contains(&time_scale), key("time_scale"), || {
+            format!("must be a speed from 0.001 to 1000 (2.0 replays twice as fast), got {time_scale}")
+        });
+    let repeat = t.repeat.unwrap_or(false);
+    p.check(!repeat || l.duration.is_some() || l.requests.is_some(), key("loop"), || {
+        "a looped trace never ends: set [load] duration or requests".into()
+    });
+    duration_positive(l.duration, "load.duration", p);
+    let max_in_flight = l.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+    p.check((1..=100_000).contains(&max_in_flight), "load.max_in_flight", || {
+        format!("must be a whole number from 1 to 100000, got {max_in_flight}")
+    });
+    if let Some(n) = l.requests {
+        p.check(n >= 1, "load.requests", || "must be at least 1, got 0".into());
+    }
+    duration_positive(l.timeout, "load.timeout", p);
+    let path = dir.join(&t.file);
+    let start = t.start.unwrap_or_default();
+    let scanned = match trace::scan(&path, block_size.max(1), start) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            p.push(key("file"), e);
+            None
+        }
+    };
+    let (entries, span, max_input) = scanned?;
+    if !scale_ok {
+        return None;
+    }
+    let trace = trace::Trace { path, block_size, time_scale, start, repeat, entries, span, max_input };
+    // The warm-up is the replay's first part; one pass is measured from its
+    // end to just after the last entry's start.
+    let warmup = l.warmup.unwrap_or_default();
+    let pass = trace.replay_time() + Duration::from_millis(1);
+    if !repeat && l.duration.is_none() && warmup >= pass {
+        let shown = humantime::format_duration(trace.replay_time());
+        p.push(
+            "load.warmup",
+            format!("is the replay's first part, and one pass of the trace lasts only {shown}"),
+        );
+    }
+    let duration = l.duration.or((!repeat).then(|| pass.saturating_sub(warmup)));
+    let rate = (trace.mean_rate() * 1000.0).round() / 1000.0;
+    Some(Load {
+        mode: LoadMode::Open { arrival: Arrival::Constant, max_in_flight },
+        stages: vec![Stage { duration, level: rate.max(MIN_RATE) }],
+        requests: l.requests,
+        warmup,
+        timeout: l.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        think_time: Duration::ZERO,
+        ramp_up: Duration::ZERO,
+        abort_on_error_rate: l.abort_on_error_rate,
+        trace: Some(std::sync::Arc::new(trace)),
+    })
+}
+
+/// Tokens per hash id of a lengths-form trace when `block_size` is not
+/// given: the Mooncake traces'.
+const DEFAULT_BLOCK_SIZE: u32 = 512;
 
 /// Timeouts and retries; a bad value is reported and replaced by its default
 /// so the other checks still run.

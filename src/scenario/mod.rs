@@ -19,6 +19,7 @@ mod target_rules;
 mod tokenizer_rules;
 #[cfg(test)]
 mod tokenizer_tests;
+pub mod trace;
 mod validate;
 mod variant_rules;
 
@@ -230,6 +231,9 @@ pub struct Load {
     pub ramp_up: Duration,
     /// Stop when the error rate over the last requests passes this fraction.
     pub abort_on_error_rate: Option<f64>,
+    /// Open loop at the times of a trace (`[load.trace]`), whose requests
+    /// also give the prompts and lengths.
+    pub trace: Option<Arc<trace::Trace>>,
 }
 
 /// The per-request half of `[load]`, kept apart from `Load` because only the
@@ -378,6 +382,9 @@ pub enum PromptSource {
     Literal { text: String, tokens: u32 },
     /// Lines of a JSONL file.
     File { path: PathBuf, prompts: Arc<Vec<FilePrompt>>, order: PromptOrder },
+    /// Each request's own, from the trace `[load.trace]` replays (its
+    /// longest prompt, or a bound on it).
+    Trace { max_input: u32 },
 }
 
 impl PromptSource {
@@ -387,6 +394,7 @@ impl PromptSource {
             PromptSource::Tokens(s) => s.max(),
             PromptSource::Literal { tokens, .. } => *tokens,
             PromptSource::File { prompts, .. } => prompts.iter().map(|p| p.tokens).max().unwrap_or(0),
+            PromptSource::Trace { max_input } => *max_input,
         }
     }
 }

@@ -232,7 +232,28 @@ fn describe_load(s: &Scenario) -> String {
             None => level(st.level),
         })
         .collect();
-    d += &format!(", {}", stages.join(" then "));
+    match &l.trace {
+        Some(t) => {
+            d += &format!(
+                ", replaying {} ({} requests over {} of trace{}{}{}), {} on average",
+                t.path.display(),
+                t.entries,
+                humantime::format_duration(round_ms(t.span)),
+                if t.time_scale == 1.0 { String::new() } else { format!(" at {}x", t.time_scale) },
+                if t.start.is_zero() {
+                    String::new()
+                } else {
+                    format!(" from {}", humantime::format_duration(t.start))
+                },
+                if t.repeat { ", looped" } else { "" },
+                stages.join(" then "),
+            );
+            if let Some(end) = l.stages.first().and_then(|st| st.duration).filter(|_| t.repeat) {
+                d += &format!(" for {}", humantime::format_duration(end));
+            }
+        }
+        None => d += &format!(", {}", stages.join(" then ")),
+    }
     if !l.warmup.is_zero() {
         d += &format!(", after {} of warm-up", humantime::format_duration(l.warmup));
     }
@@ -240,6 +261,10 @@ fn describe_load(s: &Scenario) -> String {
         d += &format!(", stopping at {r} measured requests");
     }
     d
+}
+
+fn round_ms(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(d.as_millis() as u64)
 }
 
 fn describe_request(v: &Variant) -> String {

@@ -101,7 +101,7 @@ fn build(
         p.push("name", problem);
     }
     let client = client(&raw.load, p);
-    let load = load(raw.load, p);
+    let load = load(raw.load, dir, p);
     let seed = raw.seed.unwrap_or(0);
     let simulator = simulator(raw.simulator.unwrap_or_default(), seed, p);
     let (mut prices, pricing_source) = match &raw.pricing_file {
@@ -135,7 +135,8 @@ fn build(
         }) {
             continue;
         }
-        if let Some(v) = variant(&e, dir, &prices, &tokenizers, p) {
+        let trace = load.as_ref().and_then(|l| l.trace.as_deref());
+        if let Some(v) = variant(&e, dir, &prices, &tokenizers, trace, p) {
             variants.push(v);
         }
     }

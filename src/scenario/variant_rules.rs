@@ -17,6 +17,7 @@ pub(super) fn variant(
     dir: &Path,
     prices: &BTreeMap<String, Price>,
     tokenizers: &BTreeMap<String, Tokenizer>,
+    trace: Option<&super::trace::Trace>,
     p: &mut Problems,
 ) -> Option<Variant> {
     let v: &VariantFile = &e.file;
@@ -85,7 +86,10 @@ pub(super) fn variant(
     }
     let billed = billed(v.max_tokens, n.max(v.best_of.unwrap_or(1)), &extra_body, &at, p);
     let tokenizer = tokenizers.get(&v.model).cloned().unwrap_or_else(|| Tokenizer::for_model(&v.model));
-    let prompt = prompt(v, dir, &tokenizer, &at, p);
+    let prompt = match trace {
+        Some(t) => traced_prompt(v, t, &at, p),
+        None => prompt(v, dir, &tokenizer, &at, p),
+    };
     let system_tokens = v.system.as_deref().map_or(0, |s| tokenizer.count(s) as u32);
     (p.0.len() == before).then(|| Variant {
         name: e.name.clone(),
@@ -177,6 +181,24 @@ fn sampling(
         m.insert("logit_bias".into(), serde_json::json!(bias));
     }
     m
+}
+
+/// With `[load.trace]` the trace gives every prompt: a variant gives none.
+fn traced_prompt(
+    v: &VariantFile,
+    t: &super::trace::Trace,
+    at: &dyn Fn(&str) -> KeyPath,
+    p: &mut Problems,
+) -> Option<PromptSource> {
+    for (set, k) in [
+        (v.prompt_tokens.is_some(), "prompt_tokens"),
+        (v.prompt.is_some(), "prompt"),
+        (v.prompts_file.is_some(), "prompts_file"),
+        (v.prompts_order.is_some(), "prompts_order"),
+    ] {
+        p.check(!set, at(k), || "not used with [load.trace]: the trace gives each request's prompt".into());
+    }
+    Some(PromptSource::Trace { max_input: t.max_input })
 }
 
 fn prompt(

@@ -12,6 +12,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
+use crate::scenario::trace::TraceEntry;
 use crate::scenario::{Endpoint, Price, PromptContent, PromptOrder, PromptSource, TokenSpread, Variant};
 use crate::tokens::Tokenizer;
 
@@ -22,7 +23,7 @@ pub const COMPLETIONS_PATH: &str = "/completions";
 /// Permission to send one request, issued by `load::Schedule`. It lives
 /// here, beside the request it goes with, because the client and the
 /// records read it too (they sit below `load`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Ticket {
     pub seq: u64,
     pub intended: Instant,
@@ -30,6 +31,17 @@ pub struct Ticket {
     pub warmup: bool,
     /// The stage the intended time falls in (0 during warm-up).
     pub stage: usize,
+    /// The trace's request, when a trace is replayed.
+    pub trace: Option<Arc<TraceEntry>>,
+}
+
+/// Where a request stands in a multi-turn session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    /// The session: its first request's `seq`.
+    pub id: u64,
+    /// From 1.
+    pub turn: u32,
 }
 
 /// A request ready to send.
@@ -56,6 +68,11 @@ pub struct WorkRequest {
     /// The model's tokenizer, for counting output tokens when the server
     /// sends no usage.
     pub tokenizer: Tokenizer,
+    /// Keep the answer's text (`RequestRecord::answer`): a turn of a
+    /// session whose next turn sends it back.
+    pub keep_answer: bool,
+    /// The session and turn this request is, if any.
+    pub turn: Option<Turn>,
 }
 
 pub struct Workload {
@@ -89,12 +106,26 @@ impl Workload {
         Workload { variants, choices, cumulative, seed }
     }
 
-    pub fn request(&self, seq: u64) -> WorkRequest {
+    /// The request a ticket asks for: the trace's, when it carries one.
+    pub fn request_for(&self, t: &Ticket) -> WorkRequest {
+        match &t.trace {
+            Some(entry) => self.traced(t.seq, entry),
+            None => self.request(t.seq),
+        }
+    }
+
+    /// The variant request `seq` draws by weight, and its random stream.
+    fn draw(&self, seq: u64) -> (usize, Xoshiro256PlusPlus) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(self.seed, seq));
         let total = *self.cumulative.last().unwrap_or(&1);
         let draw = rng.random_range(0..total.max(1));
         let variant =
             self.choices[self.cumulative.partition_point(|&c| c <= draw).min(self.choices.len() - 1)];
+        (variant, rng)
+    }
+
+    pub fn request(&self, seq: u64) -> WorkRequest {
+        let (variant, mut rng) = self.draw(seq);
         let v = &self.variants[variant];
         let mut prompt_tokens = 0u32;
         let prompts: Vec<PromptContent> = (0..v.batch)
@@ -107,11 +138,8 @@ impl Workload {
         WorkRequest {
             variant,
             seq,
-            path: match v.endpoint {
-                Endpoint::Chat => CHAT_PATH,
-                Endpoint::Completions => COMPLETIONS_PATH,
-            },
-            body: body(v, prompts),
+            path: path_of(v),
+            body: body(v, prompts, v.max_tokens, &v.model),
             stream: v.stream,
             prompts: v.batch,
             prompt_tokens,
@@ -120,6 +148,8 @@ impl Workload {
             max_output_tokens: v.max_output_tokens(),
             price: v.price,
             tokenizer: v.tokenizer.clone(),
+            keep_answer: false,
+            turn: None,
         }
     }
 }
@@ -140,9 +170,19 @@ impl WorkRequest {
             worst_cost: None,
             price: None,
             tokenizer: Tokenizer::for_model("gpt-4o"),
+            keep_answer: false,
+            turn: None,
             estimated_tokens: 0,
             max_output_tokens: 0,
         }
+    }
+}
+
+/// Where requests of `v` go, below the base URL.
+fn path_of(v: &Variant) -> &'static str {
+    match v.endpoint {
+        Endpoint::Chat => CHAT_PATH,
+        Endpoint::Completions => COMPLETIONS_PATH,
     }
 }
 
@@ -171,12 +211,16 @@ fn pick_prompt(v: &Variant, rng: &mut Xoshiro256PlusPlus, k: u64) -> (PromptCont
             };
             (prompts[i].content.clone(), prompts[i].tokens)
         }
+        // A ticket of a trace carries its prompt (`request_for`).
+        PromptSource::Trace { .. } => (PromptContent::Text(String::new()), 0),
     }
 }
 
-fn body(v: &Variant, prompts: Vec<PromptContent>) -> Bytes {
+/// The request body of `v` with `prompts`, asking for `max_tokens` of
+/// `model` (the variant's own, or a trace's).
+fn body(v: &Variant, prompts: Vec<PromptContent>, max_tokens: u32, model: &str) -> Bytes {
     let mut b = serde_json::Map::new();
-    b.insert("model".into(), json!(v.model));
+    b.insert("model".into(), json!(model));
     match v.endpoint {
         Endpoint::Chat => {
             let mut messages = Vec::new();
@@ -207,7 +251,7 @@ fn body(v: &Variant, prompts: Vec<PromptContent>) -> Bytes {
             b.insert("prompt".into(), prompt);
         }
     }
-    b.insert("max_tokens".into(), json!(v.max_tokens));
+    b.insert("max_tokens".into(), json!(max_tokens));
     if v.n > 1 {
         b.insert("n".into(), json!(v.n));
     }
@@ -239,6 +283,8 @@ pub(crate) fn mix(seed: u64, seq: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+mod trace;
 
 #[cfg(test)]
 mod tests;

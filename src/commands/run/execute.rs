@@ -176,7 +176,7 @@ pub async fn execute_with<B: Backend>(
         let step = Step {
             backend: backend.clone(),
             workload: Arc::new(workload),
-            schedule,
+            schedule: schedule.clone(),
             budget: budget.clone(),
             limiter: limiter.clone(),
             abort_on_error_rate: scenario.load.abort_on_error_rate,
@@ -186,6 +186,9 @@ pub async fn execute_with<B: Backend>(
         measured.push(result.metrics);
         let _ = dispatch_lateness.add(&result.dispatch_lateness);
         notes.extend(result.notes);
+        if let Some(e) = schedule.trace_error() {
+            notes.push(format!("the trace's replay stopped early: {e}"));
+        }
         first_request_at = first_request_at.or(result.first_request_at);
         stop_reason = result.stop_reason;
         ended_at = result.ended_at;

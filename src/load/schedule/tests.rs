@@ -16,6 +16,7 @@ fn load(mode: LoadMode, stages: &[(Option<u64>, f64)], requests: Option<u64>, wa
         think_time: Duration::ZERO,
         ramp_up: Duration::ZERO,
         abort_on_error_rate: None,
+        trace: None,
     }
 }
 
