@@ -48,6 +48,7 @@ mod report;
 mod results;
 mod scenarios;
 mod search;
+mod sessions;
 mod shard;
 mod simulator;
 mod slo_gate;

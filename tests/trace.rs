@@ -194,7 +194,10 @@ output_per_1m = 8.0
     // constant cost: the same for all but a few, whatever was cached.
     off.sort_by(f64::total_cmp);
     let (p5, p50, p95) = (off[15], off[150], off[285]);
-    assert!(p50 > -0.5 && p50 < 5.0 && p95 - p5 < 3.0, "TTFT = 10 ms + 0.1 ms per uncached token: {p5} {p50} {p95}");
+    assert!(
+        p50 > -0.5 && p50 < 5.0 && p95 - p5 < 3.0,
+        "TTFT = 10 ms + 0.1 ms per uncached token: {p5} {p50} {p95}"
+    );
     let cache = outcome.summary.total.cache.as_ref().expect("the cache is reported");
     let share = cached_sum as f64 / prompt_sum as f64;
     assert!(share > 0.3, "the trace shares much: {share}");

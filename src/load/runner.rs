@@ -79,6 +79,8 @@ impl<B: Backend> Worker<B> {
             Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("static histogram bounds are valid");
         let mut free_since = None;
         let closed = self.schedule.closed_loop();
+        // A session under way, and when its next turn is due.
+        let mut session: Option<(crate::workload::Session, Instant)> = None;
         loop {
             // A stop seen here ends the worker before it takes a ticket: the
             // task that stops the schedule may not have run yet, and a
@@ -86,7 +88,11 @@ impl<B: Backend> Worker<B> {
             if *self.stop.borrow() >= Stop::Draining {
                 break;
             }
-            let Some(ticket) = self.schedule.next(self.id, free_since) else { break };
+            let next = match &session {
+                Some((_, due)) => self.schedule.follow_up(*due),
+                None => self.schedule.next(self.id, free_since),
+            };
+            let Some(ticket) = next else { break };
             // A request is built shortly before it is due, not when its
             // ticket is taken: at the start every worker takes one, and
             // building hundreds at once would delay the first ones' sends
@@ -101,7 +107,8 @@ impl<B: Backend> Worker<B> {
                     }
                 }
             }
-            let req = self.workload.request_for(&ticket);
+            let mut turn = session.take().map(|(s, _)| s);
+            let req = self.workload.request_in(&ticket, &mut turn);
             // A timer due now still waits for the next tick of tokio's 1 ms
             // wheel, which would add up to 1 ms of queue delay to every closed-loop
             // request: only sleep for a start that is still ahead.
@@ -174,6 +181,9 @@ impl<B: Backend> Worker<B> {
                 self.schedule.stop(StopReason::ErrorRate);
             }
             free_since = Some(record.end.max(sent));
+            if let Some(mut s) = turn {
+                session = s.after(&mut record).map(|due| (s, due));
+            }
             if self.records.send(record).is_err() {
                 return lateness;
             }

@@ -218,6 +218,30 @@ impl Schedule {
         Some(Ticket { seq, intended, warmup, stage, trace })
     }
 
+    /// A ticket for the next turn of a session, due at `at`; none once the
+    /// run is stopped, past its planned end, or at its request count.
+    pub fn follow_up(&self, at: Instant) -> Option<Ticket> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // `Duration` only says the arrivals ran out (open loop issues them
+        // all ahead): a session under way goes on until the planned end.
+        let stopped = st.stopped.is_some_and(|r| r != StopReason::Duration);
+        if stopped || self.end().is_some_and(|end| at >= end) {
+            return None;
+        }
+        let warmup = at < self.warmup_end;
+        if !warmup {
+            if self.max_measured.is_some_and(|max| st.measured >= max) {
+                st.stopped = Some(StopReason::Requests);
+                return None;
+            }
+            st.measured += 1;
+        }
+        let stage = self.segments.iter().rev().find(|s| s.start <= at).map_or(0, |s| s.stage);
+        let seq = st.seq;
+        st.seq += 1;
+        Some(Ticket { seq, intended: at, warmup, stage, trace: None })
+    }
+
     /// The next entry of the trace and when it is due; none at its end, at
     /// the planned end, or when it cannot be read (kept for `trace_error`).
     fn trace_next(&self, st: &mut State) -> Option<(Instant, Arc<TraceEntry>)> {

@@ -2,6 +2,7 @@
 //! time by the collector, and the `Summary` computed from them once.
 
 mod record;
+mod sessions;
 mod slo;
 mod summary;
 mod window;
@@ -16,8 +17,9 @@ use crate::scenario::{GoodputObjectives, Swept};
 use crate::tokens::Counter;
 
 pub use record::{Outcome, RequestRecord, TokenSource};
+pub use sessions::{SessionMetrics, TurnMetrics};
 pub use slo::SloResult;
-pub use summary::{CacheStats, Percentiles, StageStats, Stats, StopReason, Summary};
+pub use summary::{CacheStats, Percentiles, SessionStats, StageStats, Stats, StopReason, Summary, TurnStats};
 pub use window::{Completions, Done};
 
 /// A start this much later than intended counts as late.
@@ -126,6 +128,9 @@ pub struct VariantMetrics {
     pub cache_hits: u64,
     pub cached_tokens: u64,
     pub cache_prompt_tokens: u64,
+    /// Multi-turn sessions, when the variant has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionMetrics>,
     /// Extra attempts (retries) of measured requests, whatever their outcome.
     pub retries: u64,
     /// 429 responses seen, including ones a retry got past.
@@ -190,6 +195,9 @@ impl VariantMetrics {
         self.cache_hits += v.cache_hits;
         self.cached_tokens += v.cached_tokens;
         self.cache_prompt_tokens += v.cache_prompt_tokens;
+        if let Some(o) = &v.sessions {
+            self.sessions.get_or_insert_with(SessionMetrics::default).add(o);
+        }
         self.not_sent += v.not_sent;
         self.completed.add(&v.completed);
         self.goodput_judged |= v.goodput_judged;
@@ -251,6 +259,9 @@ impl VariantMetrics {
         }
         if let Some(t) = r.ttfr() {
             self.h.ttfr.saturating_record(us(t));
+        }
+        if r.session.is_some() {
+            self.sessions.get_or_insert_with(SessionMetrics::default).record(r);
         }
         if let Some(cached) = r.cached_tokens {
             self.cache_reported += 1;

@@ -126,6 +126,9 @@ pub struct RequestRecord {
     /// The first choice's text as received, when asked for
     /// (`WorkRequest::keep_answer`): a session's next turn sends it back.
     pub answer: Option<String>,
+    /// The last turn of a session: how long the session took, from its
+    /// first turn's intended start to this turn's end.
+    pub session_done: Option<Duration>,
     pub output_tokens: u64,
     pub token_source: TokenSource,
     /// `prompt_tokens` is the server's (its usage), not the client's count.
@@ -172,6 +175,7 @@ impl RequestRecord {
             cached_tokens: None,
             session: req.turn,
             answer: None,
+            session_done: None,
             output_tokens: 0,
             token_source: TokenSource::Estimate,
             prompt_from_usage: false,

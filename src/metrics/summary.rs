@@ -92,6 +92,30 @@ pub struct Stats {
     /// cache served (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheStats>,
+    /// Multi-turn sessions, when the variant has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionStats>,
+}
+
+/// Sessions: how long whole ones took, and each turn's latency by its
+/// number in the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// Sessions that ran all their turns.
+    pub completed: u64,
+    pub duration_ms: Percentiles,
+    pub by_turn: Vec<TurnStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnStats {
+    /// From 1.
+    pub turn: u32,
+    /// Ok requests that were this turn.
+    pub requests: u64,
+    pub prompt_tokens_mean: f64,
+    pub ttft_ms: Percentiles,
+    pub e2e_ms: Percentiles,
 }
 
 /// What the server's prefix cache did, from the ok requests whose usage
@@ -452,6 +476,29 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
             },
             ttft_cached_ms: p(ttft_cached),
             ttft_uncached_ms: p(ttft_uncached),
+        }),
+        sessions: v.sessions.as_ref().map(|s| SessionStats {
+            completed: s.duration.len(),
+            duration_ms: p(&s.duration),
+            by_turn: s
+                .turns
+                .iter()
+                .zip(1..)
+                .map(|(t, turn)| {
+                    let requests = t.e2e.len();
+                    TurnStats {
+                        turn,
+                        requests,
+                        prompt_tokens_mean: if requests > 0 {
+                            t.prompt_tokens as f64 / requests as f64
+                        } else {
+                            0.0
+                        },
+                        ttft_ms: p(&t.ttft),
+                        e2e_ms: p(&t.e2e),
+                    }
+                })
+                .collect(),
         }),
     }
 }

@@ -87,6 +87,20 @@ impl Format for Csv {
                 rows.push(row);
             }
         }
+        // Sessions: each turn's TTFT and e2e, and whole sessions' durations.
+        for v in s.variants.iter().chain([&s.total]) {
+            let Some(ss) = &v.sessions else { continue };
+            let turns = ss.by_turn.iter().flat_map(|t| {
+                [(format!("ttft_turn_{}", t.turn), &t.ttft_ms), (format!("e2e_turn_{}", t.turn), &t.e2e_ms)]
+            });
+            for (metric, p) in turns.chain([("session_duration".to_owned(), &ss.duration_ms)]) {
+                let cell = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
+                let mut row = vec![v.name.clone(), metric, "ms".into(), p.count.to_string()];
+                row.extend([p.p50, p.p90, p.p95, p.p99, p.p999, p.max, p.mean].map(cell));
+                row.push(String::new());
+                rows.push(row);
+            }
+        }
         // Goodput, when judged: its rate in `mean`, the good requests in `count`.
         for v in s.variants.iter().chain([&s.total]) {
             if let Some(g) = v.goodput {

@@ -1,6 +1,6 @@
 //! summary.md: GitHub-flavoured Markdown, for PR comments and job summaries.
 
-use super::{Format, cache_lines, cell, goodput_lines, slo_lines, status_line};
+use super::{Format, cache_lines, cell, goodput_lines, session_lines, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Markdown;
@@ -39,6 +39,13 @@ impl Format for Markdown {
                     three(&v.e2e_ms),
                     v.throughput.output_tokens_per_s
                 );
+            }
+        }
+        let sessions = session_lines(s);
+        if !sessions.is_empty() {
+            out += "\n### Sessions\n\nMulti-turn conversations: each turn sends the conversation so far.\n\n";
+            for line in sessions {
+                out += &format!("- {line}\n");
             }
         }
         let cache = cache_lines(s);

@@ -91,6 +91,27 @@ fn cache_lines(s: &Summary) -> Vec<String> {
         .collect()
 }
 
+/// One line per variant with sessions: "chat: 12 sessions completed,
+/// p50 3.2 s; TTFT p50 by turn: 1: 105.1 ms, 2: 121.0 ms, 3: 140.2 ms".
+fn session_lines(s: &Summary) -> Vec<String> {
+    s.variants
+        .iter()
+        .filter_map(|v| {
+            let ss = v.sessions.as_ref()?;
+            let ms = |x: Option<f64>| x.map_or("-".into(), |x| format!("{} ms", number(x)));
+            let by_turn: Vec<String> =
+                ss.by_turn.iter().map(|t| format!("{}: {}", t.turn, ms(t.ttft_ms.p50))).collect();
+            Some(format!(
+                "{}: {} sessions completed, p50 {}; TTFT p50 by turn: {}",
+                v.name,
+                ss.completed,
+                ss.duration_ms.p50.map_or("-".into(), |x| format!("{} s", number(x / 1000.0))),
+                by_turn.join(", ")
+            ))
+        })
+        .collect()
+}
+
 /// One line per objective: "PASS ttft.p95 (total): 412.3 ms, limit <= 800 ms".
 fn slo_lines(s: &Summary) -> Vec<String> {
     s.slo.iter().map(slo_line).collect()

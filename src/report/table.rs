@@ -1,6 +1,6 @@
 //! The table printed to the terminal at the end of a run.
 
-use super::{Format, cache_lines, cell, goodput_lines, p50_95_99, slo_lines, status_line};
+use super::{Format, cache_lines, cell, goodput_lines, p50_95_99, session_lines, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Table;
@@ -70,6 +70,9 @@ impl Format for Table {
         }
         for line in cache_lines(s) {
             out += &format!("prompt cache: {line}\n");
+        }
+        for line in session_lines(s) {
+            out += &format!("sessions: {line}\n");
         }
         for line in slo_lines(s) {
             out += &format!("slo: {line}\n");

@@ -24,7 +24,10 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer as HdrDeserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Completions, Histograms, Metrics, StopReason, Summary, VariantMetrics, new_histogram};
+use crate::metrics::{
+    Completions, Histograms, Metrics, SessionMetrics, StopReason, Summary, TurnMetrics, VariantMetrics,
+    new_histogram,
+};
 use crate::scenario::{self, Slo, Stage};
 
 /// The value of `format` in metrics.json; a later incompatible layout gets a
@@ -299,6 +302,47 @@ impl<'de> Deserialize<'de> for Completions {
         let slots = [&mut c.requests, &mut c.prompts, &mut c.output_tokens];
         decode(&stored, COMPLETION_NAMES.iter().copied().zip(slots)).map_err(serde::de::Error::custom)?;
         Ok(c)
+    }
+}
+
+/// Sessions: the histograms named `duration`, `ttft_<turn>` and
+/// `e2e_<turn>`, and each turn's prompt tokens.
+#[derive(Serialize, Deserialize)]
+struct StoredSessions {
+    histograms: BTreeMap<String, String>,
+    prompt_tokens: Vec<u64>,
+}
+
+impl Serialize for SessionMetrics {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let names: Vec<String> =
+            (1..=self.turns.len()).flat_map(|k| [format!("ttft_{k}"), format!("e2e_{k}")]).collect();
+        let hists = self.turns.iter().flat_map(|t| [&t.ttft, &t.e2e]);
+        let named =
+            std::iter::once(("duration", &self.duration)).chain(names.iter().map(String::as_str).zip(hists));
+        let histograms = encode(named).map_err(serde::ser::Error::custom)?;
+        let histograms = histograms.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let prompt_tokens = self.turns.iter().map(|t| t.prompt_tokens).collect();
+        StoredSessions { histograms, prompt_tokens }.serialize(ser)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionMetrics {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let stored = StoredSessions::deserialize(de)?;
+        let mut m = SessionMetrics::default();
+        m.turns.resize_with(stored.prompt_tokens.len(), TurnMetrics::default);
+        for (t, &p) in m.turns.iter_mut().zip(&stored.prompt_tokens) {
+            t.prompt_tokens = p;
+        }
+        let names: Vec<String> =
+            (1..=m.turns.len()).flat_map(|k| [format!("ttft_{k}"), format!("e2e_{k}")]).collect();
+        let SessionMetrics { duration, turns } = &mut m;
+        let slots = turns.iter_mut().flat_map(|t| [&mut t.ttft, &mut t.e2e]);
+        let named =
+            std::iter::once(("duration", duration)).chain(names.iter().map(String::as_str).zip(slots));
+        decode(&stored.histograms, named).map_err(serde::de::Error::custom)?;
+        Ok(m)
     }
 }
 

@@ -237,6 +237,19 @@ pub struct VariantFile {
     pub prompts_file: Option<String>,
     pub prompts_order: Option<PromptOrder>,
     pub system: Option<String>,
+    /// Multi-turn sessions: turns per session, a count or `{ min, max }`.
+    pub turns: Option<TurnsFile>,
+    /// Between a turn's answer and the next turn.
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub think_time: Option<Duration>,
+}
+
+/// `turns = 5` or `turns = { min = 2, max = 8 }` (uniform).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TurnsFile {
+    Fixed(u32),
+    Spread { min: u32, max: u32 },
 }
 
 /// `stop = "\n"` or `stop = ["\n", "END"]`.

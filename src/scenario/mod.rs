@@ -338,7 +338,22 @@ pub struct Variant {
     pub tokenizer: Tokenizer,
     /// USD per million tokens, from `[pricing.<model>]`.
     pub price: Option<Price>,
+    /// Multi-turn sessions (`turns`): each request a turn of a conversation.
+    pub session: Option<SessionSpec>,
 }
+
+/// A variant's sessions: turns drawn uniformly from `min..=max`, each turn's
+/// prompt appended to the conversation after the previous answer, `think_time`
+/// after that answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionSpec {
+    pub min_turns: u32,
+    pub max_turns: u32,
+    pub think_time: Duration,
+}
+
+/// The most turns a session may have.
+pub const MAX_TURNS: u32 = 100;
 
 impl Variant {
     /// Sequences generated per prompt: what the server bills output for.
@@ -349,7 +364,12 @@ impl Variant {
     /// The most tokens one request can use: (input, output).
     pub fn worst_case_tokens(&self) -> (u64, u64) {
         let batch = u64::from(self.batch);
-        let input = (u64::from(self.prompt.max_tokens()) + u64::from(self.system_tokens)) * batch;
+        let mut input = (u64::from(self.prompt.max_tokens()) + u64::from(self.system_tokens)) * batch;
+        // A session's last turn carries every prompt and answer before it.
+        if let Some(s) = self.session {
+            let earlier = u64::from(s.max_turns - 1);
+            input += earlier * (u64::from(self.prompt.max_tokens()) + u64::from(self.max_tokens));
+        }
         (input, self.max_output_tokens())
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::file::{PromptTokensFile, StopFile, VariantFile};
+use super::file::{PromptTokensFile, StopFile, TurnsFile, VariantFile};
 use super::limits;
 use super::locate::KeyPath;
 use super::sweep::Expanded;
@@ -91,6 +91,7 @@ pub(super) fn variant(
         None => prompt(v, dir, &tokenizer, &at, p),
     };
     let system_tokens = v.system.as_deref().map_or(0, |s| tokenizer.count(s) as u32);
+    let session = session(v, n, batch, trace.is_some(), &at, p);
     (p.0.len() == before).then(|| Variant {
         name: e.name.clone(),
         swept: e.swept(),
@@ -112,6 +113,45 @@ pub(super) fn variant(
         tokenizer,
         price: prices.get(&v.model).copied(),
         billed,
+        session,
+    })
+}
+
+/// `turns` and `think_time`: sessions of a chat conversation, one answer
+/// per turn to carry on from.
+fn session(
+    v: &VariantFile,
+    n: u32,
+    batch: u32,
+    traced: bool,
+    at: &dyn Fn(&str) -> KeyPath,
+    p: &mut Problems,
+) -> Option<SessionSpec> {
+    let Some(turns) = &v.turns else {
+        p.check(v.think_time.is_none(), at("think_time"), || {
+            "only applies to sessions (turns): the pause between a turn's answer and the next turn".into()
+        });
+        return None;
+    };
+    let (min_turns, max_turns) = match *turns {
+        TurnsFile::Fixed(t) => (t, t),
+        TurnsFile::Spread { min, max } => (min, max),
+    };
+    let ok = p.check(min_turns >= 1 && min_turns <= max_turns && max_turns <= MAX_TURNS, at("turns"), || {
+        format!(
+            "turns per session must be from 1 to {MAX_TURNS} with min <= max, got {min_turns} to {max_turns}"
+        )
+    });
+    let why = |k: &str, what: &str| format!("a session carries on one conversation: {k} {what}");
+    let chat = p.check(v.endpoint == Endpoint::Chat, at("turns"), || why("it needs", "endpoint = \"chat\""));
+    let one = p.check(n == 1 && batch == 1, at("turns"), || {
+        why("it needs", "n = 1 and no batch (one answer per turn)")
+    });
+    let own = p.check(!traced, at("turns"), || why("its turns are", "not a trace's requests ([load.trace])"));
+    (ok && chat && one && own).then(|| SessionSpec {
+        min_turns,
+        max_turns,
+        think_time: v.think_time.unwrap_or_default(),
     })
 }
 

@@ -284,7 +284,10 @@ pub(crate) fn mix(seed: u64, seq: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+mod session;
 mod trace;
+
+pub use session::Session;
 
 #[cfg(test)]
 mod tests;

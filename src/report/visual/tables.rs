@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape::esc;
 use crate::metrics::{Percentiles, Stats, Summary};
-use crate::report::{cache_lines, cell, goodput_lines, slo_lines};
+use crate::report::{cache_lines, cell, goodput_lines, session_lines, slo_lines};
 
 fn three(p: &Percentiles) -> String {
     format!("{} / {} / {}", cell(p.p50), cell(p.p95), cell(p.p99))
@@ -16,6 +16,14 @@ fn usd(v: Option<f64>) -> String {
 
 pub fn slo(s: &Summary) -> String {
     let mut h = String::new();
+    let sessions = session_lines(s);
+    if !sessions.is_empty() {
+        h += "<h2 id=\"sessions\">Sessions</h2>\n<p>Multi-turn conversations: each turn sends the conversation so far.</p>\n<ul>\n";
+        for line in sessions {
+            let _ = writeln!(h, "<li>{}</li>", esc(&line));
+        }
+        h += "</ul>\n";
+    }
     let cache = cache_lines(s);
     if !cache.is_empty() {
         h += "<h2 id=\"cache\">Prompt cache</h2>\n<p>What the server said its prefix cache served (cached_tokens).</p>\n<ul>\n";
