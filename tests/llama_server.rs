@@ -206,3 +206,50 @@ async fn streams_on_connections_the_server_closes_are_none_of_them_lost() {
     let notes = outcome.summary.notes.join("\n");
     assert_eq!(r.reconnects > 0, notes.contains("were sent again once on a new connection"), "{notes}");
 }
+
+/// A multi-turn session against llama.cpp: each turn's prompt (the
+/// server's usage) is the last one's plus the answer received and the new
+/// prompt, and the server says what its prompt cache reused
+/// (`usage.prompt_tokens_details.cached_tokens`, also `timings.cache_n`):
+/// from the second turn on, the conversation so far.
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_carry_the_conversation_and_show_what_the_server_cached() {
+    let Some(server) = start() else { return };
+    let _alone = CPU_HEAVY.write().await;
+    let variant = "[[variant]]\nname = \"v\"\nendpoint = \"chat\"\nmodel = \"tiny-llama\"\nmax_tokens = 8\n\
+                   prompt_tokens = 16\nturns = 3\n";
+    let (_dir, outcome) = run_alone(&scenario(&server, "concurrency = 2\nduration = \"3s\"", variant)).await;
+    let mut reader = RequestsReader::open(&outcome.dir.join("requests.csv")).unwrap();
+    // session → (turn, prompt tokens, output tokens, cached tokens)
+    type Turns = Vec<(u32, u64, u64, u64)>;
+    let mut turns: std::collections::BTreeMap<u64, Turns> = Default::default();
+    while let Some(r) = reader.next_row().unwrap() {
+        assert!(r.ok(), "{r:?}");
+        let cached = r.cached_tokens.expect("llama-server says what it cached");
+        turns.entry(r.session.unwrap()).or_default().push((
+            r.turn.unwrap(),
+            r.prompt_tokens,
+            r.output_tokens,
+            cached,
+        ));
+    }
+    let mut later = (0, 0);
+    for (id, t) in &mut turns {
+        t.sort();
+        for w in t.windows(2) {
+            let ((_, p0, o0, _), (k, p1, _, c1)) = (w[0], w[1]);
+            // The answer and 16 new tokens, each message in its chat template.
+            assert!(p1 >= p0 + o0 + 16, "session {id} turn {k}: {p1} tokens after {p0} + {o0}");
+            later = (later.0 + 1, later.1 + u64::from(c1 > 0));
+        }
+    }
+    let cache = outcome.summary.total.cache.as_ref().expect("cache figures");
+    println!(
+        "{} sessions; turns after the first: {} of {} reused the server's cache; cached share {:.3}",
+        turns.len(),
+        later.1,
+        later.0,
+        cache.cached_share
+    );
+    assert!(later.0 >= 4 && later.1 * 2 > later.0, "most later turns reuse the conversation: {later:?}");
+}
