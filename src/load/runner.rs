@@ -182,7 +182,11 @@ impl<B: Backend> Worker<B> {
             }
             free_since = Some(record.end.max(sent));
             if let Some(mut s) = turn {
-                session = s.after(&mut record).map(|due| (s, due));
+                let ok = record.outcome == Outcome::Ok;
+                match s.after(ok, record.answer.take(), record.end, record.output_tokens) {
+                    Some(due) => session = Some((s, due)),
+                    None => record.session_done = Some(record.end.saturating_duration_since(s.started)),
+                }
             }
             if self.records.send(record).is_err() {
                 return lateness;

@@ -363,7 +363,7 @@ impl Metrics {
     /// Counts a finished request; warm-up requests are not measured, but
     /// their completion counts toward throughput like any other.
     pub fn record(&mut self, r: &RequestRecord) {
-        let good = r.outcome.is_ok() && self.goodput.as_ref().is_some_and(|g| g.met(r));
+        let good = r.outcome.is_ok() && self.goodput.as_ref().is_some_and(|g| r.meets(g));
         if r.outcome.is_ok()
             && let Some(offset) = r.end.checked_duration_since(self.window_start)
             && let Some(v) = self.variants.get_mut(r.variant)

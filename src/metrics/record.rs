@@ -157,6 +157,19 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// Whether this (ok) request met every per-request objective of `[goodput]`.
+    pub fn meets(&self, g: &crate::scenario::GoodputObjectives) -> bool {
+        let within = |limit: Option<Duration>, got: Option<Duration>| match (limit, got) {
+            (Some(l), Some(got)) => got <= l,
+            // Nothing to judge (one token: no TPOT, no gap).
+            _ => true,
+        };
+        within(g.ttft, self.ttft())
+            && within(g.tpot, self.tpot())
+            && within(g.itl, self.itl.iter().max().copied())
+            && within(g.e2e, Some(self.e2e()))
+    }
+
     /// A record for `req` sent at `sent`, before anything came back.
     pub fn new(req: &WorkRequest, t: &Ticket, sent: Instant) -> Self {
         RequestRecord {

@@ -133,21 +133,6 @@ pub struct GoodputObjectives {
     pub e2e: Option<Duration>,
 }
 
-impl GoodputObjectives {
-    /// Whether the (ok) request `r` met every objective.
-    pub fn met(&self, r: &crate::metrics::RequestRecord) -> bool {
-        let within = |limit: Option<Duration>, got: Option<Duration>| match (limit, got) {
-            (Some(l), Some(g)) => g <= l,
-            // Nothing to judge (one token: no TPOT, no gap).
-            _ => true,
-        };
-        within(self.ttft, r.ttft())
-            && within(self.tpot, r.tpot())
-            && within(self.itl, r.itl.iter().max().copied())
-            && within(self.e2e, Some(r.e2e()))
-    }
-}
-
 /// Durations in summary.json and metrics.json as milliseconds.
 mod opt_ms {
     use std::time::Duration;

@@ -13,7 +13,6 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
 use super::{Ticket, Turn, WorkRequest, Workload, body, mix, path_of, pick_prompt};
-use crate::metrics::{Outcome, RequestRecord};
 use crate::scenario::PromptContent;
 
 /// Seeds the number of turns, apart from the request's own stream.
@@ -40,14 +39,17 @@ pub struct Session {
 }
 
 impl Session {
-    /// When the next turn is due, after `record` answered the last one; or
-    /// `None` when the session is over (its last turn, or a failed one),
-    /// with its duration in `record.session_done`.
-    pub fn after(&mut self, record: &mut RequestRecord) -> Option<Instant> {
-        let answer = record.answer.take();
-        let over = self.turn >= self.turns || record.outcome != Outcome::Ok || answer.is_none();
-        if over {
-            record.session_done = Some(record.end.saturating_duration_since(self.started));
+    /// When the next turn is due, after the last one ended at `end` (`ok`,
+    /// with `answer` of `output_tokens`); or `None` when the session is over
+    /// (that was its last turn, or it failed).
+    pub fn after(
+        &mut self,
+        ok: bool,
+        answer: Option<String>,
+        end: Instant,
+        output_tokens: u64,
+    ) -> Option<Instant> {
+        if self.turn >= self.turns || !ok || answer.is_none() {
             return None;
         }
         if let Some((asked, tokens)) = self.asked.take() {
@@ -55,8 +57,8 @@ impl Session {
             self.history_tokens += u64::from(tokens);
         }
         self.history.push(json!({ "role": "assistant", "content": answer.unwrap_or_default() }));
-        self.history_tokens += record.output_tokens;
-        Some(record.end + self.think_time)
+        self.history_tokens += output_tokens;
+        Some(end + self.think_time)
     }
 }
 
