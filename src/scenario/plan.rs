@@ -46,7 +46,13 @@ impl Plan {
                     SweepMode::Mix => f64::from(v.weight) / weights as f64,
                     SweepMode::Sequential => 1.0,
                 };
-                let requests = total_requests.map(|r| r * share);
+                // Open-loop arrivals start sessions: each may send its
+                // every turn (a request count counts turns already).
+                let turns = match (&s.load.mode, v.session, s.load.requests) {
+                    (LoadMode::Open { .. }, Some(ss), None) => f64::from(ss.max_turns),
+                    _ => 1.0,
+                };
+                let requests = total_requests.map(|r| r * share * turns);
                 let worst = v.worst_case_tokens();
                 let worst_cost_usd = requests.zip(v.worst_case_cost()).map(|(r, c)| r * c);
                 VariantPlan { name: v.name.clone(), requests, worst_tokens: worst, worst_cost_usd }
@@ -97,10 +103,7 @@ impl Plan {
             notes.push("closed loop without `requests`: the number of requests depends on latency; set `requests` or a [budget] to bound the cost".into());
         }
         Plan {
-            requests: total_requests.map(|r| match s.sweep_mode {
-                SweepMode::Mix => r,
-                SweepMode::Sequential => r * s.variants.len() as f64,
-            }),
+            requests: sum(&|v| v.requests),
             worst_input_tokens: sum(&|v| v.requests.map(|r| r * v.worst_tokens.0 as f64)),
             worst_output_tokens: sum(&|v| v.requests.map(|r| r * v.worst_tokens.1 as f64)),
             worst_cost_usd: sum(&|v| v.worst_cost_usd),
