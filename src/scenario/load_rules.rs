@@ -158,17 +158,13 @@ fn traced(l: file::LoadFile, t: file::TraceFile, dir: &std::path::Path, p: &mut 
     duration_positive(l.timeout, "load.timeout", p);
     let path = dir.join(&t.file);
     let start = t.start.unwrap_or_default();
-    let scanned = match trace::scan(&path, block_size.max(1), start) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            p.push(key("file"), e);
-            None
-        }
-    };
-    let (entries, span, max_input) = scanned?;
-    if !scale_ok {
-        return None;
-    }
+    // A trace that cannot be read is reported, and the rest is still
+    // checked as a trace's scenario (an empty one: it never runs).
+    let (entries, span, max_input) = trace::scan(&path, block_size.max(1), start).unwrap_or_else(|e| {
+        p.push(key("file"), e);
+        (0, Duration::ZERO, 0)
+    });
+    let time_scale = if scale_ok { time_scale } else { 1.0 };
     let trace = trace::Trace { path, block_size, time_scale, start, repeat, entries, span, max_input };
     // The warm-up is the replay's first part; one pass is measured from its
     // end to just after the last entry's start.
