@@ -68,6 +68,19 @@ pub enum Command {
     /// percentile: meets, misses, or too close to call (measured again,
     /// longer). Exit 0 with a capacity, 1 when none or below --min-rate.
     Search(SearchArgs),
+    /// Print the shell completion script for SHELL: e.g.
+    /// `source <(llmload completions bash)`, or save it where the shell
+    /// loads completions from (see README).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of llmload, or with --out DIR write
+    /// llmload.1 and a page per command (llmload-run.1, ...) into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Compare two results directories: per variant and in total, each
     /// metric's change and whether it is a regression beyond run-to-run noise.
     #[command(long_about = COMPARE_ABOUT)]

@@ -200,3 +200,56 @@ fn the_api_key_never_appears_in_output_or_results() {
         }
     }
 }
+
+/// Completion scripts for bash, zsh and fish come from the command-line
+/// definition itself; bash loads its script and then completes `llmload`.
+#[test]
+fn shell_completions_are_generated_and_load_in_bash() {
+    for (shell, marker) in
+        [("bash", "complete -F _llmload"), ("zsh", "#compdef llmload"), ("fish", "complete -c llmload")]
+    {
+        let o = llmload().args(["completions", shell]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(o.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {}", &script[..200.min(script.len())]);
+        for command in ["run", "search", "compare", "report", "completions"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    let bin = env!("CARGO_BIN_EXE_llmload");
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source <({bin} completions bash) && complete -p llmload"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("_llmload llmload"));
+    let o = llmload().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "an unknown shell is bad input");
+}
+
+/// The man pages (one for llmload, one per command) render with `man -l`.
+#[test]
+fn man_pages_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = llmload().args(["man", "--out"]).arg(dir.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for page in ["llmload.1", "llmload-run.1", "llmload-search.1", "llmload-compare.1"] {
+        let path = dir.path().join(page);
+        let o = std::process::Command::new("man")
+            .arg("-l")
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .output()
+            .expect("man is installed");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{page}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{page}: {text}");
+    }
+    let run = std::fs::read_to_string(dir.path().join("llmload-run.1")).unwrap();
+    assert!(run.contains("dry\\-run"), "the run page lists its options");
+    // The page of llmload itself on stdout.
+    let o = llmload().arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(".ie"));
+}

@@ -5,6 +5,7 @@
 
 pub mod check;
 mod compare;
+mod docs;
 mod mock;
 pub mod report;
 pub mod run;
@@ -35,6 +36,8 @@ pub async fn main(cli: Cli) -> Exit {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the search task failed: {e}").into()),
         },
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out } => docs::man(out.as_deref()),
     };
     result.unwrap_or_else(|e: Error| {
         eprintln!("error: {e:#}");

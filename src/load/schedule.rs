@@ -205,6 +205,18 @@ impl Schedule {
                 }
             }
         };
+        self.issue(&mut st, intended, stage, trace)
+    }
+
+    /// The ticket for a request intended at `intended`, numbered and
+    /// counted; none once the measured requests are all issued.
+    fn issue(
+        &self,
+        st: &mut State,
+        intended: Instant,
+        stage: usize,
+        trace: Option<Arc<TraceEntry>>,
+    ) -> Option<Ticket> {
         let warmup = intended < self.warmup_end;
         if !warmup {
             if self.max_measured.is_some_and(|max| st.measured >= max) {
@@ -228,18 +240,8 @@ impl Schedule {
         if stopped || self.end().is_some_and(|end| at >= end) {
             return None;
         }
-        let warmup = at < self.warmup_end;
-        if !warmup {
-            if self.max_measured.is_some_and(|max| st.measured >= max) {
-                st.stopped = Some(StopReason::Requests);
-                return None;
-            }
-            st.measured += 1;
-        }
         let stage = self.segments.iter().rev().find(|s| s.start <= at).map_or(0, |s| s.stage);
-        let seq = st.seq;
-        st.seq += 1;
-        Some(Ticket { seq, intended: at, warmup, stage, trace: None })
+        self.issue(&mut st, at, stage, None)
     }
 
     /// The next entry of the trace and when it is due; none at its end, at

@@ -1,6 +1,6 @@
 //! summary.md: GitHub-flavoured Markdown, for PR comments and job summaries.
 
-use super::{Format, cache_lines, cell, goodput_lines, session_lines, slo_lines, status_line};
+use super::{Format, cell, sections, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Markdown;
@@ -41,25 +41,9 @@ impl Format for Markdown {
                 );
             }
         }
-        let sessions = session_lines(s);
-        if !sessions.is_empty() {
-            out += "\n### Sessions\n\nMulti-turn conversations: each turn sends the conversation so far.\n\n";
-            for line in sessions {
-                out += &format!("- {line}\n");
-            }
-        }
-        let cache = cache_lines(s);
-        if !cache.is_empty() {
-            out +=
-                "\n### Prompt cache\n\nWhat the server said its prefix cache served (`cached_tokens`).\n\n";
-            for line in cache {
-                out += &format!("- {line}\n");
-            }
-        }
-        let goodput = goodput_lines(s);
-        if !goodput.is_empty() {
-            out += "\n### Goodput\n\nRequests that succeeded and met every objective of `[goodput]`.\n\n";
-            for line in goodput {
+        for section in sections(s) {
+            out += &format!("\n### {}\n\n{}\n\n", section.title, section.intro);
+            for line in &section.lines {
                 out += &format!("- {line}\n");
             }
         }

@@ -44,14 +44,54 @@ fn p50_95_99(p: &Percentiles) -> [String; 3] {
     [cell(p.p50), cell(p.p95), cell(p.p99)]
 }
 
+/// Figures only some runs have, each a titled list of lines that every
+/// format shows (the terminal as `label: line`): sessions, the prompt
+/// cache, goodput. Only those with lines.
+pub(crate) struct Section {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Markdown; the page shows it without the backticks.
+    pub intro: &'static str,
+    pub label: &'static str,
+    pub lines: Vec<String>,
+}
+
+pub(crate) fn sections(s: &Summary) -> Vec<Section> {
+    let all = [
+        Section {
+            id: "sessions",
+            title: "Sessions",
+            intro: "Multi-turn conversations: each turn sends the conversation so far.",
+            label: "sessions",
+            lines: session_lines(s),
+        },
+        Section {
+            id: "cache",
+            title: "Prompt cache",
+            intro: "What the server said its prefix cache served (`cached_tokens`).",
+            label: "prompt cache",
+            lines: cache_lines(s),
+        },
+        Section {
+            id: "goodput",
+            title: "Goodput",
+            intro: "Requests that succeeded and met every objective of `[goodput]`.",
+            label: "goodput",
+            lines: goodput_lines(s),
+        },
+    ];
+    all.into_iter().filter(|x| !x.lines.is_empty()).collect()
+}
+
+/// The variants, and the total when there are several.
+fn variants_and_total(s: &Summary) -> impl Iterator<Item = &crate::metrics::Stats> {
+    s.variants.iter().chain((s.variants.len() > 1).then_some(&s.total))
+}
+
 /// One line per variant (and the total, when several) whose requests were
 /// judged against `[goodput]`: "chat: goodput 12.4 req/s (310.0 tok/s), 95.2% of requests good (1904)".
 fn goodput_lines(s: &Summary) -> Vec<String> {
-    let mut rows: Vec<&crate::metrics::Stats> = s.variants.iter().collect();
-    if s.variants.len() > 1 {
-        rows.push(&s.total);
-    }
-    rows.into_iter()
+    variants_and_total(s)
         .filter_map(|v| {
             let g = v.goodput?;
             Some(format!(
@@ -70,11 +110,7 @@ fn goodput_lines(s: &Summary) -> Vec<String> {
 /// what its prompt cache served: "chat: 62.5% of prompt tokens cached (940
 /// of 1503 requests hit); TTFT p50 cached 105.2 ms, uncached 180.4 ms".
 fn cache_lines(s: &Summary) -> Vec<String> {
-    let mut rows: Vec<&crate::metrics::Stats> = s.variants.iter().collect();
-    if s.variants.len() > 1 {
-        rows.push(&s.total);
-    }
-    rows.into_iter()
+    variants_and_total(s)
         .filter_map(|v| {
             let c = v.cache.as_ref()?;
             let p50 = |p: &Percentiles| p.p50.map_or("-".into(), |x| format!("{} ms", number(x)));

@@ -1,6 +1,6 @@
 //! The table printed to the terminal at the end of a run.
 
-use super::{Format, cache_lines, cell, goodput_lines, p50_95_99, session_lines, slo_lines, status_line};
+use super::{Format, cell, p50_95_99, sections, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
 pub struct Table;
@@ -65,14 +65,10 @@ impl Format for Table {
         if let Some(c) = s.total.cost_usd {
             out += &format!("cost: ${c:.4} for the measured requests\n");
         }
-        for line in goodput_lines(s) {
-            out += &format!("goodput: {line}\n");
-        }
-        for line in cache_lines(s) {
-            out += &format!("prompt cache: {line}\n");
-        }
-        for line in session_lines(s) {
-            out += &format!("sessions: {line}\n");
+        for section in sections(s) {
+            for line in &section.lines {
+                out += &format!("{}: {line}\n", section.label);
+            }
         }
         for line in slo_lines(s) {
             out += &format!("slo: {line}\n");

@@ -126,7 +126,12 @@ async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> Result<usize> 
     };
     if let Some(ids) = &served {
         let ms = t0.elapsed().as_secs_f64() * 1e3;
-        r.ok(format!("{what}: {} models in {ms:.0} ms: {}", ids.len(), list(ids)));
+        r.ok(format!(
+            "{what}: {} model{} in {ms:.0} ms: {}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            list(ids)
+        ));
     }
     // 2. One token per variant.
     let mut answered = BTreeSet::new();

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape::esc;
 use crate::metrics::{Percentiles, Stats, Summary};
-use crate::report::{cache_lines, cell, goodput_lines, session_lines, slo_lines};
+use crate::report::{cell, sections, slo_lines};
 
 fn three(p: &Percentiles) -> String {
     format!("{} / {} / {}", cell(p.p50), cell(p.p95), cell(p.p99))
@@ -16,27 +16,11 @@ fn usd(v: Option<f64>) -> String {
 
 pub fn slo(s: &Summary) -> String {
     let mut h = String::new();
-    let sessions = session_lines(s);
-    if !sessions.is_empty() {
-        h += "<h2 id=\"sessions\">Sessions</h2>\n<p>Multi-turn conversations: each turn sends the conversation so far.</p>\n<ul>\n";
-        for line in sessions {
-            let _ = writeln!(h, "<li>{}</li>", esc(&line));
-        }
-        h += "</ul>\n";
-    }
-    let cache = cache_lines(s);
-    if !cache.is_empty() {
-        h += "<h2 id=\"cache\">Prompt cache</h2>\n<p>What the server said its prefix cache served (cached_tokens).</p>\n<ul>\n";
-        for line in cache {
-            let _ = writeln!(h, "<li>{}</li>", esc(&line));
-        }
-        h += "</ul>\n";
-    }
-    let goodput = goodput_lines(s);
-    if !goodput.is_empty() {
-        h += "<h2 id=\"goodput\">Goodput</h2>\n<p>Requests that succeeded and met every objective of [goodput].</p>\n<ul>\n";
-        for line in goodput {
-            let _ = writeln!(h, "<li>{}</li>", esc(&line));
+    for section in sections(s) {
+        let intro = esc(&section.intro.replace('`', ""));
+        let _ = writeln!(h, "<h2 id=\"{}\">{}</h2>\n<p>{intro}</p>\n<ul>", section.id, section.title);
+        for line in &section.lines {
+            let _ = writeln!(h, "<li>{}</li>", esc(line));
         }
         h += "</ul>\n";
     }
