@@ -30,7 +30,7 @@ fn summary() -> llmload::metrics::Summary {
 
 #[test]
 fn the_terminal_table_is_as_golden() {
-    check("table.txt", &Table.render(&summary()));
+    check("table.txt", &Table { width: 100 }.render(&summary()));
 }
 
 #[test]

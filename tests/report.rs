@@ -343,3 +343,73 @@ async fn report_refuses_to_merge_two_runs_made_one_after_the_other() {
     assert!(stderr.contains("only shards that ran together merge"), "{stderr}");
     assert!(!out.join("summary.json").exists());
 }
+
+/// The terminal table fits the terminal: at 80 columns three variants with
+/// cost, finish reasons and late starts come as a latency table and a volume
+/// table, no line longer than 80; so at 120 (this table is 135 wide); at
+/// 200 they are one table.
+#[tokio::test]
+async fn the_terminal_table_fits_80_and_120_columns() {
+    let toml = r#"
+name = "widths"
+[load]
+rate = 40.0
+duration = "1s"
+[simulator]
+ttft = "20ms"
+itl = "2ms"
+output_tokens = 6
+[[variant]]
+name = "chat-small-stop-sequences"
+endpoint = "chat"
+model = "small"
+max_tokens = 16
+prompt_tokens = 20
+stop = [" the"]
+[[variant]]
+name = "chat-large-long-answers"
+endpoint = "chat"
+model = "large"
+max_tokens = 4
+prompt_tokens = 20
+[[variant]]
+name = "completions-not-streamed"
+endpoint = "completions"
+model = "small"
+max_tokens = 8
+prompt_tokens = 20
+stream = false
+[pricing.small]
+input_per_1m = 0.15
+output_per_1m = 0.60
+[pricing.large]
+input_per_1m = 2.5
+output_per_1m = 10.0
+"#;
+    let (_dir, out) = crate::util::run(toml).await;
+    use llmload::report::Format;
+    let narrow = llmload::report::Table { width: 80 }.render(&out.summary);
+    println!("{narrow}");
+    for line in narrow.lines().filter(|l| !l.starts_with("note:") && !l.starts_with("slo:")) {
+        assert!(line.chars().count() <= 80, "{} columns: {line}", line.chars().count());
+    }
+    let heads: Vec<&str> = narrow.lines().filter(|l| l.starts_with("variant")).collect();
+    assert_eq!(heads.len(), 2, "a latency table and a volume table: {narrow}");
+    assert!(heads[0].contains("ttft p50") && heads[1].contains("requests") && heads[1].contains("cost $"));
+    assert!(heads[1].contains("finish"), "finish reasons, as some choices stopped: {narrow}");
+    for v in &out.summary.variants {
+        let cost = format!("{:.4}", v.cost_usd.unwrap());
+        assert!(
+            narrow.lines().any(|l| l.starts_with(&v.name[..8]) && l.contains(&cost)),
+            "{} costs {cost}",
+            v.name
+        );
+    }
+    let at_120 = llmload::report::Table { width: 120 }.render(&out.summary);
+    assert!(at_120.lines().filter(|l| !l.starts_with("note:")).all(|l| l.chars().count() <= 120), "{at_120}");
+    assert!(at_120.contains("chat-small-stop-sequences "), "names are cut only when they must be: {at_120}");
+    let wide = llmload::report::Table { width: 200 }.render(&out.summary);
+    let heads: Vec<&str> = wide.lines().filter(|l| l.starts_with("variant")).collect();
+    assert_eq!(heads.len(), 1, "{wide}");
+    assert!(heads[0].contains("ttft p50") && heads[0].contains("cost $") && heads[0].contains("finish"));
+}

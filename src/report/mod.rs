@@ -27,7 +27,7 @@ pub trait Format {
 
 /// The formats every run writes or prints.
 pub fn all() -> [&'static dyn Format; 4] {
-    [&Table, &Json, &Markdown, &Csv]
+    [&Table { width: 80 }, &Json, &Markdown, &Csv]
 }
 
 /// A percentile in ms for a table cell; "-" when there were no samples.
@@ -38,10 +38,6 @@ fn cell(v: Option<f64>) -> String {
         Some(ms) if ms >= 10.0 => format!("{ms:.1}"),
         Some(ms) => format!("{ms:.2}"),
     }
-}
-
-fn p50_95_99(p: &Percentiles) -> [String; 3] {
-    [cell(p.p50), cell(p.p95), cell(p.p99)]
 }
 
 /// Figures only some runs have, each a titled list of lines that every

@@ -1,12 +1,38 @@
 //! The table printed to the terminal at the end of a run.
 
-use super::{Format, cell, p50_95_99, sections, slo_lines, status_line};
+use super::{Format, cell, sections, slo_lines, status_line};
 use crate::metrics::{Stats, Summary};
 
-pub struct Table;
+/// The terminal table, fitted to `width` columns: one table when every
+/// column fits, else a latency table and a volume table one above the
+/// other (variant names shortened when even those do not fit). The full set
+/// of figures stays in summary.md, summary.json and report.html.
+pub struct Table {
+    pub width: usize,
+}
 
-const HEAD: [&str; 10] =
-    ["variant", "requests", "errors", "ttft p50", "p95", "p99", "e2e p50", "p95", "p99", "out tok/s"];
+impl Table {
+    /// As wide as the terminal on stdout, else `$COLUMNS`, else 80.
+    pub fn for_terminal() -> Table {
+        let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok());
+        Table { width: terminal_width().or(columns).unwrap_or(80).max(40) }
+    }
+}
+
+/// The width of the terminal stdout is, if it is one.
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ only fills the winsize it is given, and fails
+    // (returns -1) when fd 1 is not a terminal.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
+/// A column: its heading and a cell per row (the variants, then the total).
+struct Column {
+    head: &'static str,
+    cells: Vec<String>,
+}
 
 impl Format for Table {
     fn file_name(&self) -> Option<&'static str> {
@@ -14,28 +40,20 @@ impl Format for Table {
     }
 
     fn render(&self, s: &Summary) -> String {
-        let mut rows: Vec<[String; 10]> = vec![HEAD.map(str::to_owned)];
-        rows.extend(s.variants.iter().map(row));
+        let mut rows: Vec<&Stats> = s.variants.iter().collect();
         if s.variants.len() > 1 {
-            rows.push(row(&s.total));
+            rows.push(&s.total);
         }
-        let widths: Vec<usize> =
-            (0..10).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+        let names: Vec<String> = rows.iter().map(|v| v.name.clone()).collect();
+        let (latency, volume) = columns(s, &rows);
         let mut out = status_line(s) + "\nlatencies in ms, measured from the intended start\n\n";
-        for (i, r) in rows.iter().enumerate() {
-            let cells: Vec<String> = r
-                .iter()
-                .enumerate()
-                .map(|(c, v)| {
-                    if c == 0 { format!("{v:<w$}", w = widths[c]) } else { format!("{v:>w$}", w = widths[c]) }
-                })
-                .collect();
-            out += cells.join("  ").trim_end();
+        let all: Vec<&Column> = volume[..2].iter().chain(&latency).chain(&volume[2..]).collect();
+        if table_width(&names, &all) <= self.width {
+            out += &table(&names, &all, self.width);
+        } else {
+            out += &table(&names, &latency.iter().collect::<Vec<_>>(), self.width);
             out.push('\n');
-            if i == 0 {
-                out += &"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
-                out.push('\n');
-            }
+            out += &table(&names, &volume.iter().collect::<Vec<_>>(), self.width);
         }
         if s.variants.iter().any(|v| v.streaming == Some(false)) {
             out += "* not streamed: the whole answer arrives at once, so TTFT = e2e\n";
@@ -80,24 +98,84 @@ impl Format for Table {
     }
 }
 
-fn row(v: &Stats) -> [String; 10] {
-    let mut ttft = p50_95_99(&v.ttft_ms);
-    if v.streaming == Some(false) {
-        ttft = ttft.map(|c| c + "*");
+/// The latency columns, and the volume columns (requests and errors
+/// first: they lead the single table), with late starts, cost and finish
+/// reasons only when some variant has them.
+fn columns(s: &Summary, rows: &[&Stats]) -> (Vec<Column>, Vec<Column>) {
+    let col = |head: &'static str, f: &dyn Fn(&Stats) -> String| Column {
+        head,
+        cells: rows.iter().map(|v| f(v)).collect(),
+    };
+    let star = |v: &Stats, c: String| if v.streaming == Some(false) { c + "*" } else { c };
+    let latency = vec![
+        col("ttft p50", &|v| star(v, cell(v.ttft_ms.p50))),
+        col("p95", &|v| star(v, cell(v.ttft_ms.p95))),
+        col("p99", &|v| star(v, cell(v.ttft_ms.p99))),
+        col("e2e p50", &|v| cell(v.e2e_ms.p50)),
+        col("p95", &|v| cell(v.e2e_ms.p95)),
+        col("p99", &|v| cell(v.e2e_ms.p99)),
+    ];
+    let mut volume = vec![
+        col("requests", &|v| v.requests.sent.to_string()),
+        col("errors", &|v| v.requests.errors.to_string()),
+    ];
+    if s.total.requests.late_starts > 0 {
+        volume.push(col("late", &|v| v.requests.late_starts.to_string()));
     }
-    let e2e = p50_95_99(&v.e2e_ms);
-    let [t50, t95, t99] = ttft;
-    let [e50, e95, e99] = e2e;
-    [
-        v.name.clone(),
-        v.requests.sent.to_string(),
-        v.requests.errors.to_string(),
-        t50,
-        t95,
-        t99,
-        e50,
-        e95,
-        e99,
-        format!("{:.1}", v.throughput.output_tokens_per_s),
-    ]
+    volume.push(col("out tok/s", &|v| format!("{:.1}", v.throughput.output_tokens_per_s)));
+    if s.total.cost_usd.is_some() {
+        volume.push(col("cost $", &|v| v.cost_usd.map_or("-".into(), |c| format!("{c:.4}"))));
+    }
+    if s.total.finish_reasons.len() > 1 || s.total.finish_reasons.keys().any(|r| r != "length") {
+        volume.push(col("finish", &|v| finish(v)));
+    }
+    (latency, volume)
+}
+
+/// The most common finish reason and its share of the choices: "stop 82%".
+fn finish(v: &Stats) -> String {
+    let all: u64 = v.finish_reasons.values().sum();
+    match v.finish_reasons.iter().max_by_key(|(_, n)| **n) {
+        Some((reason, n)) if all > 0 => format!("{reason} {:.0}%", *n as f64 * 100.0 / all as f64),
+        _ => "-".into(),
+    }
+}
+
+const GAP: usize = 2;
+
+fn table_width(names: &[String], cols: &[&Column]) -> usize {
+    let name = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max("variant".len());
+    name + cols.iter().map(|c| GAP + col_width(c)).sum::<usize>()
+}
+
+fn col_width(c: &Column) -> usize {
+    c.cells.iter().map(|x| x.chars().count()).chain([c.head.len()]).max().unwrap_or(0)
+}
+
+/// One table; variant names cut (with "…") when the row would pass `width`.
+fn table(names: &[String], cols: &[&Column], width: usize) -> String {
+    let rest: usize = cols.iter().map(|c| GAP + col_width(c)).sum();
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max("variant".len());
+    let name_w = longest.min(width.saturating_sub(rest).max("variant".len()));
+    let cut = |n: &str| {
+        if n.chars().count() <= name_w {
+            n.to_owned()
+        } else {
+            n.chars().take(name_w - 1).collect::<String>() + "…"
+        }
+    };
+    let line = |name: &str, cells: Vec<(&str, usize)>| {
+        let mut l = format!("{:<name_w$}", cut(name));
+        for (c, w) in cells {
+            l += &format!("{:>w$}", c, w = GAP + w);
+        }
+        l.trim_end().to_owned() + "\n"
+    };
+    let mut out = line("variant", cols.iter().map(|c| (c.head, col_width(c))).collect());
+    out += &"-".repeat(name_w + rest);
+    out.push('\n');
+    for (i, name) in names.iter().enumerate() {
+        out += &line(name, cols.iter().map(|c| (c.cells[i].as_str(), col_width(c))).collect());
+    }
+    out
 }

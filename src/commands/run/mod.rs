@@ -55,7 +55,7 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
     };
     let outcome = execute(prepared, opts, stop_rx).await?;
     report::append_step_summary(&outcome.summary);
-    println!("{}", report::Table.render(&outcome.summary));
+    println!("{}", report::Table::for_terminal().render(&outcome.summary));
     if let Some(e) = &outcome.write_error {
         eprintln!("error: the results in {} are incomplete: {e}", outcome.dir.display());
         let _ = exit_code(&outcome.summary);
