@@ -153,6 +153,8 @@ fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
         tokenizer: Tokenizer::for_model("gpt-4o"),
         estimated_tokens: 0,
         max_output_tokens: 0,
+        n: 1,
+        stops: false,
         keep_answer: false,
         turn: None,
     };

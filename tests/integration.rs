@@ -32,6 +32,7 @@
 mod util;
 
 mod bad_input;
+mod choices;
 mod cli;
 mod client;
 mod compare;

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use super::chunk::{Body, Usage};
 use super::error_chain;
 use super::sse::SseParser;
+use crate::metrics::ChoiceTimes;
 use crate::metrics::{Outcome, RequestRecord, TokenSource};
 use crate::tokens::{Received, Tokenizer};
 
@@ -28,6 +29,9 @@ struct ChoiceState {
     /// ended, counted at the end when the server sends no usage.
     text: Received,
     finish: Option<String>,
+    /// Its first and last content event (streams).
+    first: Option<Instant>,
+    last: Option<Instant>,
 }
 
 /// Accumulates what a response's events say, per choice.
@@ -80,6 +84,10 @@ impl Accumulator {
             let st = self.choices.entry(c.index).or_default();
             if c.has_content() || c.reasoning().is_some() {
                 st.events += 1;
+            }
+            if c.has_content() {
+                st.first.get_or_insert(at);
+                st.last = Some(at);
             }
             if self.usage.is_none() {
                 let before = st.text.text.len();
@@ -155,6 +163,14 @@ impl Accumulator {
     fn finish(self, rec: &mut RequestRecord, broken: Option<String>) {
         if self.keep_answer {
             rec.answer = Some(self.answer);
+        }
+        // Several choices (n > 1, a batch): when each began and ended.
+        if self.choices.len() > 1 {
+            rec.choices = self
+                .choices
+                .iter()
+                .map(|(&i, st)| ChoiceTimes { index: i, first: st.first, last: st.last })
+                .collect();
         }
         if let Some((outcome, msg)) = self.bad {
             rec.outcome = outcome;

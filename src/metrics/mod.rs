@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{GoodputObjectives, Swept};
 use crate::tokens::Counter;
 
-pub use record::{Outcome, RequestRecord, TokenSource};
-pub use sessions::{SessionMetrics, TurnMetrics};
+pub use record::{ChoiceTimes, Outcome, RequestRecord, TokenSource};
+pub use sessions::{ByIndex, SessionMetrics, TurnMetrics};
 pub use slo::SloResult;
-pub use summary::{CacheStats, Percentiles, SessionStats, StageStats, Stats, StopReason, Summary, TurnStats};
+pub use summary::{
+    CacheStats, IndexStats, Percentiles, SessionStats, StageStats, Stats, StopReason, StopStats, Summary,
+};
 pub use window::{Completions, Done};
 
 /// A start this much later than intended counts as late.
@@ -131,6 +133,18 @@ pub struct VariantMetrics {
     /// Multi-turn sessions, when the variant has them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionMetrics>,
+    /// Streams of several choices: latency by choice index (n > 1) and by
+    /// prompt (a batch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_choice: Option<ByIndex>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_prompt: Option<ByIndex>,
+    /// A variant with stop sequences: the most output its ok requests could
+    /// have had (`max_tokens` for every choice), and their choices.
+    pub stop_max_tokens: u64,
+    pub stop_output_tokens: u64,
+    pub stop_choices: u64,
+    pub stop_stopped: u64,
     /// Extra attempts (retries) of measured requests, whatever their outcome.
     pub retries: u64,
     /// 429 responses seen, including ones a retry got past.
@@ -198,6 +212,16 @@ impl VariantMetrics {
         if let Some(o) = &v.sessions {
             self.sessions.get_or_insert_with(SessionMetrics::default).add(o);
         }
+        if let Some(o) = &v.by_choice {
+            self.by_choice.get_or_insert_default().add(o);
+        }
+        if let Some(o) = &v.by_prompt {
+            self.by_prompt.get_or_insert_default().add(o);
+        }
+        self.stop_max_tokens += v.stop_max_tokens;
+        self.stop_output_tokens += v.stop_output_tokens;
+        self.stop_choices += v.stop_choices;
+        self.stop_stopped += v.stop_stopped;
         self.not_sent += v.not_sent;
         self.completed.add(&v.completed);
         self.goodput_judged |= v.goodput_judged;
@@ -262,6 +286,15 @@ impl VariantMetrics {
         }
         if r.session.is_some() {
             self.sessions.get_or_insert_with(SessionMetrics::default).record(r);
+        }
+        if !r.choices.is_empty() {
+            ByIndex::record_choices(r, &mut self.by_choice, &mut self.by_prompt);
+        }
+        if r.stops {
+            self.stop_max_tokens += r.max_output_tokens;
+            self.stop_output_tokens += r.output_tokens;
+            self.stop_choices += r.finish_reasons.len() as u64;
+            self.stop_stopped += r.finish_reasons.iter().filter(|f| *f == "stop").count() as u64;
         }
         if let Some(cached) = r.cached_tokens {
             self.cache_reported += 1;

@@ -129,6 +129,15 @@ pub struct RequestRecord {
     /// The last turn of a session: how long the session took, from its
     /// first turn's intended start to this turn's end.
     pub session_done: Option<Duration>,
+    /// A stream of several choices (n > 1, a batch): each one's first and
+    /// last content event; empty otherwise.
+    pub choices: Vec<ChoiceTimes>,
+    /// Choices per prompt (`n`): a choice's index is prompt × n + choice.
+    pub n: u32,
+    /// Its variant sends stop sequences; the most output it could have had
+    /// (`max_tokens` for every choice): what a stop saves is the rest.
+    pub stops: bool,
+    pub max_output_tokens: u64,
     pub output_tokens: u64,
     pub token_source: TokenSource,
     /// `prompt_tokens` is the server's (its usage), not the client's count.
@@ -154,6 +163,14 @@ pub struct RequestRecord {
     /// Times it was sent again on a fresh connection because the reused one
     /// had been closed by the server before any answer.
     pub reconnects: u32,
+}
+
+/// When one choice of a stream began and ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChoiceTimes {
+    pub index: u32,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
 }
 
 impl RequestRecord {
@@ -189,6 +206,10 @@ impl RequestRecord {
             session: req.turn,
             answer: None,
             session_done: None,
+            choices: Vec::new(),
+            n: req.n,
+            stops: req.stops,
+            max_output_tokens: req.max_output_tokens,
             output_tokens: 0,
             token_source: TokenSource::Estimate,
             prompt_from_usage: false,

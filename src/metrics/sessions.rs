@@ -1,8 +1,11 @@
-//! What multi-turn sessions measured, per variant: every turn's TTFT and
-//! e2e by its number in the session (turn 1 against turn 5: what a growing
-//! conversation costs), its prompt tokens, and how long whole sessions
-//! took (from the first turn's intended start to the last turn's end; a
-//! session cut by the end of the run or by a failed turn is not counted).
+//! Latency split by a 1-based index: a session's turn (turn 1 against turn
+//! 5: what a growing conversation costs), a choice of a stream of several
+//! (the first against the last of n = 3), a prompt of a streamed batch. And
+//! what whole sessions took, from the first turn's intended start to the
+//! last turn's end (a session cut by the end of the run or a failed turn is
+//! not counted).
+
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -21,50 +24,90 @@ impl Default for TurnMetrics {
     }
 }
 
+/// `TurnMetrics` by index, from 1 (at 0 in the vector).
+#[derive(Debug, Clone, Default)]
+pub struct ByIndex(pub Vec<TurnMetrics>);
+
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl ByIndex {
+    fn at(&mut self, k: usize) -> &mut TurnMetrics {
+        if self.0.len() < k {
+            self.0.resize_with(k, TurnMetrics::default);
+        }
+        &mut self.0[k - 1]
+    }
+
+    fn record(&mut self, k: usize, ttft: Option<Duration>, e2e: Duration, prompt_tokens: u64) {
+        let t = self.at(k.max(1));
+        t.e2e.saturating_record(us(e2e));
+        if let Some(ttft) = ttft {
+            t.ttft.saturating_record(us(ttft));
+        }
+        t.prompt_tokens += prompt_tokens;
+    }
+
+    /// Adds another's (exact).
+    pub fn add(&mut self, o: &ByIndex) {
+        for (k, b) in o.0.iter().enumerate() {
+            let a = self.at(k + 1);
+            let _ = a.ttft.add(&b.ttft);
+            let _ = a.e2e.add(&b.e2e);
+            a.prompt_tokens += b.prompt_tokens;
+        }
+    }
+
+    /// Each choice of an ok stream of several, by its index within its
+    /// prompt (`by_choice`) and by its prompt (`by_prompt`, a batch).
+    pub fn record_choices(
+        r: &RequestRecord,
+        by_choice: &mut Option<ByIndex>,
+        by_prompt: &mut Option<ByIndex>,
+    ) {
+        let n = r.n.max(1);
+        for c in &r.choices {
+            let (Some(first), Some(last)) = (c.first, c.last) else { continue };
+            let ttft = Some(first.saturating_duration_since(r.intended));
+            let e2e = last.saturating_duration_since(r.intended);
+            if n > 1 {
+                by_choice.get_or_insert_default().record((c.index % n) as usize + 1, ttft, e2e, 0);
+            }
+            if r.prompts > 1 {
+                by_prompt.get_or_insert_default().record((c.index / n) as usize + 1, ttft, e2e, 0);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SessionMetrics {
     /// Completed sessions' durations (µs).
     pub duration: Histogram<u64>,
-    /// Turn k at index k - 1; ok turns only.
-    pub turns: Vec<TurnMetrics>,
+    /// Ok turns by their number.
+    pub turns: ByIndex,
 }
 
 impl Default for SessionMetrics {
     fn default() -> Self {
-        SessionMetrics { duration: new_histogram(), turns: Vec::new() }
+        SessionMetrics { duration: new_histogram(), turns: ByIndex::default() }
     }
 }
 
 impl SessionMetrics {
     /// An ok turn of a session (`r.session` is set).
     pub fn record(&mut self, r: &RequestRecord) {
-        let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         if let Some(d) = r.session_done {
             self.duration.saturating_record(us(d));
         }
         let Some(turn) = r.session else { return };
-        let k = turn.turn.max(1) as usize;
-        if self.turns.len() < k {
-            self.turns.resize_with(k, TurnMetrics::default);
-        }
-        let t = &mut self.turns[k - 1];
-        t.e2e.saturating_record(us(r.e2e()));
-        if let Some(ttft) = r.ttft() {
-            t.ttft.saturating_record(us(ttft));
-        }
-        t.prompt_tokens += r.prompt_tokens;
+        self.turns.record(turn.turn as usize, r.ttft(), r.e2e(), r.prompt_tokens);
     }
 
     /// Adds another's (exact).
     pub fn add(&mut self, o: &SessionMetrics) {
         let _ = self.duration.add(&o.duration);
-        if self.turns.len() < o.turns.len() {
-            self.turns.resize_with(o.turns.len(), TurnMetrics::default);
-        }
-        for (a, b) in self.turns.iter_mut().zip(&o.turns) {
-            let _ = a.ttft.add(&b.ttft);
-            let _ = a.e2e.add(&b.e2e);
-            a.prompt_tokens += b.prompt_tokens;
-        }
+        self.turns.add(&o.turns);
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use hdrhistogram::Histogram;
 
-use super::{Done, Histograms, Metrics, SloResult, VariantMetrics};
+use super::{ByIndex, Done, Histograms, Metrics, SloResult, VariantMetrics};
 use crate::scenario::{Slo, Stage, Swept};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +95,16 @@ pub struct Stats {
     /// Multi-turn sessions, when the variant has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionStats>,
+    /// Streams of several choices: each choice index's latency (n > 1) and
+    /// each prompt's (a streamed batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_choice: Option<Vec<IndexStats>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_prompt: Option<Vec<IndexStats>>,
+    /// A variant with stop sequences: how often they ended a choice, and
+    /// what that saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopStats>,
 }
 
 /// Sessions: how long whole ones took, and each turn's latency by its
@@ -104,18 +114,53 @@ pub struct SessionStats {
     /// Sessions that ran all their turns.
     pub completed: u64,
     pub duration_ms: Percentiles,
-    pub by_turn: Vec<TurnStats>,
+    /// By turn number.
+    pub by_turn: Vec<IndexStats>,
 }
 
+/// Latency at one index (from 1) of a split: a session's turn, a choice
+/// (its TTFT and e2e are its own first and last content event), a prompt
+/// of a batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TurnStats {
-    /// From 1.
-    pub turn: u32,
-    /// Ok requests that were this turn.
+pub struct IndexStats {
+    pub index: u32,
+    /// Ok requests with this index.
     pub requests: u64,
     pub prompt_tokens_mean: f64,
     pub ttft_ms: Percentiles,
     pub e2e_ms: Percentiles,
+}
+
+/// A variant with stop sequences: the choices that ended with finish_reason
+/// `stop` (a stop sequence, or the model's own end: the API does not tell
+/// them apart), and the output tokens not generated against `max_tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopStats {
+    pub choices: u64,
+    pub stopped: u64,
+    pub stopped_share: f64,
+    /// `max_tokens` for every choice of the ok requests, what they generated,
+    /// and the difference.
+    pub max_tokens: u64,
+    pub output_tokens: u64,
+    pub tokens_saved: u64,
+    pub saved_share: f64,
+}
+
+fn by_index(b: &ByIndex) -> Vec<IndexStats> {
+    b.0.iter()
+        .zip(1..)
+        .map(|(t, index)| {
+            let requests = t.e2e.len();
+            IndexStats {
+                index,
+                requests,
+                prompt_tokens_mean: if requests > 0 { t.prompt_tokens as f64 / requests as f64 } else { 0.0 },
+                ttft_ms: Percentiles::from_histogram(&t.ttft),
+                e2e_ms: Percentiles::from_histogram(&t.e2e),
+            }
+        })
+        .collect()
 }
 
 /// What the server's prefix cache did, from the ok requests whose usage
@@ -480,25 +525,22 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         sessions: v.sessions.as_ref().map(|s| SessionStats {
             completed: s.duration.len(),
             duration_ms: p(&s.duration),
-            by_turn: s
-                .turns
-                .iter()
-                .zip(1..)
-                .map(|(t, turn)| {
-                    let requests = t.e2e.len();
-                    TurnStats {
-                        turn,
-                        requests,
-                        prompt_tokens_mean: if requests > 0 {
-                            t.prompt_tokens as f64 / requests as f64
-                        } else {
-                            0.0
-                        },
-                        ttft_ms: p(&t.ttft),
-                        e2e_ms: p(&t.e2e),
-                    }
-                })
-                .collect(),
+            by_turn: by_index(&s.turns),
+        }),
+        by_choice: v.by_choice.as_ref().map(by_index),
+        by_prompt: v.by_prompt.as_ref().map(by_index),
+        stop: (v.stop_max_tokens > 0).then(|| {
+            let (choices, stopped) = (v.stop_choices, v.stop_stopped);
+            let saved = v.stop_max_tokens.saturating_sub(v.stop_output_tokens);
+            StopStats {
+                choices,
+                stopped,
+                stopped_share: if choices > 0 { stopped as f64 / choices as f64 } else { 0.0 },
+                max_tokens: v.stop_max_tokens,
+                output_tokens: v.stop_output_tokens,
+                tokens_saved: saved,
+                saved_share: saved as f64 / v.stop_max_tokens as f64,
+            }
         }),
     }
 }

@@ -87,18 +87,46 @@ impl Format for Csv {
                 rows.push(row);
             }
         }
-        // Sessions: each turn's TTFT and e2e, and whole sessions' durations.
+        // Splits by index (session turn, choice, prompt): each one's TTFT
+        // and e2e; whole sessions' durations.
         for v in s.variants.iter().chain([&s.total]) {
-            let Some(ss) = &v.sessions else { continue };
-            let turns = ss.by_turn.iter().flat_map(|t| {
-                [(format!("ttft_turn_{}", t.turn), &t.ttft_ms), (format!("e2e_turn_{}", t.turn), &t.e2e_ms)]
-            });
-            for (metric, p) in turns.chain([("session_duration".to_owned(), &ss.duration_ms)]) {
+            let mut split: Vec<(String, &Percentiles)> = Vec::new();
+            let by = [
+                ("turn", v.sessions.as_ref().map(|ss| ss.by_turn.as_slice())),
+                ("choice", v.by_choice.as_deref()),
+                ("prompt", v.by_prompt.as_deref()),
+            ];
+            for (what, items) in by {
+                for t in items.unwrap_or_default() {
+                    split.push((format!("ttft_{what}_{}", t.index), &t.ttft_ms));
+                    split.push((format!("e2e_{what}_{}", t.index), &t.e2e_ms));
+                }
+            }
+            if let Some(ss) = &v.sessions {
+                split.push(("session_duration".to_owned(), &ss.duration_ms));
+            }
+            for (metric, p) in split {
                 let cell = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
                 let mut row = vec![v.name.clone(), metric, "ms".into(), p.count.to_string()];
                 row.extend([p.p50, p.p90, p.p95, p.p99, p.p999, p.max, p.mean].map(cell));
                 row.push(String::new());
                 rows.push(row);
+            }
+        }
+        // Stop sequences: the share of choices that stopped, and the share of
+        // max_tokens saved, in `mean` (their counts in `count`).
+        for v in s.variants.iter().chain([&s.total]) {
+            if let Some(st) = &v.stop {
+                for (metric, count, value) in [
+                    ("stop_share", st.choices, st.stopped_share),
+                    ("tokens_saved_share", st.max_tokens, st.saved_share),
+                ] {
+                    let mut row = vec![String::new(); HEADER.len()];
+                    (row[0], row[1], row[2], row[3]) =
+                        (v.name.clone(), metric.into(), "fraction".into(), count.to_string());
+                    row[10] = value.to_string();
+                    rows.push(row);
+                }
             }
         }
         // Goodput, when judged: its rate in `mean`, the good requests in `count`.

@@ -8,7 +8,7 @@ mod output;
 mod table;
 mod visual;
 
-use crate::metrics::{Percentiles, SloResult, Summary};
+use crate::metrics::{IndexStats, Percentiles, SloResult, Summary};
 use crate::scenario::Bound;
 
 pub use csv::Csv;
@@ -62,6 +62,27 @@ pub(crate) fn sections(s: &Summary) -> Vec<Section> {
             lines: session_lines(s),
         },
         Section {
+            id: "choices",
+            title: "Per choice",
+            intro: "Streams of several choices (n > 1): each choice's own first and last token.",
+            label: "per choice",
+            lines: index_lines(s, "choice", |v| v.by_choice.as_deref()),
+        },
+        Section {
+            id: "prompts",
+            title: "Per prompt",
+            intro: "Streamed batches: each prompt's choices, mapped back by index.",
+            label: "per prompt",
+            lines: index_lines(s, "prompt", |v| v.by_prompt.as_deref()),
+        },
+        Section {
+            id: "stop",
+            title: "Stop sequences",
+            intro: "Variants with `stop`: choices that ended with finish_reason `stop` (a stop sequence, or the model's own end: the API does not tell them apart), and the output tokens not generated against `max_tokens`.",
+            label: "stop",
+            lines: stop_lines(s),
+        },
+        Section {
             id: "cache",
             title: "Prompt cache",
             intro: "What the server said its prefix cache served (`cached_tokens`).",
@@ -77,6 +98,47 @@ pub(crate) fn sections(s: &Summary) -> Vec<Section> {
         },
     ];
     all.into_iter().filter(|x| !x.lines.is_empty()).collect()
+}
+
+/// One line per variant split by `what` (choice, prompt): "chat: TTFT p50
+/// by choice: 1: 105 ms, 2: 110 ms; e2e p50: 1: 300 ms, 2: 310 ms".
+fn index_lines(
+    s: &Summary,
+    what: &str,
+    pick: fn(&crate::metrics::Stats) -> Option<&[IndexStats]>,
+) -> Vec<String> {
+    let ms = |x: Option<f64>| x.map_or("-".into(), |x| format!("{} ms", number(x)));
+    s.variants
+        .iter()
+        .filter_map(|v| {
+            let split = pick(v)?;
+            let ttft: Vec<String> =
+                split.iter().map(|t| format!("{}: {}", t.index, ms(t.ttft_ms.p50))).collect();
+            let e2e: Vec<String> =
+                split.iter().map(|t| format!("{}: {}", t.index, ms(t.e2e_ms.p50))).collect();
+            Some(format!("{}: TTFT p50 by {what}: {}; e2e p50: {}", v.name, ttft.join(", "), e2e.join(", ")))
+        })
+        .collect()
+}
+
+/// "chat: 82% of 300 choices ended with stop; 1234 of 5000 output tokens
+/// saved against max_tokens (24.7%)".
+fn stop_lines(s: &Summary) -> Vec<String> {
+    s.variants
+        .iter()
+        .filter_map(|v| {
+            let st = v.stop.as_ref()?;
+            Some(format!(
+                "{}: {}% of {} choices ended with stop; {} of {} output tokens saved against max_tokens ({}%)",
+                v.name,
+                number(st.stopped_share * 100.0),
+                st.choices,
+                st.tokens_saved,
+                st.max_tokens,
+                number(st.saved_share * 100.0)
+            ))
+        })
+        .collect()
 }
 
 /// The variants, and the total when there are several.
@@ -132,7 +194,7 @@ fn session_lines(s: &Summary) -> Vec<String> {
             let ss = v.sessions.as_ref()?;
             let ms = |x: Option<f64>| x.map_or("-".into(), |x| format!("{} ms", number(x)));
             let by_turn: Vec<String> =
-                ss.by_turn.iter().map(|t| format!("{}: {}", t.turn, ms(t.ttft_ms.p50))).collect();
+                ss.by_turn.iter().map(|t| format!("{}: {}", t.index, ms(t.ttft_ms.p50))).collect();
             Some(format!(
                 "{}: {} sessions completed, p50 {}; TTFT p50 by turn: {}",
                 v.name,

@@ -25,8 +25,8 @@ use hdrhistogram::serialization::{Deserializer as HdrDeserializer, Serializer as
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{
-    Completions, Histograms, Metrics, SessionMetrics, StopReason, Summary, TurnMetrics, VariantMetrics,
-    new_histogram,
+    ByIndex, Completions, Histograms, Metrics, SessionMetrics, StopReason, Summary, TurnMetrics,
+    VariantMetrics, new_histogram,
 };
 use crate::scenario::{self, Slo, Stage};
 
@@ -305,43 +305,70 @@ impl<'de> Deserialize<'de> for Completions {
     }
 }
 
-/// Sessions: the histograms named `duration`, `ttft_<turn>` and
-/// `e2e_<turn>`, and each turn's prompt tokens.
+/// Latency by index: the histograms named `ttft_<k>` and `e2e_<k>`, and
+/// each index's prompt tokens.
 #[derive(Serialize, Deserialize)]
-struct StoredSessions {
+struct StoredByIndex {
     histograms: BTreeMap<String, String>,
     prompt_tokens: Vec<u64>,
 }
 
+fn index_names(n: usize) -> Vec<String> {
+    (1..=n).flat_map(|k| [format!("ttft_{k}"), format!("e2e_{k}")]).collect()
+}
+
+impl Serialize for ByIndex {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let names = index_names(self.0.len());
+        let hists = self.0.iter().flat_map(|t| [&t.ttft, &t.e2e]);
+        let histograms =
+            encode(names.iter().map(String::as_str).zip(hists)).map_err(serde::ser::Error::custom)?;
+        let histograms = histograms.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let prompt_tokens = self.0.iter().map(|t| t.prompt_tokens).collect();
+        StoredByIndex { histograms, prompt_tokens }.serialize(ser)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByIndex {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let stored = StoredByIndex::deserialize(de)?;
+        let mut m = ByIndex(
+            stored
+                .prompt_tokens
+                .iter()
+                .map(|&p| TurnMetrics { prompt_tokens: p, ..Default::default() })
+                .collect(),
+        );
+        let names = index_names(m.0.len());
+        let slots = m.0.iter_mut().flat_map(|t| [&mut t.ttft, &mut t.e2e]);
+        decode(&stored.histograms, names.iter().map(String::as_str).zip(slots))
+            .map_err(serde::de::Error::custom)?;
+        Ok(m)
+    }
+}
+
+/// Sessions: their durations' histogram, and their turns by number.
+#[derive(Serialize, Deserialize)]
+struct StoredSessions {
+    duration: BTreeMap<String, String>,
+    turns: ByIndex,
+}
+
 impl Serialize for SessionMetrics {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let names: Vec<String> =
-            (1..=self.turns.len()).flat_map(|k| [format!("ttft_{k}"), format!("e2e_{k}")]).collect();
-        let hists = self.turns.iter().flat_map(|t| [&t.ttft, &t.e2e]);
-        let named =
-            std::iter::once(("duration", &self.duration)).chain(names.iter().map(String::as_str).zip(hists));
-        let histograms = encode(named).map_err(serde::ser::Error::custom)?;
-        let histograms = histograms.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let prompt_tokens = self.turns.iter().map(|t| t.prompt_tokens).collect();
-        StoredSessions { histograms, prompt_tokens }.serialize(ser)
+        let duration =
+            encode(std::iter::once(("duration", &self.duration))).map_err(serde::ser::Error::custom)?;
+        let duration = duration.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        StoredSessions { duration, turns: self.turns.clone() }.serialize(ser)
     }
 }
 
 impl<'de> Deserialize<'de> for SessionMetrics {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         let stored = StoredSessions::deserialize(de)?;
-        let mut m = SessionMetrics::default();
-        m.turns.resize_with(stored.prompt_tokens.len(), TurnMetrics::default);
-        for (t, &p) in m.turns.iter_mut().zip(&stored.prompt_tokens) {
-            t.prompt_tokens = p;
-        }
-        let names: Vec<String> =
-            (1..=m.turns.len()).flat_map(|k| [format!("ttft_{k}"), format!("e2e_{k}")]).collect();
-        let SessionMetrics { duration, turns } = &mut m;
-        let slots = turns.iter_mut().flat_map(|t| [&mut t.ttft, &mut t.e2e]);
-        let named =
-            std::iter::once(("duration", duration)).chain(names.iter().map(String::as_str).zip(slots));
-        decode(&stored.histograms, named).map_err(serde::de::Error::custom)?;
+        let mut m = SessionMetrics { turns: stored.turns, ..Default::default() };
+        decode(&stored.duration, std::iter::once(("duration", &mut m.duration)))
+            .map_err(serde::de::Error::custom)?;
         Ok(m)
     }
 }

@@ -68,6 +68,10 @@ pub struct WorkRequest {
     /// The model's tokenizer, for counting output tokens when the server
     /// sends no usage.
     pub tokenizer: Tokenizer,
+    /// Choices per prompt (`n`).
+    pub n: u32,
+    /// The variant sends stop sequences.
+    pub stops: bool,
     /// Keep the answer's text (`RequestRecord::answer`): a turn of a
     /// session whose next turn sends it back.
     pub keep_answer: bool,
@@ -148,6 +152,8 @@ impl Workload {
             max_output_tokens: v.max_output_tokens(),
             price: v.price,
             tokenizer: v.tokenizer.clone(),
+            n: v.n,
+            stops: !v.stop.is_empty(),
             keep_answer: false,
             turn: None,
         }
@@ -170,6 +176,8 @@ impl WorkRequest {
             worst_cost: None,
             price: None,
             tokenizer: Tokenizer::for_model("gpt-4o"),
+            n: 1,
+            stops: false,
             keep_answer: false,
             turn: None,
             estimated_tokens: 0,

@@ -121,6 +121,8 @@ impl Workload {
             max_output_tokens,
             price: v.price,
             tokenizer: v.tokenizer.clone(),
+            n: v.n,
+            stops: !v.stop.is_empty(),
             keep_answer: s.turn < s.turns,
             turn: Some(Turn { id: s.id, turn: s.turn }),
         }

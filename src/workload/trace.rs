@@ -65,6 +65,8 @@ impl Workload {
             max_output_tokens,
             price: v.price,
             tokenizer: v.tokenizer.clone(),
+            n: v.n,
+            stops: !v.stop.is_empty(),
             keep_answer: false,
             turn: None,
         }
