@@ -109,10 +109,25 @@ fn prefix(s: &Status) -> String {
 /// The numbers after the bar.
 pub fn line(s: &Status) -> String {
     let of = s.planned_requests.map(|n| format!("/{n}")).unwrap_or_default();
+    let eta = eta(s).map(|d| format!("  eta {}s", d.as_secs())).unwrap_or_default();
     format!(
-        "{} req/s  done {}{of}  errors {}  in flight {}  ttft {}",
+        "{} req/s  done {}{of}  errors {}  in flight {}  ttft {}{eta}",
         s.per_s, s.done, s.errors, s.in_flight, s.ttft
     )
+}
+
+/// Time left: to the planned end, or for a count, the requests left at
+/// the last second's rate (the sooner, when both bound the run).
+fn eta(s: &Status) -> Option<Duration> {
+    let by_time = s.planned.map(|p| p.saturating_sub(s.elapsed));
+    let by_count = s
+        .planned_requests
+        .filter(|_| s.per_s > 0)
+        .map(|n| Duration::from_secs(n.saturating_sub(s.measured_started) / s.per_s));
+    match (by_time, by_count) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 #[cfg(test)]
@@ -136,10 +151,15 @@ mod tests {
     fn the_line_says_rate_done_errors_in_flight_and_ttft() {
         let s = status();
         assert_eq!(prefix(&s), " 12s/60s");
-        assert_eq!(line(&s), "31 req/s  done 370  errors 2  in flight 8  ttft p50 101 / p99 104 ms");
+        assert_eq!(line(&s), "31 req/s  done 370  errors 2  in flight 8  ttft p50 101 / p99 104 ms  eta 47s");
         let s = Status { planned_requests: Some(1000), warmup: true, ..status() };
         assert_eq!(prefix(&s), "warm-up  12s/60s");
         assert!(line(&s).contains("done 370/1000"));
+        // 1000 planned, 370 started, 31 a second: 20 s left, before the 47 s of the plan.
+        let s = Status { planned_requests: Some(1000), measured_started: 370, ..status() };
+        assert!(line(&s).ends_with("eta 20s"), "{}", line(&s));
+        let s = Status { planned: None, ..status() };
+        assert!(!line(&s).contains("eta"), "no end known: {}", line(&s));
     }
 
     #[test]

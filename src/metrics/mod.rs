@@ -90,6 +90,56 @@ impl Histograms {
     }
 }
 
+/// An error message with its numbers as `N`, so that messages that differ
+/// only in them count as one: "Please try again in 1.234s" and "... in
+/// 870ms", "Used 29500, Requested 1200". requests.csv keeps each as it came.
+const DURATION_UNITS: [&str; 10] = ["ns", "us", "µs", "ms", "s", "sec", "secs", "seconds", "m", "h"];
+
+pub fn message_kind(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for (k, word) in msg.split(' ').enumerate() {
+        if k > 0 {
+            out.push(' ');
+        }
+        // An id (a request's, a completion's): letters and digits mixed, long.
+        let id_like = word.len() >= 12
+            && word.chars().any(|c| c.is_ascii_digit())
+            && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if id_like {
+            out.push_str("ID");
+            continue;
+        }
+        let w: Vec<char> = word.chars().collect();
+        let mut i = 0;
+        while i < w.len() {
+            if !w[i].is_ascii_digit() {
+                out.push(w[i]);
+                i += 1;
+                continue;
+            }
+            // Digits, with a '.' or ',' only between two of them.
+            let start = i;
+            let inside =
+                |i: usize| matches!(w[i], '.' | ',') && w.get(i + 1).is_some_and(char::is_ascii_digit);
+            while i < w.len() && (w[i].is_ascii_digit() || inside(i)) {
+                i += 1;
+            }
+            let letters: String = w[i..].iter().take_while(|c| c.is_alphabetic()).collect();
+            if DURATION_UNITS.contains(&letters.as_str()) {
+                // A duration, whatever its unit.
+                out.push_str("Ns");
+                i += letters.chars().count();
+            } else if letters.is_empty() {
+                out.push('N');
+            } else {
+                // Part of a name (gpt-4o, o200k): kept.
+                out.extend(&w[start..i]);
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ErrorClass {
@@ -263,7 +313,7 @@ impl VariantMetrics {
         if !r.outcome.is_ok() {
             let class = self.errors.entry(r.outcome.class().into_owned()).or_default();
             class.count += 1;
-            let msg = r.error.clone().unwrap_or_default();
+            let msg = message_kind(r.error.as_deref().unwrap_or_default());
             if let Some(n) = class.messages.get_mut(&msg) {
                 *n += 1;
             } else if class.messages.len() < MESSAGES_PER_CLASS {
@@ -424,16 +474,24 @@ impl Metrics {
     }
 
     /// "p50 X / p99 Y ms" of the TTFT measured so far, for progress lines.
+    /// TTFT so far of the streamed variants only: a variant not streamed
+    /// has TTFT = e2e, which would pass for a slow first token. Labelled
+    /// when some variants are not streamed.
     pub fn live_ttft(&self) -> String {
-        let mut h = new_histogram();
-        for s in &self.stages {
-            let _ = h.add(&s.h.ttft);
+        let streamed: Vec<&VariantMetrics> = self.variants.iter().filter(|v| v.streaming).collect();
+        if streamed.is_empty() {
+            return "- (not streamed)".into();
         }
+        let mut h = new_histogram();
+        for v in &streamed {
+            let _ = h.add(&v.h.ttft);
+        }
+        let of = if streamed.len() < self.variants.len() { " (streamed variants)" } else { "" };
         if h.is_empty() {
-            return "-".into();
+            return format!("-{of}");
         }
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-        format!("p50 {:.0} / p99 {:.0} ms", ms(0.5), ms(0.99))
+        format!("p50 {:.0} / p99 {:.0} ms{of}", ms(0.5), ms(0.99))
     }
 
     /// Length of the measured window: from the end of warm-up to
@@ -472,5 +530,23 @@ impl Metrics {
         let good = v.good_completed.within(from, to);
         (done.good, done.good_output_tokens) = (good.requests, good.output_tokens);
         done
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::message_kind;
+
+    #[test]
+    fn messages_that_differ_only_in_numbers_and_ids_are_one_kind() {
+        let a = "Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29,500, Requested 1200. Please try again in 1.234s.";
+        let b = "Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29,950, Requested 800. Please try again in 870ms.";
+        assert_eq!(message_kind(a), message_kind(b));
+        assert_eq!(
+            message_kind(a),
+            "Rate limit reached for gpt-4o on tokens per min (TPM): Limit N, Used N, Requested N. Please try again in Ns."
+        );
+        assert_eq!(message_kind("request req_8f3a9c0b1d2e4f failed"), "request ID failed");
+        assert_eq!(message_kind("no digits here."), "no digits here.");
     }
 }

@@ -584,6 +584,24 @@ mod tests {
     }
 
     #[test]
+    fn the_live_ttft_is_of_the_streamed_variants_and_says_so() {
+        let t0 = Instant::now();
+        let info =
+            |name: &str, streaming| VariantInfo { name: name.into(), streaming, priced: false, swept: None };
+        let mut m = Metrics::new([info("s", true), info("whole", false)], 1, t0);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut fast = record(t0);
+        (fast.first_token, fast.end) = (Some(at(50)), at(900));
+        let mut slow = record(t0);
+        (slow.variant, slow.streaming, slow.first_token, slow.end) = (1, false, Some(at(900)), at(900));
+        m.record(&fast);
+        m.record(&slow);
+        assert_eq!(m.live_ttft(), "p50 50 / p99 50 ms (streamed variants)", "not 900 ms: that is e2e");
+        let only_whole = Metrics::new([info("whole", false)], 1, t0);
+        assert_eq!(only_whole.live_ttft(), "- (not streamed)");
+    }
+
+    #[test]
     fn throughput_counts_what_completed_in_the_window_not_the_drain() {
         let t0 = Instant::now();
         let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
