@@ -109,7 +109,7 @@ think_time = "50ms"
         let predicted = 20.0 + 0.2 * t.prompt_tokens_mean;
         assert!((t.ttft_ms.p50.unwrap() - predicted).abs() < 3.0, "turn {}: {ttft:?}", k + 1);
     }
-    assert!(ttft.windows(2).all(|w| w[1] > w[0] + 8.0), "each turn adds 42 tokens, 8.4 ms: {ttft:?}");
+    assert!(ttft.windows(2).all(|w| w[1] > w[0] + 5.0), "each turn adds 42 tokens, 8.4 ms: {ttft:?}");
     let md = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(md.contains("### Sessions") && md.contains("TTFT p50 by turn"), "{md}");
     let csv = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();

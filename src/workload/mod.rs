@@ -139,17 +139,37 @@ impl Workload {
                 content
             })
             .collect();
+        let sized = Sizing { prompts: v.batch, prompt_tokens, max_output_tokens: v.max_output_tokens() };
+        WorkRequest {
+            worst_cost: v.worst_case_cost(),
+            ..sized.request(v, variant, seq, body(v, prompts, v.max_tokens, &v.model))
+        }
+    }
+}
+
+/// What a request of a variant carries beyond its body: how many prompts,
+/// of how many tokens, and the most output it may be billed for.
+pub(crate) struct Sizing {
+    pub prompts: u32,
+    pub prompt_tokens: u32,
+    pub max_output_tokens: u64,
+}
+
+impl Sizing {
+    /// Request `seq` of `v` (at `variant`) with `body`: priced at its own
+    /// prompt and most output, neither a session's turn nor keeping its answer.
+    pub fn request(self, v: &Variant, variant: usize, seq: u64, body: Bytes) -> WorkRequest {
         WorkRequest {
             variant,
             seq,
             path: path_of(v),
-            body: body(v, prompts, v.max_tokens, &v.model),
+            body,
             stream: v.stream,
-            prompts: v.batch,
-            prompt_tokens,
-            worst_cost: v.worst_case_cost(),
-            estimated_tokens: u64::from(prompt_tokens) + v.max_output_tokens(),
-            max_output_tokens: v.max_output_tokens(),
+            prompts: self.prompts,
+            prompt_tokens: self.prompt_tokens,
+            worst_cost: v.price.map(|p| p.cost(u64::from(self.prompt_tokens), self.max_output_tokens)),
+            estimated_tokens: u64::from(self.prompt_tokens) + self.max_output_tokens,
+            max_output_tokens: self.max_output_tokens,
             price: v.price,
             tokenizer: v.tokenizer.clone(),
             n: v.n,

@@ -12,7 +12,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
-use super::{Ticket, Turn, WorkRequest, Workload, body, mix, path_of, pick_prompt};
+use super::{Sizing, Ticket, Turn, WorkRequest, Workload, body, mix, pick_prompt};
 use crate::scenario::PromptContent;
 
 /// Seeds the number of turns, apart from the request's own stream.
@@ -108,23 +108,12 @@ impl Workload {
         let earlier = u32::try_from(s.history_tokens).unwrap_or(u32::MAX);
         let prompt_tokens = tokens.saturating_add(v.system_tokens).saturating_add(earlier);
         let max_output_tokens = v.max_output_tokens();
+        let sized = Sizing { prompts: 1, prompt_tokens, max_output_tokens };
+        let body = body(v, vec![PromptContent::Messages(messages)], v.max_tokens, &v.model);
         WorkRequest {
-            variant: s.variant,
-            seq,
-            path: path_of(v),
-            body: body(v, vec![PromptContent::Messages(messages)], v.max_tokens, &v.model),
-            stream: v.stream,
-            prompts: 1,
-            prompt_tokens,
-            worst_cost: v.price.map(|p| p.cost(u64::from(prompt_tokens), max_output_tokens)),
-            estimated_tokens: u64::from(prompt_tokens) + max_output_tokens,
-            max_output_tokens,
-            price: v.price,
-            tokenizer: v.tokenizer.clone(),
-            n: v.n,
-            stops: !v.stop.is_empty(),
             keep_answer: s.turn < s.turns,
             turn: Some(Turn { id: s.id, turn: s.turn }),
+            ..sized.request(v, s.variant, seq, body)
         }
     }
 }

@@ -13,7 +13,7 @@
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-use super::{WorkRequest, Workload, body, mix, path_of};
+use super::{Sizing, WorkRequest, Workload, body, mix};
 use crate::scenario::PromptContent;
 use crate::scenario::trace::{TraceEntry, TraceRequest};
 use crate::tokens::Tokenizer;
@@ -52,24 +52,8 @@ impl Workload {
         };
         let sequences = u64::from(v.billed.sequences);
         let max_output_tokens = u64::from(max_tokens) * sequences;
-        WorkRequest {
-            variant,
-            seq,
-            path: path_of(v),
-            body: body(v, vec![content], max_tokens, model),
-            stream: v.stream,
-            prompts: 1,
-            prompt_tokens: tokens,
-            worst_cost: v.price.map(|p| p.cost(u64::from(tokens), max_output_tokens)),
-            estimated_tokens: u64::from(tokens) + max_output_tokens,
-            max_output_tokens,
-            price: v.price,
-            tokenizer: v.tokenizer.clone(),
-            n: v.n,
-            stops: !v.stop.is_empty(),
-            keep_answer: false,
-            turn: None,
-        }
+        let sized = Sizing { prompts: 1, prompt_tokens: tokens, max_output_tokens };
+        sized.request(v, variant, seq, body(v, vec![content], max_tokens, model))
     }
 }
 
