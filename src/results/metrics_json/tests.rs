@@ -17,7 +17,7 @@ fn record(variant: usize, stage: usize, intended: Instant, i: u64) -> RequestRec
     r.finish_reasons = vec![if i.is_multiple_of(3) { "length" } else { "stop" }.into()];
     if i.is_multiple_of(7) {
         r.outcome = Outcome::Http(500);
-        r.error = Some(format!("boom {}", if i % 2 == 0 { "left" } else { "right" }));
+        r.error = Some(format!("boom {}", if i.is_multiple_of(2) { "left" } else { "right" }));
     }
     r.attempts = 1 + u32::from(i.is_multiple_of(5));
     r
