@@ -143,7 +143,9 @@ async fn repeated_hash_ids_are_cached_as_the_trace_predicts() {
         let input = (ids.len() as u64 - 1) * 16 + 1 + next(16);
         lines.push(format!(
             r#"{{"timestamp": {}, "input_length": {input}, "output_length": 4, "hash_ids": {ids:?}}}"#,
-            i * 10
+            // 25 ms apart, from 300 ms: the order they reach the
+            // simulator in is the trace's, even on a busy machine.
+            300 + i * 25
         ));
         trace.push((input, ids));
     }
@@ -172,9 +174,19 @@ output_per_1m = 8.0
 "#
     );
     let (dir, outcome) = run(&toml).await;
-    let predicted = predicted_cached(&trace);
     let rows = rows(&dir.path().join("out"));
     assert_eq!(rows.len(), 300);
+    // In the order they were sent (the trace's, unless the machine stalled).
+    let sent = |k: usize| {
+        rows[k]["intended_ms"].parse::<f64>().unwrap() + rows[k]["queue_delay_ms"].parse::<f64>().unwrap()
+    };
+    let mut order: Vec<usize> = (0..300).collect();
+    order.sort_by(|&a, &b| sent(a).total_cmp(&sent(b)));
+    let in_order: Vec<(u64, Vec<u64>)> = order.iter().map(|&k| trace[k].clone()).collect();
+    let mut predicted = vec![0; 300];
+    for (p, &k) in predicted_cached(&in_order).into_iter().zip(&order) {
+        predicted[k] = p;
+    }
     let (mut cached_sum, mut prompt_sum, mut cost, mut full) = (0u64, 0u64, 0.0f64, 0.0f64);
     let mut off = Vec::new();
     for (k, row) in rows.iter().enumerate() {
