@@ -545,5 +545,45 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
     }
 }
 
+/// Why a run stopped: the schedule stops issuing tickets for one of these.
+/// Serialized in snake case in run.json, summary.json and metrics.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The planned duration (all stages) is over.
+    Duration,
+    /// The planned number of measured requests was sent.
+    Requests,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The next request could have passed `budget.max_usd`.
+    Budget,
+    /// The error rate passed `load.abort_on_error_rate`.
+    ErrorRate,
+}
+
+impl StopReason {
+    /// A stop that cut the planned run short.
+    pub fn is_partial(self) -> bool {
+        !matches!(self, StopReason::Duration | StopReason::Requests)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration",
+            StopReason::Requests => "requests",
+            StopReason::Interrupted => "interrupted",
+            StopReason::Budget => "budget",
+            StopReason::ErrorRate => "error_rate",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests;
