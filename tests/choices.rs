@@ -2,7 +2,7 @@
 //! simulator's exact schedule (50 ms to the first token of every choice,
 //! then one token every 10 ms: the 5th at 90 ms) and against requests.csv.
 
-use crate::util::run;
+use crate::util::{CPU_HEAVY, run_alone};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn choices_prompts_and_stop_sequences_are_reported() {
@@ -37,7 +37,8 @@ max_tokens = 40
 prompt_tokens = 10
 stop = [" the"]
 "#;
-    let (dir, out) = run(toml).await;
+    let _alone = CPU_HEAVY.write().await;
+    let (dir, out) = run_alone(toml).await;
     let s = &out.summary;
     let variant = |name: &str| s.variants.iter().find(|v| v.name == name).unwrap();
     for (name, split, count) in [

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::util::{CPU_HEAVY, llmload, read_json, run};
+use crate::util::{CPU_HEAVY, llmload, read_json, run, run_alone};
 
 /// Rows of requests.csv as maps of column to value, in `seq` order.
 fn rows(dir: &Path) -> Vec<std::collections::HashMap<String, String>> {
@@ -39,7 +39,8 @@ fn write_trace(lines: &[String]) -> (tempfile::TempDir, String) {
 /// start is its timestamp / 4, with the trace's lengths, and none was sent
 /// far from it. (How close, in a release build, is a benchmark's figure:
 /// BENCHMARKS.md, scripts/bench-trace.sh. A debug build on 2 busy cores
-/// gives p99 ~3 ms; the bound here catches a schedule gone wrong.)
+/// gives p99 ~3 ms, ~20 ms when the machine is shared; the bound here
+/// catches a schedule gone wrong.)
 #[tokio::test]
 async fn ten_thousand_lines_replay_on_time() {
     let _alone = CPU_HEAVY.write().await;
@@ -95,7 +96,7 @@ max_tokens = 16
     delays.sort_by(f64::total_cmp);
     let p99 = delays[delays.len() * 99 / 100];
     println!("send delay from the trace time: p50 {:.3} ms, p99 {p99:.3} ms", delays[delays.len() / 2]);
-    assert!(p99 <= 10.0, "p99 {p99} ms");
+    assert!(p99 <= 50.0, "p99 {p99} ms");
 }
 
 /// The cached tokens the simulator's prefix cache (blocks of 16 words, an
@@ -120,7 +121,7 @@ fn predicted_cached(trace: &[(u64, Vec<u64>)]) -> Vec<u64> {
 
 /// Requests that repeat hash ids: the cached share is the trace's own
 /// (predicted apart, from the hash ids), each request's TTFT is the
-/// simulator's 10 ms plus 0.1 ms per uncached token, and the cost is the
+/// simulator's 10 ms plus 0.5 ms per uncached token, and the cost is the
 /// cached-price sum, lower than the full price by the cached discount.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_hash_ids_are_cached_as_the_trace_predicts() {
@@ -159,7 +160,7 @@ file = "{path}"
 block_size = 16
 [simulator]
 ttft = "10ms"
-prefill_per_token = "100us"
+prefill_per_token = "500us"
 prefix_cache_tokens = 1000000
 itl = "1ms"
 [[variant]]
@@ -173,7 +174,8 @@ cached_input_per_1m = 0.5
 output_per_1m = 8.0
 "#
     );
-    let (dir, outcome) = run(&toml).await;
+    let _alone = CPU_HEAVY.write().await;
+    let (dir, outcome) = run_alone(&toml).await;
     let rows = rows(&dir.path().join("out"));
     assert_eq!(rows.len(), 300);
     // In the order they were sent (the trace's, unless the machine stalled).
@@ -195,7 +197,7 @@ output_per_1m = 8.0
         assert_eq!(prompt, trace[k].0, "request {k}: the trace's input_length");
         assert_eq!(cached, predicted[k], "request {k} ({:?})", trace[k].1);
         let ttft: f64 = row["ttft_ms"].parse().unwrap();
-        off.push(ttft - (10.0 + 0.1 * (prompt - cached) as f64));
+        off.push(ttft - (10.0 + 0.5 * (prompt - cached) as f64));
         cached_sum += cached;
         prompt_sum += prompt;
         let out: u64 = row["output_tokens"].parse().unwrap();
@@ -206,9 +208,10 @@ output_per_1m = 8.0
     // constant cost: the same for all but a few, whatever was cached.
     off.sort_by(f64::total_cmp);
     let (p5, p50, p95) = (off[15], off[150], off[285]);
+    // A cached block of 16 tokens saves 8 ms: a spread of 5 ms still tells.
     assert!(
-        p50 > -0.5 && p50 < 5.0 && p95 - p5 < 3.0,
-        "TTFT = 10 ms + 0.1 ms per uncached token: {p5} {p50} {p95}"
+        p50 > -0.5 && p50 < 5.0 && p95 - p5 < 5.0,
+        "TTFT = 10 ms + 0.5 ms per uncached token: {p5} {p50} {p95}"
     );
     let cache = outcome.summary.total.cache.as_ref().expect("the cache is reported");
     let share = cached_sum as f64 / prompt_sum as f64;
