@@ -93,20 +93,6 @@ impl<B: Backend> Worker<B> {
                 None => self.schedule.next(self.id, free_since),
             };
             let Some(ticket) = next else { break };
-            // A request is built shortly before it is due, not when its
-            // ticket is taken: at the start every worker takes one, and
-            // building hundreds at once would delay the first ones' sends
-            // and answers (by over 100 ms in a debug build).
-            let build_at = ticket.intended.checked_sub(BUILD_AHEAD).filter(|&t| t > Instant::now());
-            if let Some(at) = build_at {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => {}
-                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => {
-                        self.not_sent.count(&ticket, &self.workload.request_for(&ticket), NotSentReason::Stopped);
-                        return lateness;
-                    }
-                }
-            }
             let mut turn = session.take().map(|(s, _)| s);
             let req = self.workload.request_in(&ticket, &mut turn);
             // A timer due now still waits for the next tick of tokio's 1 ms
@@ -195,9 +181,6 @@ impl<B: Backend> Worker<B> {
         lateness
     }
 }
-
-/// How long before its intended start a request is built.
-const BUILD_AHEAD: Duration = Duration::from_millis(20);
 
 /// Why a ticket the schedule issued was never sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
