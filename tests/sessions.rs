@@ -97,7 +97,12 @@ think_time = "50ms"
     let n = residuals.len();
     assert!(n > 40, "{n} turns");
     let (p5, p95) = (residuals[n / 20], residuals[n * 19 / 20]);
-    assert!(p95 - p5 < 5.0 && residuals[n / 2] > -0.5, "TTFT = 20 ms + 0.2 ms per prompt token: {p5}..{p95}");
+    // Prompts run from 41 to 191 tokens: without the prefill growth the
+    // residuals would spread over 30 ms; a busy machine adds up to ~7.
+    assert!(
+        p95 - p5 < 10.0 && residuals[n / 2] > -0.5,
+        "TTFT = 20 ms + 0.2 ms per prompt token: {p5}..{p95}"
+    );
 
     let s = outcome.summary.variants[0].sessions.as_ref().expect("sessions are reported");
     assert_eq!(s.completed as usize, durations.len(), "completed sessions, as counted in requests.csv");
