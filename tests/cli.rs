@@ -253,3 +253,31 @@ fn man_pages_render() {
     let o = llmload().arg("man").output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).starts_with(".ie"));
 }
+
+/// `llmload … | head` must not panic when the reader has gone: each command
+/// that prints ends as it would have, its exit code intact. The pipe's read
+/// end is closed before the command starts, so every write meets it closed.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let (dir, path) = scenario_file(SMALL);
+    let out = dir.path().join("results");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = 3\n").unwrap();
+    let commands: Vec<(Vec<std::ffi::OsString>, i32)> = vec![
+        (vec!["run".into(), "-q".into(), "--out".into(), out.clone().into(), path.clone().into()], 0),
+        (vec!["report".into(), out.clone().into()], 0),
+        (vec!["validate".into(), path.clone().into()], 0),
+        (vec!["validate".into(), bad.into()], 2),
+        (vec!["run".into(), "--dry-run".into(), path.into()], 0),
+        (vec!["completions".into(), "bash".into()], 0),
+        (vec!["man".into()], 0),
+    ];
+    for (args, code) in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = llmload().args(&args).stdout(writer).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

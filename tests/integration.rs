@@ -44,6 +44,7 @@ mod language;
 mod live;
 mod llama_server;
 mod outputs;
+mod readme;
 mod real_server;
 mod report;
 mod results;

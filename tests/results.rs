@@ -121,3 +121,60 @@ async fn requests_csv_has_a_row_per_request_and_run_json_describes_the_run() {
     let md = std::fs::read_to_string(out.dir.join("summary.md")).unwrap();
     assert!(md.contains("| a |") && md.contains("| b |") && md.contains("**total**"), "{md}");
 }
+
+/// A sequential sweep's steps number their requests on from each other:
+/// `seq` names one request of the run, and every step sends the same
+/// prompts (a step's requests are seeded by their number within it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweeps_requests_are_numbered_once_across_its_steps() {
+    let scenario = r#"
+name = "sweep numbering"
+seed = 9
+
+[load]
+concurrency = 3
+requests = 12
+
+[simulator]
+ttft = "2ms"
+itl = "1ms"
+
+[sweep]
+max_tokens = [4, 8, 16]
+
+[[variant]]
+name = "v"
+endpoint = "chat"
+model = "m"
+max_tokens = 4
+prompt_tokens = { min = 5, max = 60 }
+"#;
+    let (_dir, out) = run(scenario).await;
+    let mut rdr = csv::Reader::from_path(out.dir.join("requests.csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut rows: Vec<(u64, String, u64)> = rdr
+        .records()
+        .map(Result::unwrap)
+        .map(|r| {
+            (
+                r[col("seq")].parse().unwrap(),
+                r[col("variant")].to_owned(),
+                r[col("prompt_tokens")].parse().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let seqs: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(seqs, (0..36).collect::<Vec<_>>(), "one number per request of the run");
+    // Each step is a block of 12, in the sweep's order, and sends the same
+    // prompts as the first step, request for request.
+    for (k, step) in rows.chunks(12).enumerate() {
+        let name = &step[0].1;
+        assert!(step.iter().all(|r| &r.1 == name), "step {k} is one variant: {step:?}");
+        assert!(name.ends_with(&format!("max_tokens={}", [4, 8, 16][k])), "step {k} is {name}");
+        let prompts: Vec<u64> = step.iter().map(|r| r.2).collect();
+        let first: Vec<u64> = rows[..12].iter().map(|r| r.2).collect();
+        assert_eq!(prompts, first, "step {k} sends the first step's prompts");
+    }
+}

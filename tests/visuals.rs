@@ -158,3 +158,58 @@ prompt_tokens = 10
     // Debug build; release is several times faster.
     assert!(took.as_secs() < 30, "charts took {took:?}");
 }
+
+/// A sweep whose values multiply (16, 64, 256) is drawn on a log axis ticked
+/// at those values; two variants with the same latency both show, the one
+/// drawn first as a wider line around the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_geometric_sweep_has_a_log_axis_and_equal_lines_both_show() {
+    let toml = r#"
+name = "geometric"
+[load]
+concurrency = 2
+requests = 12
+[simulator]
+ttft = "5ms"
+itl = "1ms"
+[sweep]
+mode = "mix"
+max_tokens = [16, 64, 256]
+[[variant]]
+name = "x"
+endpoint = "chat"
+model = "m"
+max_tokens = 8
+prompt_tokens = 10
+[[variant]]
+name = "y"
+endpoint = "chat"
+model = "m"
+max_tokens = 8
+prompt_tokens = 10
+"#;
+    let (_dir, out) = run(toml).await;
+    let svg = check_chart_files(&out.dir.join("charts"), "sweep");
+    // Ticks at the values swept, evenly spaced on the log axis.
+    let tick_x = |label: &str| -> f64 {
+        let at = svg.find(&format!(">\n{label}\n</text>")).unwrap_or_else(|| panic!("tick {label} in {svg}"));
+        let open = svg[..at].rfind("<text").unwrap();
+        let x = svg[open..at].split("x=\"").nth(1).unwrap().split('"').next().unwrap();
+        x.parse().unwrap()
+    };
+    let (a, b, c) = (tick_x("16"), tick_x("64"), tick_x("256"));
+    assert!(((b - a) - (c - b)).abs() <= 2.0, "16, 64, 256 evenly spaced: {a} {b} {c}");
+    let html = std::fs::read_to_string(out.dir.join("report.html")).unwrap();
+    assert!(html.contains("log scale"), "the caption says so");
+    // The first line is wider than the second, in every panel.
+    let width_of = |colour: &str| -> Vec<u32> {
+        svg.match_indices("<polyline")
+            .map(|(i, _)| &svg[i..i + svg[i..].find("/>").unwrap()])
+            .filter(|p| p.contains(&format!("stroke=\"{colour}\"")))
+            .map(|p| p.split("stroke-width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (first, second) = (width_of("#1F77B4"), width_of("#FF7F0E"));
+    assert!(!first.is_empty() && first.len() == second.len(), "{first:?} {second:?}");
+    assert!(first.iter().zip(&second).all(|(f, s)| f > s), "{first:?} over {second:?}");
+}

@@ -6,6 +6,6 @@ use crate::error::{Exit, Result};
 
 pub fn command(args: &CompareArgs) -> Result<Exit> {
     let c = compare::compare(&args.baseline, &args.candidate, args.max_regression)?;
-    print!("{}", compare::render(&c, args.format));
+    say!("{}", compare::render(&c, args.format));
     Ok(if c.passed { Exit::Ok } else { Exit::Failed })
 }

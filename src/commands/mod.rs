@@ -3,6 +3,24 @@
 //! work through the library's rooms, prints what the user reads, and returns
 //! an `Exit`, or an `Error` whose kind decides the code.
 
+/// `print!` to stdout, except that a reader gone away (`llmload run … |
+/// head`) is no panic: what it would have read is dropped, and the command
+/// ends as it would have (its results are on disk, its exit code stands).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!`, as `say!`.
+macro_rules! sayln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod check;
 mod compare;
 mod docs;

@@ -34,8 +34,8 @@ pub fn command(args: ReportArgs) -> Result<Exit> {
     let opts = ReportOptions { dirs: args.dirs, out: args.out, slo: args.slo.objectives, force: args.force };
     let outcome = report_results(opts)?;
     report::append_step_summary(&outcome.summary);
-    println!("{}", report::Table::for_terminal().render(&outcome.summary));
-    println!("results: {}", outcome.dir.display());
+    sayln!("{}", report::Table::for_terminal().render(&outcome.summary));
+    sayln!("results: {}", outcome.dir.display());
     Ok(verdict(&outcome.summary))
 }
 

@@ -12,9 +12,9 @@ pub fn command(paths: &[PathBuf], profile: Option<&str>) -> Exit {
     for p in paths {
         match Scenario::load_profile(p, profile) {
             Ok(s) => {
-                println!("{}: ok ({} variant{})", p.display(), s.variants.len(), plural(s.variants.len()));
-                println!("{}", describe_target(&s));
-                println!("{}", scenario::Plan::new(&s).render(&s));
+                sayln!("{}: ok ({} variant{})", p.display(), s.variants.len(), plural(s.variants.len()));
+                sayln!("{}", describe_target(&s));
+                sayln!("{}", scenario::Plan::new(&s).render(&s));
             }
             Err(e) => {
                 eprintln!("error: {e}");

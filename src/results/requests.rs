@@ -30,8 +30,9 @@ pub enum Phase {
 /// so reading a million rows allocates nothing per row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestRow<'a> {
-    /// The request's number in its step (each step of a sequential sweep
-    /// starts at 0; each shard too).
+    /// The request's number in the run, from 0: a sequential sweep's steps
+    /// go on numbering where the step before ended (each shard numbers its
+    /// own requests).
     #[serde(default)]
     pub seq: u64,
     pub variant: &'a str,
@@ -114,6 +115,12 @@ pub struct RequestsWriter {
     written: u64,
     error: Option<String>,
     variants: Vec<String>,
+    /// Added to a record's `seq` (which starts from 0 in each step: it
+    /// seeds the request, so every step of a sweep sends the same prompts)
+    /// so that the file numbers the run's requests once.
+    seq_base: u64,
+    /// One past the highest `seq` written.
+    seq_next: u64,
 }
 
 /// Rows are written to the file once this much is formatted.
@@ -129,15 +136,25 @@ impl RequestsWriter {
             written: 0,
             error: None,
             variants,
+            seq_base: 0,
+            seq_next: 0,
         })
+    }
+
+    /// The next step of a sweep begins: its requests are numbered on from
+    /// the last one written.
+    pub fn next_step(&mut self) {
+        self.seq_base = self.seq_next;
     }
 
     /// A finished request; `t0` is the step's start (`intended_ms` is an
     /// offset from it).
     pub fn write(&mut self, r: &RequestRecord, t0: Instant) {
         let class = r.outcome.class();
+        let seq = r.seq + self.seq_base;
+        self.seq_next = self.seq_next.max(seq + 1);
         let row = RequestRow {
-            seq: r.seq,
+            seq,
             variant: self.variants.get(r.variant).map_or("?", String::as_str),
             phase: if r.warmup { Phase::Warmup } else { Phase::Measured },
             intended_ms: ms(r.intended.saturating_duration_since(t0)),
@@ -154,7 +171,7 @@ impl RequestsWriter {
             rate_limited: r.rate_limited,
             prompt_token_source: if r.prompt_from_usage { "usage" } else { "client" },
             cached_tokens: r.cached_tokens,
-            session: r.session.map(|s| s.id),
+            session: r.session.map(|s| s.id + self.seq_base),
             turn: r.session.map(|s| s.turn),
             shard: None,
         };

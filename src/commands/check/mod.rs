@@ -38,10 +38,10 @@ pub async fn run(s: &Scenario, no_request: bool) -> Result<Exit> {
     target.stop().await?;
     let failures = result?;
     if failures > 0 {
-        println!("{failures} check{} failed", if failures == 1 { "" } else { "s" });
+        sayln!("{failures} check{} failed", if failures == 1 { "" } else { "s" });
         Ok(Exit::Failed)
     } else {
-        println!("all checks passed");
+        sayln!("all checks passed");
         Ok(Exit::Ok)
     }
 }
@@ -54,13 +54,13 @@ struct Report {
 
 impl Report {
     fn ok(&self, line: String) {
-        println!("ok    {line}");
+        sayln!("ok    {line}");
     }
     fn warn(&self, line: String) {
-        println!("warn  {line}");
+        sayln!("warn  {line}");
     }
     fn fail(&mut self, line: String) {
-        println!("FAIL  {line}");
+        sayln!("FAIL  {line}");
         self.failures += 1;
     }
 }
@@ -72,19 +72,19 @@ async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> Result<usize> 
                 Some(p) => format!("{}, profile {p:?}", l.base_url_from),
                 None => l.base_url_from.clone(),
             };
-            println!("target: {} (from {from})", ep.base_url);
+            sayln!("target: {} (from {from})", ep.base_url);
             let set = ep.key.is_some();
             if l.api_key_env.is_empty() {
-                println!("key:    none (api_key_env = \"\": the target needs no key)");
+                sayln!("key:    none (api_key_env = \"\": the target needs no key)");
                 None
             } else {
                 let state = if set { "set" } else { "not set: no Authorization header is sent" };
-                println!("key:    ${} {state}", l.api_key_env);
+                sayln!("key:    ${} {state}", l.api_key_env);
                 Some((l.api_key_env.as_str(), set))
             }
         }
         Target::Simulator => {
-            println!("target: the embedded simulator at {}", ep.base_url);
+            sayln!("target: the embedded simulator at {}", ep.base_url);
             None
         }
     };
@@ -189,7 +189,7 @@ async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> Result<usize> 
                 );
             }
         }
-        None => println!("note  the server sent no x-ratelimit-* headers"),
+        None => sayln!("note  the server sent no x-ratelimit-* headers"),
     }
     Ok(r.failures)
 }

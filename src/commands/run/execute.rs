@@ -156,6 +156,9 @@ pub async fn execute_with<B: Backend>(
     }
     let phase = shard.map_or(0.0, |s| s.phase());
     for (k, only) in steps.iter().enumerate() {
+        if k > 0 {
+            csv.next_step();
+        }
         if let Some(i) = only {
             progress.message(&format!("step {}/{}: {}", k + 1, steps.len(), scenario.variants[*i].name));
         }

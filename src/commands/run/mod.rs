@@ -36,7 +36,7 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
     // What this process sends: its shard's part of the plan, with its seed.
     let prepared = Prepared::new(s, args.seed, args.shard)?;
     if args.dry_run {
-        print!("{}", scenario::Plan::new(&prepared.scenario).render(&prepared.scenario));
+        say!("{}", scenario::Plan::new(&prepared.scenario).render(&prepared.scenario));
         return Ok(Exit::Ok);
     }
     crate::client::target::require_key(&prepared.scenario)?;
@@ -55,13 +55,13 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
     };
     let outcome = execute(prepared, opts, stop_rx).await?;
     report::append_step_summary(&outcome.summary);
-    println!("{}", report::Table::for_terminal().render(&outcome.summary));
+    sayln!("{}", report::Table::for_terminal().render(&outcome.summary));
     if let Some(e) = &outcome.write_error {
         eprintln!("error: the results in {} are incomplete: {e}", outcome.dir.display());
         let _ = exit_code(&outcome.summary);
         return Ok(Exit::Failed);
     }
-    println!("results: {}", outcome.dir.display());
+    sayln!("results: {}", outcome.dir.display());
     Ok(exit_code(&outcome.summary))
 }
 

@@ -100,7 +100,7 @@ pub async fn command(args: SearchArgs) -> Result<Exit> {
 
 fn write_outputs(s: &Scenario, root: &ResultsDir, outcome: &SearchOutcome) -> Result<()> {
     let table = render(&outcome.capacity);
-    print!("{table}");
+    say!("{table}");
     let json = serde_json::json!({ "scenario": s.name, "capacity": outcome.capacity });
     root.write("summary.json", serde_json::to_string_pretty(&json).unwrap_or_default().as_bytes())?;
     root.write("summary.md", format!("## llmload search: {}\n\n```text\n{table}```\n", s.name).as_bytes())?;
@@ -108,7 +108,7 @@ fn write_outputs(s: &Scenario, root: &ResultsDir, outcome: &SearchOutcome) -> Re
     root.write("charts/capacity.svg", svg.as_bytes())?;
     root.write("charts/capacity.png", &png)?;
     root.write("report.html", html.as_bytes())?;
-    println!("results: {}", root.path.display());
+    sayln!("results: {}", root.path.display());
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! swept values make one line each.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -44,6 +45,9 @@ pub struct Knee {
     x_desc: String,
     /// One line each: its label and points sorted by x.
     lines: Vec<(String, Vec<(f64, Figures)>)>,
+    /// The x values double (or more) at each step (16, 64, 256): drawn on
+    /// a log axis, where they are evenly spaced.
+    log_x: bool,
 }
 
 impl Knee {
@@ -54,11 +58,13 @@ impl Knee {
         let mut points: Vec<(f64, Figures)> =
             summary.stages.iter().map(|s| (s.level, Figures::from(&s.stats))).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let log_x = geometric(points.iter().map(|p| p.0));
         Ok(Knee {
             name: "stages",
             title: STAGES_TITLE,
             x_desc: format!("load level ({unit})"),
             lines: vec![("all variants".into(), points)],
+            log_x,
         })
     }
 
@@ -89,8 +95,24 @@ impl Knee {
         for ((l, _), short) in lines.iter_mut().zip(style::short_names(&labels, style::LABEL_CHARS)) {
             *l = short;
         }
-        Ok(Knee { name: "sweep", title: SWEEP_TITLE, x_desc: axis.param, lines })
+        let log_x = geometric(axis.points.iter().map(|p| p.0));
+        Ok(Knee { name: "sweep", title: SWEEP_TITLE, x_desc: axis.param, lines, log_x })
     }
+}
+
+/// Whether the distinct values form a geometric series: three or more, all
+/// positive, each step multiplying by at least 1.5 and by about the same
+/// factor (within 25%). 16, 64, 256 are; 1, 2, 3 and 10, 20, 200 are not.
+fn geometric(xs: impl Iterator<Item = f64>) -> bool {
+    let mut xs: Vec<f64> = xs.collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() < 3 || xs[0] <= 0.0 {
+        return false;
+    }
+    let ratios: Vec<f64> = xs.windows(2).map(|w| w[1] / w[0]).collect();
+    let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0f64), |(a, b), r| (a.min(*r), b.max(*r)));
+    lo >= 1.5 && hi / lo <= 1.25
 }
 
 /// The swept parameter drawn on x.
@@ -143,9 +165,15 @@ impl Chart for Knee {
         self.title
     }
     fn caption(&self) -> String {
+        let scale = if self.log_x { " (log scale: the values grow geometrically)" } else { "" };
+        let layers = if self.lines.len() > 1 {
+            " Where lines coincide, each one drawn earlier is wider and shows around the later ones."
+        } else {
+            ""
+        };
         format!(
             "TTFT and e2e latency (p50 solid, p99 dashed; ms from the intended start), ok requests per \
-             second and output tokens per second, against {}.",
+             second and output tokens per second, against {}{scale}.{layers}",
             self.x_desc
         )
     }
@@ -166,32 +194,72 @@ impl Chart for Knee {
         items.push(("lines: p50 solid ●, p99 dashed ▲".into(), None));
         let grid = style::legend(&root, &items)?;
         let panels = grid.split_evenly((2, 2));
-        let lat = |f: &Figures, k: usize, ttft: bool| if ttft { f.ttft[k] } else { f.e2e[k] };
-        self.latency_panel(&panels[0], "Time to first token", "TTFT (ms)", |f, k| lat(f, k, true))?;
-        self.latency_panel(&panels[1], "End-to-end latency", "e2e (ms)", |f, k| lat(f, k, false))?;
-        self.rate_panel(&panels[2], "Throughput", "ok requests/s", |f| f.rps)?;
-        self.rate_panel(&panels[3], "Output tokens", "output tokens/s", |f| f.tps)?;
-        Ok(())
+        // A log axis ticks the values measured (at most 12 of them): its
+        // own ticks would be 10, 20, 50, far from 16, 64, 256.
+        let mut ticks: Vec<f64> = self.lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)).collect();
+        ticks.sort_by(f64::total_cmp);
+        ticks.dedup();
+        let every = ticks.len().div_ceil(12).max(1);
+        let ticks: Vec<f64> = ticks.into_iter().step_by(every).collect();
+        let (lo, hi) = self.x_range();
+        if self.log_x {
+            self.panels(&panels, || (lo..hi).log_scale().with_key_points(ticks.clone()))
+        } else {
+            self.panels(&panels, || lo..hi)
+        }
     }
 }
 
+/// A chart of the knee's panels, on x coordinates `X` (linear or log).
+type Panel<'a, DB, X> = ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>;
+
 impl Knee {
-    fn x_range(&self) -> std::ops::Range<f64> {
+    /// The x range with a margin around the points: 5% of the span on a
+    /// linear axis, a fifth of the first and last steps' factors on a log one.
+    fn x_range(&self) -> (f64, f64) {
         let xs = self.lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0));
         let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        if self.log_x {
+            let f = (hi / lo).powf(0.05);
+            return (lo / f, hi * f);
+        }
         let pad = ((hi - lo) * 0.05).max(0.5);
-        (lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY })..hi + pad
+        ((lo - pad).max(if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY }), hi + pad)
     }
 
-    fn frame<'a, DB: DrawingBackend>(
+    fn panels<DB: DrawingBackend, X: AsRangedCoord<Value = f64>>(
+        &self,
+        panels: &[DrawingArea<DB, Shift>],
+        x: impl Fn() -> X,
+    ) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+        X::CoordDescType: ValueFormatter<f64>,
+    {
+        let lat = |f: &Figures, k: usize, ttft: bool| if ttft { f.ttft[k] } else { f.e2e[k] };
+        let chart =
+            |i: usize, title: &str, y_desc: &str, ymax: f64| self.frame(&panels[i], title, y_desc, ymax, x());
+        let ymax = |get: &dyn Fn(&Figures) -> Option<f64>| {
+            self.lines.iter().flat_map(|(_, p)| p.iter().filter_map(|(_, f)| get(f))).fold(0.0, f64::max)
+        };
+        let (ttft, e2e) = (|f: &Figures, k| lat(f, k, true), |f: &Figures, k| lat(f, k, false));
+        self.latency_panel(chart(0, "Time to first token", "TTFT (ms)", ymax(&|f| ttft(f, 1)))?, ttft)?;
+        self.latency_panel(chart(1, "End-to-end latency", "e2e (ms)", ymax(&|f| e2e(f, 1)))?, e2e)?;
+        self.rate_panel(chart(2, "Throughput", "ok requests/s", ymax(&|f| Some(f.rps)))?, |f| f.rps)?;
+        self.rate_panel(chart(3, "Output tokens", "output tokens/s", ymax(&|f| Some(f.tps)))?, |f| f.tps)
+    }
+
+    fn frame<'a, DB: DrawingBackend, X: AsRangedCoord<Value = f64>>(
         &self,
         area: &'a DrawingArea<DB, Shift>,
         title: &str,
         y_desc: &str,
         ymax: f64,
-    ) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>>
+        x: X,
+    ) -> anyhow::Result<Panel<'a, DB, X::CoordDescType>>
     where
         DB::ErrorType: 'static,
+        X::CoordDescType: ValueFormatter<f64>,
     {
         let mut chart = ChartBuilder::on(area)
             .caption(title, font(15))
@@ -199,53 +267,55 @@ impl Knee {
             .margin_right(20)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(self.x_range(), 0f64..style::nice_max(ymax))?;
-        style::axes(&mut chart, self.x_desc.as_str(), y_desc)?;
+            .build_cartesian_2d(x, 0f64..style::nice_max(ymax))?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_desc.as_str())
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| style::number(*x))
+            .y_label_formatter(&|y| style::number(*y))
+            .label_style(style::label_font())
+            .axis_desc_style(style::label_font())
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
         Ok(chart)
     }
 
-    fn latency_panel<DB: DrawingBackend>(
+    fn latency_panel<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
         &self,
-        area: &DrawingArea<DB, Shift>,
-        title: &str,
-        y_desc: &str,
+        mut chart: Panel<'_, DB, X>,
         get: impl Fn(&Figures, usize) -> Option<f64>,
     ) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static,
     {
-        let ymax =
-            self.lines.iter().flat_map(|(_, p)| p.iter().filter_map(|(_, f)| get(f, 1))).fold(0.0, f64::max);
-        let mut chart = self.frame(area, title, y_desc, ymax)?;
+        let n = self.lines.len();
         for (i, (_, pts)) in self.lines.iter().enumerate() {
-            let c = color(i);
+            let (c, w) = (color(i), style::layer_width(i, n));
             let p50: Vec<(f64, f64)> = pts.iter().filter_map(|(x, f)| Some((*x, get(f, 0)?))).collect();
             let p99: Vec<(f64, f64)> = pts.iter().filter_map(|(x, f)| Some((*x, get(f, 1)?))).collect();
-            chart.draw_series(LineSeries::new(p50.iter().copied(), c.stroke_width(2)))?;
-            chart.draw_series(p50.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
-            chart.draw_series(DashedLineSeries::new(p99.iter().copied(), 8, 5, c.stroke_width(2)))?;
-            chart.draw_series(p99.iter().map(|p| TriangleMarker::new(*p, 5, c.filled())))?;
+            chart.draw_series(LineSeries::new(p50.iter().copied(), c.stroke_width(w)))?;
+            chart.draw_series(p50.iter().map(|p| Circle::new(*p, 2 + w, c.filled())))?;
+            chart.draw_series(DashedLineSeries::new(p99.iter().copied(), 8, 5, c.stroke_width(w)))?;
+            chart.draw_series(p99.iter().map(|p| TriangleMarker::new(*p, 3 + w, c.filled())))?;
         }
         Ok(())
     }
 
-    fn rate_panel<DB: DrawingBackend>(
+    fn rate_panel<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
         &self,
-        area: &DrawingArea<DB, Shift>,
-        title: &str,
-        y_desc: &str,
+        mut chart: Panel<'_, DB, X>,
         get: impl Fn(&Figures) -> f64,
     ) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static,
     {
-        let ymax = self.lines.iter().flat_map(|(_, p)| p.iter().map(|(_, f)| get(f))).fold(0.0, f64::max);
-        let mut chart = self.frame(area, title, y_desc, ymax)?;
+        let n = self.lines.len();
         for (i, (_, pts)) in self.lines.iter().enumerate() {
-            let c = color(i);
+            let (c, w) = (color(i), style::layer_width(i, n));
             let line: Vec<(f64, f64)> = pts.iter().map(|(x, f)| (*x, get(f))).collect();
-            chart.draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))?;
-            chart.draw_series(line.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
+            chart.draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(w)))?;
+            chart.draw_series(line.iter().map(|p| Circle::new(*p, 2 + w, c.filled())))?;
         }
         Ok(())
     }
@@ -291,5 +361,18 @@ mod sweep_tests {
         let lonely = [swept("a", &[("n", json!(1))]), swept("b", &[("n", json!(2))])];
         assert_eq!(sweep_axis(&lonely), None);
         assert_eq!(sweep_axis(&[]), None);
+    }
+
+    #[test]
+    fn values_that_multiply_at_each_step_are_drawn_on_a_log_axis() {
+        let g = |xs: &[f64]| geometric(xs.iter().copied());
+        assert!(g(&[16.0, 64.0, 256.0]));
+        assert!(g(&[256.0, 16.0, 64.0, 64.0]), "order and repeats do not matter");
+        assert!(g(&[1.0, 2.0, 4.0, 8.0, 16.0]));
+        assert!(g(&[10.0, 100.0, 1000.0]));
+        assert!(!g(&[1.0, 2.0, 3.0]), "arithmetic");
+        assert!(!g(&[10.0, 20.0, 200.0]), "uneven factors");
+        assert!(!g(&[64.0, 1024.0]), "two values: nothing to space");
+        assert!(!g(&[0.0, 1.0, 2.0, 4.0]), "zero has no log");
     }
 }

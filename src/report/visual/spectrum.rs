@@ -65,7 +65,8 @@ impl Chart for Spectrum {
     fn caption(&self) -> String {
         "Latency (ms, from the intended start) at each percentile, per variant; the x axis spaces \
          90%, 99%, 99.9% and 99.99% evenly, so the tail is visible. Non-streamed variants have no \
-         TTFT curve (their TTFT is their e2e)."
+         TTFT curve (their TTFT is their e2e). Where curves coincide, each one drawn earlier is \
+         wider and shows around the later ones."
             .into()
     }
 
@@ -113,9 +114,13 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let mut any = false;
-    for (i, _, points) in series {
+    let n = series.clone().count();
+    for (k, (i, _, points)) in series.enumerate() {
         any |= !points.is_empty();
-        chart.draw_series(LineSeries::new(points.iter().copied(), color(i).stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(
+            points.iter().copied(),
+            color(i).stroke_width(style::layer_width(k, n)),
+        ))?;
     }
     if !any {
         area.draw(&Text::new("no streamed variant", (100, 100), font(14)))?;

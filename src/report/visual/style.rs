@@ -59,6 +59,13 @@ pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// The stroke width of series `i` of `n` drawn in order: each one drawn
+/// earlier is wider, so that where series coincide (equal latency) every
+/// colour still shows, as a band around the ones drawn after it.
+pub fn layer_width(i: usize, n: usize) -> u32 {
+    2 + 2 * n.saturating_sub(i + 1).min(5) as u32
+}
+
 /// Errors are red crosses whatever their variant, so they stand out.
 pub const ERROR_RED: RGBColor = RGBColor(200, 0, 0);
 
