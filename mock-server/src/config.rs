@@ -25,7 +25,7 @@ pub const DEFAULT_CONTEXT_WINDOW: u32 = 8192;
 pub(crate) const MAX_P99_OVER_MEAN: f64 = 14.9;
 
 /// How inter-token gaps are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum ItlDistribution {
     /// `itl * max(0, 1 + jitter * Z)`, Z ~ N(0,1); exact when `jitter` is 0.
     #[default]
@@ -35,6 +35,22 @@ pub enum ItlDistribution {
     /// Lognormal with mean `itl` and 99th percentile `p99` (`itl < p99 <= 14.9 × itl`):
     /// mostly steady, with the long right tail real servers show.
     LogNormal { p99: Duration },
+    /// Drawn from these quantiles (`(q, gap)`: q from 0 to 1, both
+    /// increasing), linearly between them: any measured shape, as
+    /// `llmload calibrate` fits it. `itl` is then their mean.
+    Empirical(std::sync::Arc<[(f64, Duration)]>),
+}
+
+impl ItlDistribution {
+    /// The mean of an empirical distribution: each segment's midpoint
+    /// weighted by its share of probability.
+    pub fn empirical_mean(points: &[(f64, Duration)]) -> Duration {
+        let secs: f64 = points
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[0].1.as_secs_f64() + w[1].1.as_secs_f64()) / 2.0)
+            .sum();
+        Duration::from_secs_f64(secs.max(0.0))
+    }
 }
 
 /// How many tokens a sequence would produce if `max_tokens` did not stop it first.

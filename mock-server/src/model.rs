@@ -30,7 +30,7 @@ impl Model {
             context_window: p.context_window,
             ttft: DurationDist::normal(p.ttft, p.jitter),
             ttft_per_prompt_token: p.ttft_per_prompt_token,
-            itl: DurationDist::itl(p.itl, p.jitter, p.itl_distribution),
+            itl: DurationDist::itl(p.itl, p.jitter, &p.itl_distribution),
             itl_per_sequence: p.itl_per_sequence,
             length: LengthDist::new(p.output_length),
             pool: Pool::new(p.max_sequences),

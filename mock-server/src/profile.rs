@@ -79,9 +79,13 @@ profile_tables! {
         /// Normal spread as a fraction of the mean (TTFT, and ITL when normal). Default 0.
         #[serde(default)]
         jitter: Option<f64>,
-        /// "normal" (default), "constant" or "lognormal".
+        /// "normal" (default), "constant", "lognormal" or "empirical".
         #[serde(default)]
         itl_distribution: Option<ItlKind>,
+        /// The ITL's quantiles, `[{ q = 0.0, itl = "4ms" }, ..., { q = 1.0, itl = "30ms" }]`;
+        /// required by, and only allowed with, "empirical".
+        #[serde(default)]
+        itl_quantiles: Option<Vec<QuantilePoint>>,
         /// 99th percentile of the ITL; required by, and only allowed with, "lognormal".
         #[serde(default, deserialize_with = "duration_opt")]
         itl_p99: Option<Duration>,
@@ -123,6 +127,20 @@ pub enum ItlKind {
     Normal,
     Constant,
     Lognormal,
+    Empirical,
+}
+
+/// One point of `itl_quantiles`: the gap at quantile `q`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantilePoint {
+    pub q: f64,
+    #[serde(deserialize_with = "duration")]
+    pub itl: Duration,
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_opt(d)?.ok_or_else(|| serde::de::Error::custom("expected a duration"))
 }
 
 /// `[rate_limits]`: per API key and model. Each key inherits separately.
@@ -342,10 +360,36 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
         ItlDistribution::Normal => ItlKind::Normal,
         ItlDistribution::Constant => ItlKind::Constant,
         ItlDistribution::LogNormal { .. } => ItlKind::Lognormal,
+        ItlDistribution::Empirical(_) => ItlKind::Empirical,
     });
+    let mut itl = t.itl.unwrap_or(base.itl);
     let itl_distribution = match kind {
-        ItlKind::Normal | ItlKind::Constant if t.itl_p99.is_some() => {
+        ItlKind::Normal | ItlKind::Constant | ItlKind::Lognormal if t.itl_quantiles.is_some() => {
+            return Err(error(
+                &key(at, &["itl_quantiles"]),
+                "is only used with itl_distribution = \"empirical\"",
+            ));
+        }
+        ItlKind::Normal | ItlKind::Constant | ItlKind::Empirical if t.itl_p99.is_some() => {
             return Err(error(&key(at, &["itl_p99"]), "is only used with itl_distribution = \"lognormal\""));
+        }
+        ItlKind::Empirical => {
+            if t.itl.is_some() {
+                let message = "is the mean of itl_quantiles with itl_distribution = \"empirical\": give only the quantiles";
+                return Err(error(&key(at, &["itl"]), message));
+            }
+            let points = match (&t.itl_quantiles, &base.itl_distribution) {
+                (Some(points), _) => quantiles(points, &key(at, &["itl_quantiles"]))?,
+                (None, ItlDistribution::Empirical(points)) => points.clone(),
+                (None, _) => {
+                    return Err(error(
+                        &key(at, &["itl_quantiles"]),
+                        "is required with itl_distribution = \"empirical\" ([{ q = 0.0, itl = \"4ms\" }, ..., { q = 1.0, itl = \"30ms\" }])",
+                    ));
+                }
+            };
+            itl = ItlDistribution::empirical_mean(&points);
+            ItlDistribution::Empirical(points)
         }
         ItlKind::Normal => ItlDistribution::Normal,
         ItlKind::Constant => ItlDistribution::Constant,
@@ -427,7 +471,7 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
     let profile = ModelProfile {
         context_window,
         ttft: t.ttft.unwrap_or(base.ttft),
-        itl: t.itl.unwrap_or(base.itl),
+        itl,
         jitter,
         ttft_per_prompt_token,
         prefix_cache_tokens,
@@ -442,6 +486,27 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
     // the same for a profile built by hand.
     profile.check().map_err(|Invalid { key: k, message }| error(&key(at, k), message))?;
     Ok(profile)
+}
+
+/// `itl_quantiles` checked: 2 to 101 points, q from 0 to 1 strictly
+/// increasing, the gaps never decreasing.
+fn quantiles(points: &[QuantilePoint], at: &[String]) -> Result<std::sync::Arc<[(f64, Duration)]>, ProfileError> {
+    let bad = |message: String| Err(error(at, message));
+    if !(2..=101).contains(&points.len()) {
+        return bad(format!("must have 2 to 101 points, got {}", points.len()));
+    }
+    if points[0].q != 0.0 || points[points.len() - 1].q != 1.0 {
+        return bad("must start at q = 0.0 and end at q = 1.0".into());
+    }
+    for w in points.windows(2) {
+        if !(w[1].q > w[0].q) {
+            return bad(format!("q must increase: {} then {}", w[0].q, w[1].q));
+        }
+        if w[1].itl < w[0].itl {
+            return bad(format!("the gaps must not decrease: {:?} at q = {} then {:?}", w[0].itl, w[0].q, w[1].itl));
+        }
+    }
+    Ok(points.iter().map(|p| (p.q, p.itl)).collect())
 }
 
 /// A whole number within `min..=max` (min >= 0).

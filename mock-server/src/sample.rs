@@ -16,7 +16,7 @@ use crate::config::{ItlDistribution, MAX_DURATION, MAX_OUTPUT_TOKENS, OutputLeng
 const Z99: f64 = 2.326_347_874_040_840_8;
 
 /// A distribution of durations.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum DurationDist {
     Exact(Duration),
     /// `mean * max(0, 1 + spread * Z)`.
@@ -25,6 +25,9 @@ pub(crate) enum DurationDist {
         spread: f64,
     },
     LogNormal(LogNormal<f64>),
+    /// Quantiles `(q, seconds)` from q = 0 to 1: the inverse CDF, linear
+    /// between them.
+    Empirical(std::sync::Arc<[(f64, f64)]>),
 }
 
 impl DurationDist {
@@ -33,8 +36,8 @@ impl DurationDist {
         if jitter == 0.0 { Self::Exact(mean) } else { Self::Normal { mean, spread: jitter } }
     }
 
-    pub(crate) fn itl(itl: Duration, jitter: f64, distribution: ItlDistribution) -> Self {
-        match distribution {
+    pub(crate) fn itl(itl: Duration, jitter: f64, distribution: &ItlDistribution) -> Self {
+        match *distribution {
             ItlDistribution::Normal => Self::normal(itl, jitter),
             ItlDistribution::Constant => Self::Exact(itl),
             ItlDistribution::LogNormal { p99 } => {
@@ -43,6 +46,9 @@ impl DurationDist {
                     // Validation rules this out; exact is the harmless reading.
                     None => Self::Exact(itl),
                 }
+            }
+            ItlDistribution::Empirical(ref points) => {
+                Self::Empirical(points.iter().map(|(q, d)| (*q, d.as_secs_f64())).collect())
             }
         }
     }
@@ -55,6 +61,14 @@ impl DurationDist {
                 mean.as_secs_f64() * (1.0 + spread * z).max(0.0)
             }
             Self::LogNormal(d) => rng.sample(d),
+            Self::Empirical(ref points) => {
+                let u: f64 = rng.random();
+                // The segment holding u: points are few (at most 101).
+                let i = points.partition_point(|p| p.0 <= u).clamp(1, points.len() - 1);
+                let ((q0, v0), (q1, v1)) = (points[i - 1], points[i]);
+                let at = if q1 > q0 { (u - q0) / (q1 - q0) } else { 0.0 };
+                v0 + (v1 - v0) * at.clamp(0.0, 1.0)
+            }
         };
         // Capped, so that an absurd spread is a long wait and not an overflow.
         Duration::try_from_secs_f64(secs).map_or(MAX_DURATION, |d| d.min(MAX_DURATION))
@@ -126,7 +140,7 @@ mod tests {
         let d = DurationDist::itl(
             Duration::from_millis(20),
             0.0,
-            ItlDistribution::LogNormal { p99: Duration::from_millis(60) },
+            &ItlDistribution::LogNormal { p99: Duration::from_millis(60) },
         );
         let v = draws(d, 200_000);
         let mean = v.iter().sum::<f64>() / v.len() as f64;
@@ -136,8 +150,26 @@ mod tests {
     }
 
     #[test]
+    fn empirical_draws_follow_the_quantiles() {
+        let ms = Duration::from_millis;
+        let points: std::sync::Arc<[(f64, Duration)]> =
+            vec![(0.0, ms(4)), (0.5, ms(8)), (0.9, ms(10)), (0.99, ms(30)), (1.0, ms(60))].into();
+        let d = DurationDist::itl(ms(0), 0.0, &ItlDistribution::Empirical(points.clone()));
+        let v = draws(d, 200_000);
+        for (q, want) in [(0.25, 6.0), (0.5, 8.0), (0.7, 9.0), (0.95, 10.0 + 20.0 * 5.0 / 9.0), (0.995, 45.0)] {
+            let got = v[(v.len() as f64 * q) as usize];
+            // The tail is steep (3 ms per 0.1% at q 0.995): allow for sampling.
+            assert!((got - want).abs() < want * 0.04, "q{q}: {got} ms, want {want}");
+        }
+        assert!(v[0] >= 4.0 && v[v.len() - 1] <= 60.0);
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let said = ItlDistribution::empirical_mean(&points).as_secs_f64() * 1e3;
+        assert!((mean - said).abs() < 0.05, "mean {mean} against {said}");
+    }
+
+    #[test]
     fn exact_and_constant_draw_nothing() {
-        let d = DurationDist::itl(Duration::from_millis(7), 0.5, ItlDistribution::Constant);
+        let d = DurationDist::itl(Duration::from_millis(7), 0.5, &ItlDistribution::Constant);
         assert!(draws(d, 10).iter().all(|&ms| ms == 7.0));
         let d = DurationDist::normal(Duration::from_millis(7), 0.0);
         assert!(draws(d, 10).iter().all(|&ms| ms == 7.0));

@@ -53,7 +53,7 @@ impl Schedule {
         let ttft = model.ttft.sample(&mut rng) + model.prefill(prompt_tokens);
         Self {
             next: start + ttft,
-            itl: model.itl,
+            itl: model.itl.clone(),
             per_sequence: model.itl_per_sequence,
             pool: model.pool.clone(),
             rng,

@@ -208,6 +208,7 @@ impl OpenAiBackend {
             }
         };
         rec.headers = Some(Instant::now());
+        rec.ratelimit = retry::limits(resp.headers());
         let status = resp.status();
         if status.is_success() {
             let idle = self.policy.limit(self.policy.client.idle_timeout);

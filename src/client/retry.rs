@@ -62,6 +62,15 @@ pub fn server_hint(headers: &HeaderMap) -> Option<Duration> {
     }
 }
 
+/// The limits the server announces: `x-ratelimit-limit-requests` and
+/// `x-ratelimit-limit-tokens` (OpenAI's, per minute), when sent.
+pub fn limits(headers: &HeaderMap) -> [Option<u64>; 2] {
+    ["requests", "tokens"].map(|kind| {
+        let v = headers.get(format!("x-ratelimit-limit-{kind}"))?;
+        v.to_str().ok()?.trim().parse().ok()
+    })
+}
+
 fn finite_secs(s: f64) -> Option<Duration> {
     (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s.min(86_400.0)))
 }

@@ -160,6 +160,9 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// 429 responses seen, including ones a later retry got past.
     pub rate_limited: u32,
+    /// The server's `x-ratelimit-limit-requests` and `-tokens` headers on
+    /// the last answer, when it sent them.
+    pub ratelimit: [Option<u64>; 2],
     /// Times it was sent again on a fresh connection because the reused one
     /// had been closed by the server before any answer.
     pub reconnects: u32,
@@ -222,6 +225,7 @@ impl RequestRecord {
             cost_usd: None,
             attempts: 1,
             rate_limited: 0,
+            ratelimit: [None, None],
             reconnects: 0,
         }
     }

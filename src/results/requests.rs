@@ -75,6 +75,27 @@ pub struct RequestRow<'a> {
     pub session: Option<u64>,
     #[serde(default)]
     pub turn: Option<u32>,
+    /// The model the variant sends to. Empty in files written before it.
+    #[serde(default)]
+    pub model: &'a str,
+    /// The load stage the request was intended in, from 1 (warm-up counts
+    /// as the first stage's), and that stage's level (users, or requests/s).
+    #[serde(default)]
+    pub stage: Option<u32>,
+    #[serde(default)]
+    pub level: Option<f64>,
+    /// The mean and the longest gap between the request's content events
+    /// (a streamed answer of two events or more; empty otherwise).
+    #[serde(default)]
+    pub itl_mean_ms: Option<f64>,
+    #[serde(default)]
+    pub itl_max_ms: Option<f64>,
+    /// The limits the server's `x-ratelimit-limit-requests` and
+    /// `x-ratelimit-limit-tokens` headers gave on this answer, when sent.
+    #[serde(default)]
+    pub ratelimit_requests: Option<u64>,
+    #[serde(default)]
+    pub ratelimit_tokens: Option<u64>,
     /// In a merged directory: the 1-based position of the shard's directory
     /// in the `report` arguments (`seq` repeats across shards). No column
     /// in a single run's file.
@@ -115,6 +136,9 @@ pub struct RequestsWriter {
     written: u64,
     error: Option<String>,
     variants: Vec<String>,
+    /// Each variant's model, and each stage's level (`describe`).
+    models: Vec<String>,
+    levels: Vec<f64>,
     /// Added to a record's `seq` (which starts from 0 in each step: it
     /// seeds the request, so every step of a sweep sends the same prompts)
     /// so that the file numbers the run's requests once.
@@ -136,9 +160,18 @@ impl RequestsWriter {
             written: 0,
             error: None,
             variants,
+            models: Vec::new(),
+            levels: Vec::new(),
             seq_base: 0,
             seq_next: 0,
         })
+    }
+
+    /// The model of each variant and the level of each stage, for the
+    /// `model` and `level` columns.
+    pub fn describe(mut self, models: Vec<String>, levels: Vec<f64>) -> Self {
+        (self.models, self.levels) = (models, levels);
+        self
     }
 
     /// The next step of a sweep begins: its requests are numbered on from
@@ -173,6 +206,14 @@ impl RequestsWriter {
             cached_tokens: r.cached_tokens,
             session: r.session.map(|s| s.id + self.seq_base),
             turn: r.session.map(|s| s.turn),
+            model: self.models.get(r.variant).map_or("", String::as_str),
+            stage: u32::try_from(r.stage + 1).ok(),
+            level: self.levels.get(r.stage).copied(),
+            itl_mean_ms: (!r.itl.is_empty())
+                .then(|| ms(r.itl.iter().sum::<std::time::Duration>() / r.itl.len() as u32)),
+            itl_max_ms: r.itl.iter().max().copied().map(ms),
+            ratelimit_requests: r.ratelimit[0],
+            ratelimit_tokens: r.ratelimit[1],
             shard: None,
         };
         // Fields borrowed apart: the row borrows the names, the writer is mutable.
@@ -242,7 +283,7 @@ impl RequestsWriter {
 
 /// The columns as this version writes them, in order (the `shard` column
 /// follows in a merged directory).
-pub const COLUMNS: [&str; 19] = [
+pub const COLUMNS: [&str; 26] = [
     "seq",
     "variant",
     "phase",
@@ -262,6 +303,13 @@ pub const COLUMNS: [&str; 19] = [
     "cached_tokens",
     "session",
     "turn",
+    "model",
+    "stage",
+    "level",
+    "itl_mean_ms",
+    "itl_max_ms",
+    "ratelimit_requests",
+    "ratelimit_tokens",
 ];
 
 /// Columns every requests.csv has had; the others default when absent.
@@ -303,8 +351,9 @@ impl RequestsReader {
             let rest: Vec<&str> = headers.iter().skip(n).collect();
             (ours && (rest.is_empty() || rest == ["shard"])).then_some(n)
         };
-        // This version's, then before `cached_tokens`, then before `prompt_token_source`.
-        let positional = [COLUMNS.len(), 16, 15].into_iter().find_map(layout);
+        // This version's, then before `model`, before `cached_tokens`, and
+        // before `prompt_token_source`.
+        let positional = [COLUMNS.len(), 19, 16, 15].into_iter().find_map(layout);
         let record = csv::ByteRecord::new();
         let byte_headers = headers.as_byte_record().clone();
         Ok(RequestsReader { rdr, headers, byte_headers, record, phase, positional, path: path.to_owned() })
@@ -445,6 +494,13 @@ fn decode(r: &csv::ByteRecord, n: usize) -> Result<RequestRow<'_>, (usize, &'sta
         cached_tokens: if n > 16 { int(r, 16)? } else { None },
         session: if n > 17 { int(r, 17)? } else { None },
         turn: if n > 18 { int(r, 18)? } else { None },
+        model: if n > 19 { text(19)? } else { "" },
+        stage: if n > 20 { int(r, 20)? } else { None },
+        level: if n > 21 { num(r, 21)? } else { None },
+        itl_mean_ms: if n > 22 { num(r, 22)? } else { None },
+        itl_max_ms: if n > 23 { num(r, 23)? } else { None },
+        ratelimit_requests: if n > 24 { int(r, 24)? } else { None },
+        ratelimit_tokens: if n > 25 { int(r, 25)? } else { None },
         shard: int(r, n)?,
     })
 }
@@ -455,7 +511,7 @@ mod tests {
 
     const HEADER: &str = "seq,variant,phase,intended_ms,queue_delay_ms,ttft_ms,e2e_ms,prompt_tokens,\
 output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,prompt_token_source,\
-cached_tokens,session,turn\n";
+cached_tokens,session,turn,model,stage,level,itl_mean_ms,itl_max_ms,ratelimit_requests,ratelimit_tokens\n";
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
@@ -487,6 +543,13 @@ cached_tokens,session,turn\n";
             cached_tokens: Some(32),
             session: Some(7),
             turn: Some(2),
+            model: "gpt-4o-mini",
+            stage: Some(2),
+            level: Some(1.5),
+            itl_mean_ms: Some(10.25),
+            itl_max_ms: Some(31.0),
+            ratelimit_requests: Some(500),
+            ratelimit_tokens: None,
             shard: None,
         };
         let mut w = RequestsWriter::create(&path, vec![]).unwrap();

@@ -79,6 +79,18 @@ fn models_inherit_key_by_key() {
 }
 
 #[test]
+fn an_empirical_itl_is_its_quantiles_and_their_mean_is_the_itl() {
+    let c = from(
+        "itl_distribution = \"empirical\"\nitl_quantiles = [{ q = 0.0, itl = \"2ms\" }, { q = 0.5, itl = \"4ms\" }, { q = 1.0, itl = \"10ms\" }]\n[models.m]\nttft = \"1ms\"\n",
+    )
+    .expect("valid");
+    let m = &c.models["m"];
+    assert!(matches!(&m.itl_distribution, ItlDistribution::Empirical(p) if p.len() == 3), "inherited");
+    // (2 + 4) / 2 × 0.5 + (4 + 10) / 2 × 0.5 = 5 ms.
+    assert_eq!(m.itl, Duration::from_millis(5));
+}
+
+#[test]
 fn value_errors_name_the_key_and_what_is_allowed() {
     let cases: &[(&str, &[&str], &str)] = &[
         ("jitter = -1", &["jitter"], "from 0 to 5"),
@@ -103,6 +115,23 @@ fn value_errors_name_the_key_and_what_is_allowed() {
             "at most",
         ),
         ("[models.big.faults]\nhttp_503 = -0.1", &["models", "big", "faults", "http_503"], "probability"),
+        ("itl_distribution = \"empirical\"", &["itl_quantiles"], "required"),
+        ("itl_quantiles = [{ q = 0.0, itl = \"1ms\" }, { q = 1.0, itl = \"2ms\" }]", &["itl_quantiles"], "only used with"),
+        (
+            "itl_distribution = \"empirical\"\nitl = \"3ms\"\nitl_quantiles = [{ q = 0.0, itl = \"1ms\" }, { q = 1.0, itl = \"2ms\" }]",
+            &["itl"],
+            "mean of itl_quantiles",
+        ),
+        (
+            "itl_distribution = \"empirical\"\nitl_quantiles = [{ q = 0.1, itl = \"1ms\" }, { q = 1.0, itl = \"2ms\" }]",
+            &["itl_quantiles"],
+            "start at q = 0.0",
+        ),
+        (
+            "itl_distribution = \"empirical\"\nitl_quantiles = [{ q = 0.0, itl = \"3ms\" }, { q = 0.5, itl = \"2ms\" }, { q = 1.0, itl = \"4ms\" }]",
+            &["itl_quantiles"],
+            "must not decrease",
+        ),
     ];
     for (text, path, words) in cases {
         let e = err(text);

@@ -124,7 +124,9 @@ pub async fn execute_with<B: Backend>(
     let reuse = if opts.force { Reuse::Replace } else { Reuse::Empty };
     let dir = ResultsDir::create(opts.out.as_deref(), &opts.reports_root, &scenario.name, now, reuse)?;
     let names: Vec<String> = scenario.variants.iter().map(|v| v.name.clone()).collect();
-    let mut csv = dir.requests_writer(names)?;
+    let models = scenario.variants.iter().map(|v| v.model.clone()).collect();
+    let levels = scenario.load.stages.iter().map(|s| s.level).collect();
+    let mut csv = dir.requests_writer(names)?.describe(models, levels);
     let mut info = RunInfo::new(&scenario, base_url, now);
     info.shard = shard.map(|s| results::ShardInfo { index: s.index, count: s.count, scenario_seed });
     info.start_at = opts.start_at.map(results::rfc3339);
