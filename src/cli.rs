@@ -85,6 +85,12 @@ pub enum Command {
     /// metric's change and whether it is a regression beyond run-to-run noise.
     #[command(long_about = COMPARE_ABOUT)]
     Compare(CompareArgs),
+    /// Fit a simulator profile from results directories of live runs: TTFT
+    /// against prompt tokens, the ITL distribution, output lengths, errors,
+    /// rate limits and, from several load levels, the capacity; each with
+    /// how well it fits. `run --simulator PROFILE.toml` then replays the
+    /// scenario against it.
+    Calibrate(CalibrateArgs),
 }
 
 const COMPARE_ABOUT: &str = "\
@@ -133,6 +139,18 @@ pub struct CheckArgs {
     pub no_request: bool,
 }
 
+/// `llmload calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Results directories of live runs (this version's format), e.g. one
+    /// run with stages, or the probes of a capacity search.
+    #[arg(required = true, value_name = "RESULTS_DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the fitted simulator profile (TOML).
+    #[arg(long, value_name = "PROFILE.toml")]
+    pub out: PathBuf,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario file (TOML).
@@ -141,6 +159,11 @@ pub struct RunArgs {
     /// scenario defines profiles and no `default_profile`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Run against the embedded simulator with this profile (the simulator's
+    /// TOML, such as `llmload calibrate` fits from a live run), whatever
+    /// target the scenario names: the same scenario, replayed for free.
+    #[arg(long, value_name = "PROFILE.toml", conflicts_with = "profile")]
+    pub simulator: Option<PathBuf>,
     #[command(flatten)]
     pub cost: CostArgs,
     /// Results directory [default: reports/<scenario name>/<UTC timestamp>].

@@ -15,10 +15,12 @@
 //!   shards merge here;
 //! - `report`: every output format, rendered from typed values;
 //! - `compare`: a candidate run judged against a baseline;
+//! - `calibrate`: a simulator profile fitted from live runs;
 //! - `progress`: what the user sees while a run goes on;
 //! - `commands`: one module per command of the command line (`cli`), and
 //!   the exit code of each outcome (`error`).
 
+pub mod calibrate;
 pub mod capacity;
 pub mod cli;
 pub mod client;

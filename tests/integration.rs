@@ -32,6 +32,7 @@
 mod util;
 
 mod bad_input;
+mod calibrate;
 mod choices;
 mod cli;
 mod client;

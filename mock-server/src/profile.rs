@@ -490,7 +490,10 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
 
 /// `itl_quantiles` checked: 2 to 101 points, q from 0 to 1 strictly
 /// increasing, the gaps never decreasing.
-fn quantiles(points: &[QuantilePoint], at: &[String]) -> Result<std::sync::Arc<[(f64, Duration)]>, ProfileError> {
+fn quantiles(
+    points: &[QuantilePoint],
+    at: &[String],
+) -> Result<std::sync::Arc<[(f64, Duration)]>, ProfileError> {
     let bad = |message: String| Err(error(at, message));
     if !(2..=101).contains(&points.len()) {
         return bad(format!("must have 2 to 101 points, got {}", points.len()));
@@ -499,11 +502,14 @@ fn quantiles(points: &[QuantilePoint], at: &[String]) -> Result<std::sync::Arc<[
         return bad("must start at q = 0.0 and end at q = 1.0".into());
     }
     for w in points.windows(2) {
-        if !(w[1].q > w[0].q) {
+        if w[1].q.partial_cmp(&w[0].q) != Some(std::cmp::Ordering::Greater) {
             return bad(format!("q must increase: {} then {}", w[0].q, w[1].q));
         }
         if w[1].itl < w[0].itl {
-            return bad(format!("the gaps must not decrease: {:?} at q = {} then {:?}", w[0].itl, w[0].q, w[1].itl));
+            return bad(format!(
+                "the gaps must not decrease: {:?} at q = {} then {:?}",
+                w[0].itl, w[0].q, w[1].itl
+            ));
         }
     }
     Ok(points.iter().map(|p| (p.q, p.itl)).collect())

@@ -156,7 +156,8 @@ mod tests {
             vec![(0.0, ms(4)), (0.5, ms(8)), (0.9, ms(10)), (0.99, ms(30)), (1.0, ms(60))].into();
         let d = DurationDist::itl(ms(0), 0.0, &ItlDistribution::Empirical(points.clone()));
         let v = draws(d, 200_000);
-        for (q, want) in [(0.25, 6.0), (0.5, 8.0), (0.7, 9.0), (0.95, 10.0 + 20.0 * 5.0 / 9.0), (0.995, 45.0)] {
+        for (q, want) in [(0.25, 6.0), (0.5, 8.0), (0.7, 9.0), (0.95, 10.0 + 20.0 * 5.0 / 9.0), (0.995, 45.0)]
+        {
             let got = v[(v.len() as f64 * q) as usize];
             // The tail is steep (3 ms per 0.1% at q 0.995): allow for sampling.
             assert!((got - want).abs() < want * 0.04, "q{q}: {got} ms, want {want}");

@@ -21,6 +21,7 @@ macro_rules! sayln {
     }};
 }
 
+mod calibrate;
 pub mod check;
 mod compare;
 mod docs;
@@ -50,6 +51,7 @@ pub async fn main(cli: Cli) -> Exit {
         Command::Report(args) => report::command(args),
         Command::Mock(args) => mock::command(args).await,
         Command::Compare(args) => compare::command(&args),
+        Command::Calibrate(args) => calibrate::command(&args),
         Command::Search(args) => match tokio::spawn(search::command(args)).await {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the search task failed: {e}").into()),

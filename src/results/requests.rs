@@ -603,7 +603,8 @@ token_source,finish_reason,outcome,error,future\n0,a,warmup,1,0,,2,3,4,usage,sto
 
     #[test]
     fn a_broken_row_is_named_by_file_line_and_column() {
-        let f = file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage,,,\n"));
+        let f =
+            file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage,,,,m,1,2,,,,\n"));
         let mut r = RequestsReader::open(f.path()).unwrap();
         let err = r.next_row().expect_err("fails").to_string();
         assert!(err.contains("line 2") && err.contains(&f.path().display().to_string()), "{err}");

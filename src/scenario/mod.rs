@@ -537,13 +537,24 @@ impl Scenario {
     pub fn load_profile(path: &Path, profile: Option<&str>) -> Result<Scenario, ScenarioError> {
         let source = limits::read_text(path, limits::SCENARIO_BYTES)
             .map_err(|e| ScenarioError::whole_file(path, e))?;
-        validate::parse(&source, path, profile)
+        validate::parse(&source, path, profile, None)
+    }
+
+    /// Loads a scenario to run on the embedded simulator with `simulator`
+    /// (a profile file, loaded by the caller), whatever target it names.
+    pub fn load_simulated(
+        path: &Path,
+        simulator: llmload_mock::SimConfig,
+    ) -> Result<Scenario, ScenarioError> {
+        let source = limits::read_text(path, limits::SCENARIO_BYTES)
+            .map_err(|e| ScenarioError::whole_file(path, e))?;
+        validate::parse(&source, path, None, Some(simulator))
     }
 
     /// Parses and validates scenario text; `path` names it in errors and
     /// anchors relative paths (prompts and pricing files).
     pub fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        validate::parse(source, path, None)
+        validate::parse(source, path, None, None)
     }
 
     /// Prices by model, for cost accounting.

@@ -22,7 +22,7 @@ fn src(head: &str) -> String {
 }
 
 fn live(head: &str, profile: Option<&str>) -> Live {
-    match validate::parse(&src(head), Path::new("s.toml"), profile) {
+    match validate::parse(&src(head), Path::new("s.toml"), profile, None) {
         Ok(Scenario { target: Target::OpenAi(l), .. }) => *l,
         Ok(s) => panic!("not live: {:?}", s.target),
         Err(e) => panic!("{e}"),
@@ -30,7 +30,7 @@ fn live(head: &str, profile: Option<&str>) -> Live {
 }
 
 fn error(head: &str, profile: Option<&str>) -> String {
-    validate::parse(&src(head), Path::new("s.toml"), profile).expect_err("rejected").to_string()
+    validate::parse(&src(head), Path::new("s.toml"), profile, None).expect_err("rejected").to_string()
 }
 
 const PROFILES: &str = r#"
@@ -51,7 +51,7 @@ headers = { "x-route" = "b" }
 
 #[test]
 fn no_target_is_the_simulator_and_a_target_table_is_live() {
-    let s = validate::parse(&src(""), Path::new("s.toml"), None).unwrap();
+    let s = validate::parse(&src(""), Path::new("s.toml"), None, None).unwrap();
     assert_eq!(s.target, Target::Simulator);
     let l = live("[target]\nbase_url = \"http://127.0.0.1:1/v1/\"", None);
     assert_eq!(l.base_url, "http://127.0.0.1:1/v1");
@@ -136,7 +136,7 @@ fn ca_file_must_be_a_readable_pem_named_with_its_key_and_value() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("not.pem"), "hello").unwrap();
     let text = src("[target]\nbase_url = \"https://x/v1\"\nca_file = \"not.pem\"");
-    let e = validate::parse(&text, &dir.path().join("s.toml"), None).unwrap_err().to_string();
+    let e = validate::parse(&text, &dir.path().join("s.toml"), None, None).unwrap_err().to_string();
     assert!(e.contains("target.ca_file: no PEM certificate in \"not.pem\""), "{e}");
     let pem = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
     let l = live(&format!("[target]\nbase_url = \"https://x/v1\"\nca_file = \"{pem}\""), None);
@@ -151,10 +151,14 @@ fn urls_with_credentials_are_refused_without_echoing_them() {
         ("[target]\n[profiles.p]\nbase_url = \"http://u:s3cret-pw@h/v1\"\n", "profiles.p.base_url"),
         ("[target]\nbase_url = [\"http://u:s3cret-pw@h/v1\"]\n", "target.base_url"),
     ] {
-        let e =
-            validate::parse(&src(head), Path::new("s.toml"), Some("p").filter(|_| head.contains("profiles")))
-                .expect_err(head)
-                .to_string();
+        let e = validate::parse(
+            &src(head),
+            Path::new("s.toml"),
+            Some("p").filter(|_| head.contains("profiles")),
+            None,
+        )
+        .expect_err(head)
+        .to_string();
         assert!(e.contains(key), "{e}");
         assert!(!e.contains("s3cret-pw") && !e.contains("only-user"), "credentials echoed: {e}");
     }

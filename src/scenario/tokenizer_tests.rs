@@ -31,7 +31,7 @@ fn parse_in(
     profile: Option<&str>,
 ) -> Result<Scenario, ScenarioError> {
     let src = format!("name = \"t\"\n{head}\n[load]\nconcurrency = 1\nrequests = 1\n\n{}", variants(models));
-    validate::parse(&src, &dir.join("s.toml"), profile)
+    validate::parse(&src, &dir.join("s.toml"), profile, None)
 }
 
 fn counters(s: &Scenario) -> Vec<(String, Counter, String)> {

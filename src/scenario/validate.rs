@@ -50,7 +50,15 @@ impl From<&str> for KeyPath {
     }
 }
 
-pub(super) fn parse(source: &str, path: &Path, profile: Option<&str>) -> Result<Scenario, ScenarioError> {
+/// `simulated`: a simulator profile that replaces the scenario's target
+/// (`run --simulator`): the scenario then runs on the embedded simulator with
+/// it, whatever its `[target]`, `[profiles]` and `[simulator]` say.
+pub(super) fn parse(
+    source: &str,
+    path: &Path,
+    profile: Option<&str>,
+    simulated: Option<SimConfig>,
+) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let decoded = decode::<ScenarioFile>(source).map_err(|e| {
         let (line, column) = e.offset.map(|o| locate::position_at(source, o)).unzip();
@@ -58,7 +66,7 @@ pub(super) fn parse(source: &str, path: &Path, profile: Option<&str>) -> Result<
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut rules = Problems(Vec::new());
-    let scenario = decoded.file.and_then(|raw| build(raw, path, dir, profile, &mut rules));
+    let scenario = decoded.file.and_then(|raw| build(raw, path, dir, profile, simulated, &mut rules));
     if decoded.problems.is_empty()
         && rules.0.is_empty()
         && let Some(mut s) = scenario
@@ -94,6 +102,7 @@ fn build(
     path: &Path,
     dir: &Path,
     profile: Option<&str>,
+    simulated: Option<SimConfig>,
     p: &mut Problems,
 ) -> Option<Scenario> {
     p.check(!raw.name.trim().is_empty(), "name", || "must not be empty".into());
@@ -103,7 +112,11 @@ fn build(
     let client = client(&raw.load, p);
     let load = load(raw.load, dir, p);
     let seed = raw.seed.unwrap_or(0);
-    let simulator = simulator(raw.simulator.unwrap_or_default(), seed, p);
+    let replaced = simulated.is_some();
+    let simulator = match simulated {
+        Some(config) => Some(SimConfig { seed, ..config }),
+        None => simulator(raw.simulator.unwrap_or_default(), seed, p),
+    };
     let (mut prices, pricing_source) = match &raw.pricing_file {
         Some(f) => pricing_file(&dir.join(f), p),
         None => (BTreeMap::new(), None),
@@ -124,7 +137,8 @@ fn build(
     };
     let tokenizers = tokenizers(given, expanded.iter().map(|e| e.file.model.as_str()), p);
     let chosen = Chosen { profile, default: raw.default_profile.as_deref(), dir };
-    let target = target(raw.target, &raw.profiles, chosen, p);
+    let target =
+        if replaced { Some(Target::Simulator) } else { target(raw.target, &raw.profiles, chosen, p) };
     simulator_models(target.as_ref(), simulator.as_ref(), &expanded, p);
     let mut names = BTreeSet::new();
     let mut variants = Vec::new();

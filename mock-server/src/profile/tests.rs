@@ -116,7 +116,11 @@ fn value_errors_name_the_key_and_what_is_allowed() {
         ),
         ("[models.big.faults]\nhttp_503 = -0.1", &["models", "big", "faults", "http_503"], "probability"),
         ("itl_distribution = \"empirical\"", &["itl_quantiles"], "required"),
-        ("itl_quantiles = [{ q = 0.0, itl = \"1ms\" }, { q = 1.0, itl = \"2ms\" }]", &["itl_quantiles"], "only used with"),
+        (
+            "itl_quantiles = [{ q = 0.0, itl = \"1ms\" }, { q = 1.0, itl = \"2ms\" }]",
+            &["itl_quantiles"],
+            "only used with",
+        ),
         (
             "itl_distribution = \"empirical\"\nitl = \"3ms\"\nitl_quantiles = [{ q = 0.0, itl = \"1ms\" }, { q = 1.0, itl = \"2ms\" }]",
             &["itl"],

@@ -30,7 +30,10 @@ pub async fn command(args: RunArgs) -> Result<Exit> {
         return Err(ArgumentError { arg: "--start-at", problem }.into());
     }
     args.cost.check()?;
-    let mut s = Scenario::load_profile(&args.scenario, args.profile.as_deref())?;
+    let mut s = match &args.simulator {
+        Some(profile) => Scenario::load_simulated(&args.scenario, llmload_mock::profile::load(profile, 0)?)?,
+        None => Scenario::load_profile(&args.scenario, args.profile.as_deref())?,
+    };
     let names: Vec<String> = s.variants.iter().map(|v| v.name.clone()).collect();
     scenario::apply_overrides(&mut s.slo, &args.slo.objectives, &names)?;
     // What this process sends: its shard's part of the plan, with its seed.
