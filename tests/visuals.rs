@@ -141,8 +141,11 @@ prompt_tokens = 10
     let mut csv = std::fs::read_to_string(&csv_path).unwrap();
     for i in 0..100_000u64 {
         let t = i as f64 * 10.0;
-        csv +=
-            &format!("{},v,measured,{t},0.1,20,{},10,4,usage,stop,ok,,1,0,usage,,,\n", i + 100, 50 + i % 97);
+        csv += &format!(
+            "{},v,measured,{t},0.1,20,{},10,4,usage,stop,ok,,1,0,usage,,,,m,1,2,1,1,,\n",
+            i + 100,
+            50 + i % 97
+        );
     }
     std::fs::write(&csv_path, csv).unwrap();
     let started = std::time::Instant::now();

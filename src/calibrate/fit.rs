@@ -35,6 +35,7 @@ pub enum ItlShape {
 /// One load level as the fit saw it.
 #[derive(Debug, Clone)]
 pub struct LevelFit {
+    pub group: usize,
     pub level: f64,
     pub unit: &'static str,
     pub ok: usize,
@@ -102,49 +103,14 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
         .map(|(g, _)| *g)
         .unwrap_or_else(|| streamed[0].group);
 
-    // TTFT against the prompt tokens computed, at the baseline.
-    let points: Vec<(f64, f64)> =
-        streamed.iter().filter(|r| r.group == base).map(|r| (r.prompt, r.ttft.unwrap_or(0.0))).collect();
-    let xs = sorted(points.iter().map(|p| p.0).collect());
-    let (mut prefill, mut ttft) = if quantile(&xs, 0.9) - quantile(&xs, 0.1) < 1.0 {
-        unfitted.push(format!(
-            "prefill per prompt token: the prompts were all about {:.0} tokens long; their prefill is in the base TTFT \
-             (vary prompt_tokens to fit it)",
-            median(&xs)
-        ));
-        (0.0, median(&points.iter().map(|p| p.1).collect::<Vec<_>>()))
-    } else {
-        stats::theil_sen(&points)
+    // TTFT against the prompt tokens computed, first at the baseline: the
+    // line from which each level's wait for a slot is measured.
+    let at = |keep: &dyn Fn(usize) -> bool| -> Vec<(f64, f64)> {
+        streamed.iter().filter(|r| keep(r.group)).map(|r| (r.prompt, r.ttft.unwrap_or(0.0))).collect()
     };
-    if prefill < 0.0 {
-        unfitted.push(format!(
-            "prefill per prompt token: the fit's slope was negative ({prefill:.4} ms), taken as 0"
-        ));
-        prefill = 0.0;
-        ttft = median(&points.iter().map(|p| p.1).collect::<Vec<_>>());
-    }
-    ttft = ttft.max(0.001);
+    let (prefill, ttft) = ttft_line(&at(&|g| g == base), &mut Vec::new());
     let residual = |r: &Row| r.ttft.unwrap_or(0.0) - (ttft + prefill * r.prompt);
     let base_res: Vec<f64> = streamed.iter().filter(|r| r.group == base).map(|r| residual(r)).collect();
-    let jitter = (robust_sd(&base_res) / ttft).clamp(0.0, 5.0);
-    let ttft_ks = {
-        let mut rng = Rng::new(1);
-        let live = sorted(points.iter().map(|p| p.1).collect());
-        let fitted = sorted(
-            points
-                .iter()
-                .flat_map(|p| (0..20).map(move |_| p.0))
-                .map(|x| ttft * (1.0 + jitter * rng.normal()).max(0.0) + prefill * x)
-                .collect(),
-        );
-        ks(&live, &fitted)
-    };
-    let ttft_how = format!(
-        "Theil–Sen line on {} streamed answers at the least loaded level ({} {}), jitter from their residuals' MAD",
-        points.len(),
-        s.groups[base].level,
-        s.groups[base].unit
-    );
 
     // Per level: queue wait (TTFT above the prediction), sequences in service, mean gap.
     let base_excess = stats::mean(&base_res);
@@ -159,6 +125,7 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
             let queueing = res.len() >= 5 && queue > (3.0 * se).max(0.05 * ttft);
             let gaps: Vec<f64> = st.iter().filter_map(|r| r.itl_mean).collect();
             LevelFit {
+                group: g,
                 level: s.groups[g].level,
                 unit: s.groups[g].unit,
                 ok: rows.len(),
@@ -172,6 +139,34 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
         })
         .collect();
     levels.sort_by(|a, b| a.in_flight.total_cmp(&b.in_flight));
+
+    // Then on every level where nothing waits for a slot: more answers, the
+    // same line.
+    let calm: Vec<&LevelFit> = levels.iter().filter(|l| !l.queueing).collect();
+    let points = at(&|g| calm.iter().any(|l| l.group == g) || g == base);
+    let (prefill, ttft) = ttft_line(&points, &mut unfitted);
+    let residuals: Vec<f64> = points.iter().map(|(x, y)| y - (ttft + prefill * x)).collect();
+    let jitter = (robust_sd(&residuals) / ttft).clamp(0.0, 5.0);
+    let ttft_ks = {
+        let mut rng = Rng::new(1);
+        let live = sorted(points.iter().map(|p| p.1).collect());
+        let fitted = sorted(
+            points
+                .iter()
+                .flat_map(|p| (0..20).map(move |_| p.0))
+                .map(|x| ttft * (1.0 + jitter * rng.normal()).max(0.0) + prefill * x)
+                .collect(),
+        );
+        ks(&live, &fitted)
+    };
+    let calm_levels: Vec<String> = calm.iter().map(|l| l.level.to_string()).collect();
+    let ttft_how = format!(
+        "Theil–Sen line on {} streamed answers at the levels where none waited for a slot ({} {}), jitter from \
+         the residuals' MAD",
+        points.len(),
+        calm_levels.join(", "),
+        s.groups[base].unit
+    );
 
     // Capacity: where requests wait for a slot, the slots in service.
     let queued: Vec<f64> = levels.iter().filter(|l| l.queueing).map(|l| l.active).collect();
@@ -316,6 +311,30 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
         errors_how,
         unfitted,
     }
+}
+
+/// The TTFT's line through `points` (prompt tokens, ms): (per token, base).
+fn ttft_line(points: &[(f64, f64)], unfitted: &mut Vec<String>) -> (f64, f64) {
+    let xs = sorted(points.iter().map(|p| p.0).collect());
+    let ys = || points.iter().map(|p| p.1).collect::<Vec<_>>();
+    let (mut prefill, mut ttft) = if quantile(&xs, 0.9) - quantile(&xs, 0.1) < 1.0 {
+        unfitted.push(format!(
+            "prefill per prompt token: the prompts were all about {:.0} tokens long; their prefill is in the base TTFT \
+             (vary prompt_tokens to fit it)",
+            median(&xs)
+        ));
+        (0.0, median(&ys()))
+    } else {
+        stats::theil_sen(points)
+    };
+    if prefill < 0.0 {
+        unfitted.push(format!(
+            "prefill per prompt token: the fit's slope was negative ({prefill:.4} ms), taken as 0"
+        ));
+        prefill = 0.0;
+        ttft = median(&ys());
+    }
+    (prefill, ttft.max(0.001))
 }
 
 fn sample_empirical(points: &[(f64, f64)], u: f64) -> f64 {
