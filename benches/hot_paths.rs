@@ -102,7 +102,8 @@ fn histograms(c: &mut Criterion) {
     rec.itl = (0..63).map(|i| Duration::from_micros(9_000 + i * 37)).collect();
     rec.end = rec.sent + Duration::from_millis(700);
     rec.output_tokens = 64;
-    let info = || VariantInfo { name: "s".into(), streaming: true, priced: false, swept: None };
+    let info =
+        || VariantInfo { name: "s".into(), streaming: true, embeddings: false, priced: false, swept: None };
     let mut m = Metrics::new([info()], 1, t0);
     let mut g = c.benchmark_group("histograms");
     g.throughput(Throughput::Elements(1));

@@ -23,7 +23,7 @@ fi
 LLMLOAD=$(realpath "$LLMLOAD")
 work=$(mktemp -d)
 cleanup() {
-  "$TOOLS/stop.sh" "$PORT" >/dev/null 2>&1 || true
+  RUN_DIR=$work/server "$TOOLS/stop.sh" "$PORT" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

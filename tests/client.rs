@@ -144,6 +144,7 @@ fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
         variant: 0,
         seq,
         path: "/chat/completions",
+        endpoint: llmload::scenario::Endpoint::Chat,
         body: bytes::Bytes::from_static(br#"{"model":"m","stream":true}"#),
         stream,
         prompts: 1,

@@ -17,6 +17,9 @@ pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// request may ask for: like a model's output limit.
 pub(crate) const MAX_OUTPUT_TOKENS: u32 = 131_072;
 
+/// The length of an embedding when the profile sets none: text-embedding-3-small's.
+pub const DEFAULT_EMBEDDING_DIMENSIONS: u32 = 1536;
+
 /// A model's context window when its profile sets none: the size of GPT-4's first one.
 pub const DEFAULT_CONTEXT_WINDOW: u32 = 8192;
 
@@ -148,6 +151,8 @@ pub struct ModelProfile {
     /// whose beginning is cached pays `ttft_per_prompt_token` only for the
     /// rest, and its usage says how many were cached. 0 = no cache.
     pub prefix_cache_tokens: u64,
+    /// The length of the vectors `/v1/embeddings` returns for this model.
+    pub embedding_dimensions: u32,
 }
 
 impl Default for ModelProfile {
@@ -169,6 +174,7 @@ impl Default for ModelProfile {
             rate_limits: RateLimits::default(),
             faults: Faults::default(),
             prefix_cache_tokens: 0,
+            embedding_dimensions: DEFAULT_EMBEDDING_DIMENSIONS,
         }
     }
 }

@@ -22,6 +22,7 @@
 mod capacity;
 mod clock;
 mod config;
+mod embeddings;
 mod fault;
 #[doc(hidden)]
 pub mod lateness;

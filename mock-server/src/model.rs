@@ -22,6 +22,8 @@ pub(crate) struct Model {
     pub(crate) limiter: Option<RateLimiter>,
     pub(crate) faults: Faults,
     pub(crate) prefix: Option<PrefixCache>,
+    /// The length of the vectors `/v1/embeddings` returns (`dimensions` may ask for fewer).
+    pub(crate) embedding_dimensions: u32,
 }
 
 impl Model {
@@ -37,6 +39,7 @@ impl Model {
             limiter: RateLimiter::new(p.rate_limits),
             faults: p.faults,
             prefix: PrefixCache::new(p.prefix_cache_tokens),
+            embedding_dimensions: p.embedding_dimensions,
         }
     }
 

@@ -70,6 +70,9 @@ profile_tables! {
         /// uses: the prefill cost of each prompt token not cached.
         #[serde(default, deserialize_with = "duration_opt")]
         prefill_per_token: Option<Duration>,
+        /// The length of the vectors `/v1/embeddings` returns. Default 1536.
+        #[serde(default)]
+        embedding_dimensions: Option<i64>,
         /// Tokens the prefix cache holds (in blocks of 16); absent or 0 = none.
         #[serde(default)]
         prefix_cache_tokens: Option<i64>,
@@ -468,7 +471,12 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
         Some(n) => count(n, 0, 1 << 40, &key(at, &["prefix_cache_tokens"]))?,
         None => base.prefix_cache_tokens,
     };
+    let embedding_dimensions = match t.embedding_dimensions {
+        Some(n) => count32(n, 1, 65_536, &key(at, &["embedding_dimensions"]))?,
+        None => base.embedding_dimensions,
+    };
     let profile = ModelProfile {
+        embedding_dimensions,
         context_window,
         ttft: t.ttft.unwrap_or(base.ttft),
         itl,

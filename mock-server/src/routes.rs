@@ -25,9 +25,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::SimConfig;
+use crate::embeddings;
 use crate::fault::{self, Fault};
 use crate::model::Model;
-use crate::openai::{self, ApiError, ChoiceText, Endpoint, Generation, Meta, PromptDetails};
+use crate::openai::{self, ApiError, ChoiceText, Endpoint, Meta, PromptDetails};
 use crate::plan::Plan;
 use crate::server::ConnControl;
 use crate::stream::{Schedule, generate_whole, sse_body, truncated_body};
@@ -73,6 +74,8 @@ pub(crate) fn router(config: SimConfig) -> Router {
         .route("/v1/models", get(list_models))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/responses", post(responses))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(Arc::new(sim))
@@ -89,7 +92,83 @@ async fn completions(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     sim.generate(Endpoint::Completions, arrival, req).await
 }
 
+async fn responses(State(sim): State<Arc<Sim>>, req: Request) -> Response {
+    let arrival = Instant::now();
+    sim.generate(Endpoint::Responses, arrival, req).await
+}
+
+async fn embeddings(State(sim): State<Arc<Sim>>, req: Request) -> Response {
+    let arrival = Instant::now();
+    let (parts, body) = req.into_parts();
+    let mut response = match sim.embed(arrival, &parts, body).await {
+        Ok(response) | Err(response) => response,
+    };
+    if let Some(org) = parts.headers.get(&ORGANIZATION) {
+        response.headers_mut().insert(ORGANIZATION, org.clone());
+    }
+    response
+}
+
 impl Sim {
+    /// `/v1/embeddings`, through the same layers as a generation: key, body, model,
+    /// context window, sequence number, rate limits, fault, a slot; then the answer at
+    /// the model's base latency plus its prefill of every input token.
+    async fn embed(
+        &self,
+        arrival: Instant,
+        parts: &request::Parts,
+        body: Body,
+    ) -> Result<Response, Response> {
+        let api_key = self.authenticate(&parts.headers)?;
+        let body = read_body(parts.version, &parts.headers, body).await?;
+        let request = embeddings::parse(&body)?;
+        drop(body);
+        let model = self.model(&request.model)?;
+        let window = u64::from(model.context_window);
+        if let Some(long) = request.inputs.iter().find(|i| i.tokens > window) {
+            let message = format!(
+                "This model's maximum context length is {window} tokens, however you requested {} tokens in an \
+                 input. Please reduce your input.",
+                long.tokens
+            );
+            return Err(
+                ApiError::invalid(message, Some("input"), Some("context_length_exceeded")).into_response()
+            );
+        }
+        let dims = request.dimensions.unwrap_or(model.embedding_dimensions);
+        if dims > model.embedding_dimensions {
+            let message =
+                format!("This model's embeddings have at most {} dimensions.", model.embedding_dimensions);
+            return Err(ApiError::invalid(message, Some("dimensions"), None).into_response());
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let key = text::request_key(self.seed, seq);
+        let mut headers = HeaderMap::new();
+        if let Ok(id) = HeaderValue::from_str(&format!("req_{key:016x}")) {
+            headers.insert(REQUEST_ID, id);
+        }
+        if let Some(too_many) = over_rate_limit(&model, api_key, request.tokens(), &mut headers) {
+            return Err(too_many);
+        }
+        let (mut start, cut) = early_fault(&model, key, parts, &mut headers, arrival).await?;
+        let slots = match model.pool.try_admit(1) {
+            Some(slots) => slots,
+            None => {
+                let slots = model.pool.admit(1).await;
+                start = Instant::now();
+                slots
+            }
+        };
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(key);
+        let due = start + model.ttft.sample(&mut rng) + model.prefill(request.tokens());
+        crate::clock::Timer::new().sleep_until(due).await;
+        drop(slots);
+        let json = embeddings::response_json(&request, dims);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = if cut { truncated_body(json) } else { Body::from(json) };
+        Ok((headers, body).into_response())
+    }
+
     async fn generate(&self, endpoint: Endpoint, arrival: Instant, req: Request) -> Response {
         let (parts, body) = req.into_parts();
         let mut response = match self.admit_and_answer(endpoint, arrival, &parts, body).await {
@@ -126,36 +205,15 @@ impl Sim {
         if let Ok(id) = HeaderValue::from_str(&format!("req_{key:016x}")) {
             headers.insert(REQUEST_ID, id);
         }
-        if let Some(too_many) = over_rate_limit(&model, api_key, &generation, &mut headers) {
+        if let Some(too_many) = over_rate_limit(&model, api_key, generation.estimated_tokens(), &mut headers)
+        {
             return Err(too_many);
         }
 
-        let mut start = arrival;
-        let mut cut = None;
-        match fault::draw(&model.faults, key) {
-            Fault::None => {}
-            Fault::Http500 => return Err((headers, ApiError::server_error()).into_response()),
-            Fault::Http503 => return Err((headers, ApiError::overloaded()).into_response()),
-            Fault::Http429 => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
-                let message = "Rate limit reached (injected fault). Please try again in 1s.".to_owned();
-                return Err((headers, ApiError::rate_limited("requests", message)).into_response());
-            }
-            Fault::Reset => {
-                if let Some(control) = parts.extensions.get::<Arc<ConnControl>>() {
-                    control.reset();
-                    // The connection task drops this future with the connection.
-                    std::future::pending::<()>().await;
-                }
-                // Not served by our accept loop (no control): the nearest thing.
-                return Err((headers, ApiError::server_error()).into_response());
-            }
-            Fault::Cut(fraction) => cut = Some(fraction),
-            Fault::SlowHeaders(delay) => {
-                tokio::time::sleep(delay).await;
-                start = Instant::now();
-            }
-        }
+        let (mut start, cut) = match fault::draw(&model.faults, key) {
+            Fault::Cut(fraction) => (arrival, Some(fraction)),
+            _ => (early_fault(&model, key, parts, &mut headers, arrival).await?.0, None),
+        };
 
         let slots = match model.pool.try_admit(generation.sequences()) {
             Some(slots) => slots,
@@ -177,8 +235,17 @@ impl Sim {
         let cut_after = cut.map(|fraction| fault::cut_after(fraction, plan.steps()));
 
         if generation.stream {
-            let finishes: Vec<&'static str> = plan.returned().map(|s| s.finish).collect();
-            let frames = openai::sse_frames(endpoint, &meta, &finishes, plan.usage, generation.include_usage);
+            let frames = match (endpoint, plan.returned().next()) {
+                (Endpoint::Responses, Some(s)) => {
+                    let text = text::render(s.key, s.tokens, s.visible);
+                    openai::responses::frames(&meta, &text, s.tokens, s.finish, plan.usage)
+                }
+                _ => {
+                    let finishes: Vec<&'static str> = plan.returned().map(|s| s.finish).collect();
+                    let chat = endpoint == Endpoint::Chat;
+                    openai::sse_frames(chat, &meta, &finishes, plan.usage, generation.include_usage)
+                }
+            };
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             let body = sse_body(frames, &plan, schedule, slots, cut_after);
@@ -213,16 +280,48 @@ impl Sim {
     }
 }
 
-/// Counts the request against the model's limits for `api_key`, writing their state
-/// into `headers`; over a limit, returns the 429 to answer.
-fn over_rate_limit(
+/// The injected fault drawn for the request `key`, if it answers early (500, 503, 429;
+/// a reset never answers); else when the model's work starts (after slow headers) and
+/// whether the response is to be cut.
+async fn early_fault(
     model: &Model,
-    api_key: &str,
-    g: &Generation,
+    key: u64,
+    parts: &request::Parts,
     headers: &mut HeaderMap,
-) -> Option<Response> {
+    arrival: Instant,
+) -> Result<(Instant, bool), Response> {
+    let error = match fault::draw(&model.faults, key) {
+        Fault::None => return Ok((arrival, false)),
+        Fault::Cut(_) => return Ok((arrival, true)),
+        Fault::SlowHeaders(delay) => {
+            tokio::time::sleep(delay).await;
+            return Ok((Instant::now(), false));
+        }
+        Fault::Http500 => ApiError::server_error(),
+        Fault::Http503 => ApiError::overloaded(),
+        Fault::Http429 => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+            let message = "Rate limit reached (injected fault). Please try again in 1s.".to_owned();
+            ApiError::rate_limited("requests", message)
+        }
+        Fault::Reset => {
+            if let Some(control) = parts.extensions.get::<Arc<ConnControl>>() {
+                control.reset();
+                // The connection task drops this future with the connection.
+                std::future::pending::<()>().await;
+            }
+            // Not served by our accept loop (no control): the nearest thing.
+            ApiError::server_error()
+        }
+    };
+    Err((std::mem::take(headers), error).into_response())
+}
+
+/// Counts `tokens` (the API's estimate of the request) against the model's limits for
+/// `api_key`, writing their state into `headers`; over a limit, returns the 429 to answer.
+fn over_rate_limit(model: &Model, api_key: &str, tokens: u64, headers: &mut HeaderMap) -> Option<Response> {
     let limiter = model.limiter.as_ref()?;
-    match limiter.check(api_key, g.estimated_tokens(), Instant::now()) {
+    match limiter.check(api_key, tokens, Instant::now()) {
         Ok(status) => {
             status.write_headers(headers);
             None

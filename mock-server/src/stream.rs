@@ -120,6 +120,9 @@ pub(crate) struct SseFrames {
     pub(crate) open: Option<Bytes>,
     /// Per choice: the token event around its text.
     pub(crate) tokens: Vec<(Bytes, Bytes)>,
+    /// Token events that end in a sequence number (the Responses API's): what follows
+    /// the number, and the first delta's number; each token event takes the next.
+    pub(crate) numbered: Option<(Bytes, u64)>,
     /// Per choice: the event with its finish_reason, sent right after its last token.
     pub(crate) finish: Vec<Bytes>,
     /// Sent after the last finish: the usage event if asked for, and `[DONE]`.
@@ -146,6 +149,8 @@ struct SseState {
     cut_after: Option<u32>,
     tail_sent: bool,
     timer: crate::clock::Timer,
+    /// The next token event's sequence number, when they have one.
+    sequence: u64,
 }
 
 impl SseState {
@@ -162,6 +167,9 @@ impl SseState {
             if !shown.is_empty() {
                 let (prefix, suffix) = &self.frames.tokens[i];
                 size += prefix.len() + shown.len() + suffix.len();
+                if let Some((after, _)) = &self.frames.numbered {
+                    size += 20 + after.len();
+                }
             }
             if step + 1 == c.tokens {
                 size += self.frames.finish[i].len();
@@ -181,6 +189,11 @@ impl SseState {
                 out.extend_from_slice(prefix);
                 out.extend_from_slice(shown.as_bytes());
                 out.extend_from_slice(suffix);
+                if let Some((after, _)) = &self.frames.numbered {
+                    out.extend_from_slice(self.sequence.to_string().as_bytes());
+                    out.extend_from_slice(after);
+                    self.sequence += 1;
+                }
             }
             if step + 1 == c.tokens {
                 out.extend_from_slice(&self.frames.finish[i]);
@@ -188,7 +201,7 @@ impl SseState {
             }
         }
         self.slots.finish(finished);
-        debug_assert_eq!(out.len(), size);
+        debug_assert!(out.len() <= size);
         Bytes::from(out)
     }
 }
@@ -224,6 +237,7 @@ pub(crate) fn sse_body(
     slots: Slots,
     cut_after: Option<u32>,
 ) -> Body {
+    let frames_first_sequence = frames.numbered.as_ref().map_or(0, |n| n.1);
     let choices = plan
         .returned()
         .map(|s| Choice { key: s.key, tokens: s.tokens, visible: s.visible, offset: 0 })
@@ -238,6 +252,7 @@ pub(crate) fn sse_body(
         cut_after,
         tail_sent: false,
         timer: crate::clock::Timer::new(),
+        sequence: frames_first_sequence,
     };
     let events = futures_util::stream::unfold(state, |mut s| async move {
         if let Some(open) = s.frames.open.take() {

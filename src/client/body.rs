@@ -48,6 +48,8 @@ struct Accumulator {
     answer: String,
     /// A BTreeMap, not a Vec indexed by `index`: the index is network data.
     choices: BTreeMap<u32, ChoiceState>,
+    /// The Responses API's typed events, not chat chunks.
+    responses: bool,
     bad: Option<(Outcome, String)>,
 }
 
@@ -59,12 +61,34 @@ impl Accumulator {
             rec.end = at;
             return;
         }
-        let body: Body = match serde_json::from_str(data) {
-            Ok(b) => b,
-            Err(e) => {
-                let shown: String = data.chars().take(80).collect();
-                self.bad.get_or_insert((Outcome::MalformedEvent, format!("not JSON ({e}): {shown}")));
-                return;
+        let malformed = |e: serde_json::Error| {
+            let shown: String = data.chars().take(80).collect();
+            (Outcome::MalformedEvent, format!("not JSON ({e}): {shown}"))
+        };
+        let body: Body = if self.responses {
+            match serde_json::from_str::<super::chunk::ResponsesEvent>(data) {
+                Ok(ev) => {
+                    if ev.is_terminal() {
+                        self.done = true;
+                        rec.end = at;
+                    }
+                    match ev.into_body() {
+                        Some(b) => b,
+                        None => return,
+                    }
+                }
+                Err(e) => {
+                    self.bad.get_or_insert(malformed(e));
+                    return;
+                }
+            }
+        } else {
+            match serde_json::from_str(data) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.bad.get_or_insert(malformed(e));
+                    return;
+                }
             }
         };
         if body.has_reasoning() && rec.first_reasoning.is_none() {
@@ -131,6 +155,7 @@ impl Accumulator {
             rec.prompt_tokens = p;
             rec.prompt_from_usage = true;
         }
+        rec.reasoning_tokens = usage.completion_tokens_details.and_then(|d| d.reasoning_tokens);
         match usage.completion_tokens {
             Some(c) => {
                 rec.output_tokens = c;
@@ -228,6 +253,14 @@ impl StreamDecoder {
         StreamDecoder { acc: Accumulator { keep_answer: true, ..Default::default() }, ..Default::default() }
     }
 
+    /// The decoder of `req`'s stream: chat chunks or the Responses API's
+    /// events, keeping the answer when a session's next turn needs it.
+    pub fn for_request(req: &crate::workload::WorkRequest) -> Self {
+        let responses = req.endpoint == crate::scenario::Endpoint::Responses;
+        let acc = Accumulator { keep_answer: req.keep_answer, responses, ..Default::default() };
+        StreamDecoder { acc, ..Default::default() }
+    }
+
     /// Feeds bytes received at `at`; what their events say goes into `rec`.
     pub fn push(&mut self, bytes: &[u8], at: Instant, rec: &mut RequestRecord) {
         let acc = &mut self.acc;
@@ -257,8 +290,7 @@ pub(super) async fn read_stream(
     req: &crate::workload::WorkRequest,
 ) {
     let tokenizer = &req.tokenizer;
-    let mut decoder =
-        if req.keep_answer { StreamDecoder::keeping_answer() } else { StreamDecoder::default() };
+    let mut decoder = StreamDecoder::for_request(req);
     let mut stream = resp.bytes_stream();
     let mut broken = None;
     loop {
@@ -312,7 +344,14 @@ pub(super) async fn read_whole(
     }
     let at = Instant::now();
     rec.end = at;
-    let body: Body = match serde_json::from_slice(&bytes) {
+    let parsed = match req.endpoint {
+        crate::scenario::Endpoint::Embeddings => return read_embeddings(&bytes, at, rec, req.prompts),
+        crate::scenario::Endpoint::Responses => {
+            serde_json::from_slice::<super::chunk::ResponsesObject>(&bytes).map(|r| r.into_body())
+        }
+        _ => serde_json::from_slice::<Body>(&bytes),
+    };
+    let body: Body = match parsed {
         Ok(b) => b,
         Err(e) => {
             rec.outcome = Outcome::MalformedEvent;
@@ -339,6 +378,38 @@ pub(super) async fn read_whole(
     acc.finish(rec, None);
     if let Some(texts) = texts {
         count_tokens(texts, tokenizer, rec).await;
+    }
+}
+
+/// An embeddings answer: as many vectors as inputs, the input tokens from
+/// its usage, no output.
+fn read_embeddings(bytes: &[u8], at: Instant, rec: &mut RequestRecord, inputs: u32) {
+    let body: super::chunk::Embeddings = match serde_json::from_slice(bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            rec.outcome = Outcome::MalformedEvent;
+            rec.error = Some(format!("response is not the API's JSON: {e}"));
+            return;
+        }
+    };
+    if let Some(err) = body.error {
+        rec.outcome = Outcome::ApiError;
+        rec.error = Some(err.message);
+        return;
+    }
+    if body.data.len() != inputs as usize {
+        rec.outcome = Outcome::MalformedEvent;
+        rec.error = Some(format!("{} embeddings came back for {inputs} inputs", body.data.len()));
+        return;
+    }
+    // No first token: the vectors arrive at once, and an embedding's TTFT
+    // would only repeat its e2e (and pull down a total's TTFT).
+    let _ = at;
+    rec.output_tokens = 0;
+    rec.token_source = TokenSource::Usage;
+    if let Some(p) = body.usage.and_then(|u| u.prompt_tokens) {
+        rec.prompt_tokens = p;
+        rec.prompt_from_usage = true;
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Usage {
     pub prompt_tokens_details: Option<PromptTokensDetails>,
     /// DeepSeek's name for the prompt tokens its cache served.
     pub prompt_cache_hit_tokens: Option<u64>,
+    /// Of the completion tokens, the reasoning ones (OpenAI, vLLM).
+    pub completion_tokens_details: Option<OutputTokensDetails>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -81,6 +83,16 @@ impl Body<'_> {
             .or_else(|| usage.and_then(|u| u.prompt_cache_hit_tokens))
             .or_else(|| self.timings.and_then(|t| t.cache_n))
     }
+}
+
+/// An embeddings response: one vector per input (their values are not
+/// needed, only how many came back) and the input tokens billed.
+#[derive(Debug, Default, Deserialize)]
+pub struct Embeddings {
+    #[serde(default)]
+    pub data: Vec<serde::de::IgnoredAny>,
+    pub usage: Option<Usage>,
+    pub error: Option<ApiError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,5 +193,171 @@ mod tests {
         );
         assert_eq!(msg.as_deref(), Some("Rate limit reached"));
         assert_eq!(error_message(b"<html>bad gateway</html>"), None);
+    }
+}
+
+/// One event of the Responses API's stream (`/v1/responses`), or its whole
+/// non-streamed answer, as much as measurement needs. Each is read into the
+/// same `Body` as a chat chunk (`into_body`), so one timeline serves both.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponsesEvent<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub delta: Option<Cow<'a, str>>,
+    /// In `response.created`, `.completed`, `.incomplete`, `.failed`.
+    pub response: Option<ResponsesObject>,
+    /// The `error` event's message.
+    pub message: Option<String>,
+}
+
+/// A `response` object: its status, usage and, not streamed, its output.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponsesObject {
+    pub status: Option<String>,
+    pub incomplete_details: Option<Incomplete>,
+    pub usage: Option<ResponsesUsage>,
+    pub error: Option<ApiError>,
+    #[serde(default)]
+    pub output: Vec<OutputItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Incomplete {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct ResponsesUsage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub input_tokens_details: Option<PromptTokensDetails>,
+    pub output_tokens_details: Option<OutputTokensDetails>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct OutputTokensDetails {
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// An output item: a `message` (its `output_text` parts) or `reasoning`
+/// (its summary parts).
+#[derive(Debug, Default, Deserialize)]
+pub struct OutputItem {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub content: Vec<TextPart>,
+    #[serde(default)]
+    pub summary: Vec<TextPart>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TextPart {
+    #[serde(default)]
+    pub text: String,
+}
+
+impl ResponsesObject {
+    /// `stop` when completed, `length` when `max_output_tokens` cut it.
+    fn finish_reason(&self) -> Option<String> {
+        match self.status.as_deref() {
+            Some("completed") => Some("stop".into()),
+            Some("incomplete") => {
+                let reason = self.incomplete_details.as_ref().and_then(|d| d.reason.as_deref());
+                Some(
+                    if reason == Some("max_output_tokens") {
+                        "length"
+                    } else {
+                        reason.unwrap_or("incomplete")
+                    }
+                    .into(),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage.map(|u| Usage {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            prompt_tokens_details: u.input_tokens_details,
+            prompt_cache_hit_tokens: None,
+            completion_tokens_details: u.output_tokens_details,
+        })
+    }
+
+    /// The whole answer as a chat body: one choice with the output text and
+    /// the reasoning summary, its finish reason and usage.
+    pub fn into_body(self) -> Body<'static> {
+        let mut text = String::new();
+        let mut reasoning = String::new();
+        for item in &self.output {
+            match item.kind.as_str() {
+                "message" => item.content.iter().for_each(|p| text.push_str(&p.text)),
+                "reasoning" => {
+                    item.summary.iter().chain(&item.content).for_each(|p| reasoning.push_str(&p.text))
+                }
+                _ => {}
+            }
+        }
+        let message = Message {
+            content: Some(Cow::Owned(text)),
+            reasoning_content: (!reasoning.is_empty()).then_some(Cow::Owned(reasoning)),
+            reasoning: None,
+        };
+        let failed = self.status.as_deref() == Some("failed");
+        let (finish_reason, usage) = (self.finish_reason(), self.usage());
+        let error = self.error.or_else(|| failed.then(|| ApiError { message: "the response failed".into() }));
+        Body {
+            choices: vec![Choice { message: Some(message), finish_reason, ..Default::default() }],
+            usage,
+            error,
+            timings: None,
+        }
+    }
+}
+
+impl<'a> ResponsesEvent<'a> {
+    /// The end of the stream: completed, incomplete or failed.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.kind.as_ref(), "response.completed" | "response.incomplete" | "response.failed")
+    }
+
+    /// What the event says, as a chat chunk: a text delta, a reasoning
+    /// delta, the end (finish reason and usage) or an error; `None` for the
+    /// events that carry nothing measured (created, item added, part done).
+    pub fn into_body(self) -> Option<Body<'a>> {
+        let delta = |content, reasoning| Body {
+            choices: vec![Choice {
+                delta: Some(Message { content, reasoning_content: reasoning, reasoning: None }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        match self.kind.as_ref() {
+            "response.output_text.delta" => Some(delta(self.delta, None)),
+            "response.reasoning_text.delta" | "response.reasoning_summary_text.delta" => {
+                Some(delta(None, self.delta))
+            }
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                let r = self.response.unwrap_or_default();
+                let failed = self.kind == "response.failed";
+                let choices = match r.finish_reason() {
+                    Some(f) => vec![Choice { finish_reason: Some(f), ..Default::default() }],
+                    None => Vec::new(),
+                };
+                let usage = r.usage();
+                let error =
+                    r.error.or_else(|| failed.then(|| ApiError { message: "the response failed".into() }));
+                Some(Body { choices, usage, error, timings: None })
+            }
+            "error" => Some(Body {
+                error: Some(ApiError { message: self.message.unwrap_or_else(|| "error event".into()) }),
+                ..Default::default()
+            }),
+            _ => None,
+        }
     }
 }

@@ -92,9 +92,11 @@ pub struct OpenAiBackend {
     /// No connection reuse: where a request goes again when its pooled
     /// connection turned out closed.
     fresh: reqwest::Client,
-    /// The two endpoints' URLs, parsed once rather than per request.
+    /// The endpoints' URLs, parsed once rather than per request.
     chat_url: reqwest::Url,
     completions_url: reqwest::Url,
+    embeddings_url: reqwest::Url,
+    responses_url: reqwest::Url,
     policy: Policy,
 }
 
@@ -131,6 +133,8 @@ impl OpenAiBackend {
             fresh,
             chat_url: url(crate::workload::CHAT_PATH)?,
             completions_url: url(crate::workload::COMPLETIONS_PATH)?,
+            embeddings_url: url(crate::workload::EMBEDDINGS_PATH)?,
+            responses_url: url(crate::workload::RESPONSES_PATH)?,
             policy,
         })
     }
@@ -168,6 +172,8 @@ impl OpenAiBackend {
     async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
         let url = match req.path {
             crate::workload::CHAT_PATH => self.chat_url.clone(),
+            crate::workload::EMBEDDINGS_PATH => self.embeddings_url.clone(),
+            crate::workload::RESPONSES_PATH => self.responses_url.clone(),
             _ => self.completions_url.clone(),
         };
         let post = |client: &reqwest::Client| {

@@ -156,6 +156,8 @@ pub struct ErrorClass {
 pub struct VariantMetrics {
     pub name: String,
     pub streaming: bool,
+    /// `/v1/embeddings`: no tokens generated, so no TTFT, ITL or output.
+    pub embeddings: bool,
     #[serde(rename = "histograms")]
     pub h: Histograms,
     pub ok: u64,
@@ -164,6 +166,9 @@ pub struct VariantMetrics {
     pub errors: BTreeMap<String, ErrorClass>,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Of the output tokens, reasoning ones, as the server's usage said
+    /// (`completion_tokens_details.reasoning_tokens`).
+    pub reasoning_tokens: u64,
     pub tokens_from_usage: u64,
     pub tokens_estimated: u64,
     /// Counted by the client (any tokenizer); of them, in the model's own
@@ -237,8 +242,16 @@ impl VariantMetrics {
     /// Keeps name and kind, drops every count.
     pub fn reset_counts(&mut self) {
         let (name, streaming, priced) = (std::mem::take(&mut self.name), self.streaming, self.priced);
-        let (swept, goodput_judged) = (self.swept.take(), self.goodput_judged);
-        *self = VariantMetrics { name, streaming, priced, swept, goodput_judged, ..Default::default() };
+        let (swept, goodput_judged, embeddings) = (self.swept.take(), self.goodput_judged, self.embeddings);
+        *self = VariantMetrics {
+            name,
+            streaming,
+            priced,
+            swept,
+            goodput_judged,
+            embeddings,
+            ..Default::default()
+        };
     }
 
     /// Adds another set of counts (exact).
@@ -249,6 +262,7 @@ impl VariantMetrics {
         self.late_starts += v.late_starts;
         self.prompt_tokens += v.prompt_tokens;
         self.output_tokens += v.output_tokens;
+        self.reasoning_tokens += v.reasoning_tokens;
         self.tokens_from_usage += v.tokens_from_usage;
         self.tokens_estimated += v.tokens_estimated;
         self.tokens_counted += v.tokens_counted;
@@ -367,6 +381,7 @@ impl VariantMetrics {
         }
         self.prompt_tokens += r.prompt_tokens;
         self.output_tokens += r.output_tokens;
+        self.reasoning_tokens += r.reasoning_tokens.unwrap_or(0);
         match r.token_source {
             TokenSource::Usage => self.tokens_from_usage += 1,
             TokenSource::Estimate => self.tokens_estimated += 1,
@@ -407,6 +422,7 @@ pub struct Metrics {
 pub struct VariantInfo {
     pub name: String,
     pub streaming: bool,
+    pub embeddings: bool,
     pub priced: bool,
     pub swept: Option<Swept>,
 }
@@ -422,6 +438,7 @@ impl Metrics {
             .map(|v| VariantMetrics {
                 name: v.name,
                 streaming: v.streaming,
+                embeddings: v.embeddings,
                 priced: v.priced,
                 swept: v.swept,
                 ..Default::default()
@@ -451,9 +468,9 @@ impl Metrics {
             && let Some(offset) = r.end.checked_duration_since(self.window_start)
             && let Some(v) = self.variants.get_mut(r.variant)
         {
-            v.completed.record(offset, r.prompts, r.output_tokens);
+            v.completed.record(offset, r.prompts, r.prompt_tokens, r.output_tokens);
             if good {
-                v.good_completed.record(offset, r.prompts, r.output_tokens);
+                v.good_completed.record(offset, r.prompts, r.prompt_tokens, r.output_tokens);
             }
         }
         if r.warmup {
@@ -521,6 +538,7 @@ impl Metrics {
             return Done {
                 requests: v.ok,
                 prompts: v.prompts,
+                input_tokens: v.prompt_tokens,
                 output_tokens: v.output_tokens,
                 good: v.good,
                 good_output_tokens: 0,

@@ -139,6 +139,8 @@ pub struct RequestRecord {
     pub stops: bool,
     pub max_output_tokens: u64,
     pub output_tokens: u64,
+    /// Of them, reasoning tokens, when the server's usage says.
+    pub reasoning_tokens: Option<u64>,
     pub token_source: TokenSource,
     /// `prompt_tokens` is the server's (its usage), not the client's count.
     pub prompt_from_usage: bool,
@@ -214,6 +216,7 @@ impl RequestRecord {
             stops: req.stops,
             max_output_tokens: req.max_output_tokens,
             output_tokens: 0,
+            reasoning_tokens: None,
             token_source: TokenSource::Estimate,
             prompt_from_usage: false,
             finish_reason: None,

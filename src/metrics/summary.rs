@@ -59,6 +59,10 @@ pub struct Stats {
     /// `false`: TTFT equals e2e (the whole answer arrives at once).
     /// `null` in the total when streaming and non-streaming variants mix.
     pub streaming: Option<bool>,
+    /// An embeddings variant: its figures are latency, inputs (`prompts_per_s`)
+    /// and input tokens; it has no TTFT, ITL or output.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub embeddings: bool,
     pub requests: Requests,
     pub errors: Vec<ErrorSummary>,
     pub ttft_ms: Percentiles,
@@ -70,6 +74,10 @@ pub struct Stats {
     pub e2e_service_ms: Percentiles,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Of the output tokens, reasoning ones (from the server's usage); the
+    /// rest are the answer's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning_tokens: u64,
     pub output_token_source: TokenSources,
     pub throughput: Throughput,
     /// When the scenario sets `[goodput]` objectives.
@@ -264,6 +272,10 @@ pub struct Throughput {
     pub requests_per_s: f64,
     /// Prompts of ok requests per second (more than requests when batching).
     pub prompts_per_s: f64,
+    /// Prompt (input) tokens of ok requests per second: an embeddings
+    /// run's throughput. 0 in files written before it.
+    #[serde(default)]
+    pub input_tokens_per_s: f64,
     pub output_tokens_per_s: f64,
     /// Offered: measured requests started (intended) per second, whatever
     /// became of them; above `requests_per_s` when the server fell behind or
@@ -346,6 +358,9 @@ impl Summary {
             steps.first().map(|m| m.variants.iter().map(|v| v.streaming).collect()).unwrap_or_default();
         total.streaming =
             if kinds.iter().all(|s| Some(s) == kinds.first()) { kinds.first().copied() } else { None };
+        // A run of embeddings only has no first token in its total either.
+        total.embeddings =
+            steps.first().is_some_and(|m| !m.variants.is_empty() && m.variants.iter().all(|v| v.embeddings));
         let stage_stats = if stages.len() > 1 {
             let mut from = Duration::ZERO;
             stages
@@ -363,6 +378,7 @@ impl Summary {
                             done += Done {
                                 requests: own.ok,
                                 prompts: own.prompts,
+                                input_tokens: own.prompt_tokens,
                                 output_tokens: own.output_tokens,
                                 good: own.good,
                                 good_output_tokens: 0,
@@ -453,6 +469,7 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         name: v.name.clone(),
         swept: v.swept.clone(),
         streaming: Some(v.streaming),
+        embeddings: v.embeddings,
         requests: Requests {
             sent: v.ok + errors + v.cancelled,
             not_sent: v.not_sent,
@@ -487,6 +504,7 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         e2e_service_ms: p(e2e_service),
         prompt_tokens: v.prompt_tokens,
         output_tokens: v.output_tokens,
+        reasoning_tokens: v.reasoning_tokens,
         output_token_source: TokenSources {
             usage: v.tokens_from_usage,
             estimate: v.tokens_estimated,
@@ -497,6 +515,7 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         throughput: Throughput {
             requests_per_s: per_s(done.requests),
             prompts_per_s: per_s(done.prompts),
+            input_tokens_per_s: per_s(done.input_tokens),
             output_tokens_per_s: per_s(done.output_tokens),
             offered_requests_per_s: per_s(v.ok + errors + v.cancelled),
         },
@@ -587,3 +606,7 @@ impl std::fmt::Display for StopReason {
 
 #[cfg(test)]
 mod tests;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

@@ -23,12 +23,19 @@ use super::new_histogram;
 pub struct Completions {
     pub requests: Histogram<u64>,
     pub prompts: Histogram<u64>,
+    /// Prompt (input) tokens: what embeddings and prefill-bound runs deliver.
+    pub input_tokens: Histogram<u64>,
     pub output_tokens: Histogram<u64>,
 }
 
 impl Default for Completions {
     fn default() -> Self {
-        Completions { requests: new_histogram(), prompts: new_histogram(), output_tokens: new_histogram() }
+        Completions {
+            requests: new_histogram(),
+            prompts: new_histogram(),
+            input_tokens: new_histogram(),
+            output_tokens: new_histogram(),
+        }
     }
 }
 
@@ -37,6 +44,8 @@ impl Default for Completions {
 pub struct Done {
     pub requests: u64,
     pub prompts: u64,
+    /// Prompt (input) tokens of those requests.
+    pub input_tokens: u64,
     pub output_tokens: u64,
     /// Of them, requests that met the per-request objectives, and their
     /// output tokens.
@@ -48,6 +57,7 @@ impl std::ops::AddAssign for Done {
     fn add_assign(&mut self, o: Done) {
         self.requests += o.requests;
         self.prompts += o.prompts;
+        self.input_tokens += o.input_tokens;
         self.output_tokens += o.output_tokens;
         self.good += o.good;
         self.good_output_tokens += o.good_output_tokens;
@@ -60,11 +70,14 @@ fn value(offset: Duration) -> u64 {
 }
 
 impl Completions {
-    pub fn record(&mut self, offset: Duration, prompts: u32, output_tokens: u64) {
+    pub fn record(&mut self, offset: Duration, prompts: u32, input_tokens: u64, output_tokens: u64) {
         let v = value(offset);
         let _ = self.requests.record(v);
         if prompts > 0 {
             let _ = self.prompts.record_n(v, u64::from(prompts));
+        }
+        if input_tokens > 0 {
+            let _ = self.input_tokens.record_n(v, input_tokens);
         }
         if output_tokens > 0 {
             let _ = self.output_tokens.record_n(v, output_tokens);
@@ -74,6 +87,7 @@ impl Completions {
     pub fn add(&mut self, o: &Completions) {
         let _ = self.requests.add(&o.requests);
         let _ = self.prompts.add(&o.prompts);
+        let _ = self.input_tokens.add(&o.input_tokens);
         let _ = self.output_tokens.add(&o.output_tokens);
     }
 
@@ -88,6 +102,7 @@ impl Completions {
         Done {
             requests: count(&self.requests),
             prompts: count(&self.prompts),
+            input_tokens: count(&self.input_tokens),
             output_tokens: count(&self.output_tokens),
             ..Done::default()
         }
@@ -102,16 +117,16 @@ mod tests {
     fn work_is_counted_in_the_span_it_completed_in() {
         let mut c = Completions::default();
         let ms = Duration::from_millis;
-        c.record(ms(100), 1, 10);
-        c.record(ms(1_500), 2, 20);
-        c.record(ms(2_500), 1, 30);
+        c.record(ms(100), 1, 5, 10);
+        c.record(ms(1_500), 2, 5, 20);
+        c.record(ms(2_500), 1, 5, 30);
         assert_eq!(
             c.within(ms(0), ms(2_000)),
-            Done { requests: 2, prompts: 3, output_tokens: 30, ..Done::default() }
+            Done { requests: 2, prompts: 3, input_tokens: 10, output_tokens: 30, ..Done::default() }
         );
         assert_eq!(
             c.within(ms(2_000), ms(4_000)),
-            Done { requests: 1, prompts: 1, output_tokens: 30, ..Done::default() }
+            Done { requests: 1, prompts: 1, input_tokens: 5, output_tokens: 30, ..Done::default() }
         );
         assert_eq!(c.within(ms(3_000), ms(2_000)), Done::default());
         let mut d = Completions::default();

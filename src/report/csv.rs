@@ -2,6 +2,9 @@
 //! spreadsheets and scripts. Columns: `variant, metric, unit, count, p50,
 //! p90, p95, p99, p99.9, max, mean, slo`; an empty cell means no samples.
 //!
+//! Embeddings variants add `inputs_per_s` and `input_tokens_per_s` rows (the
+//! rate in `mean`).
+//!
 //! `slo` holds the verdicts of the objectives on that variant and metric
 //! ("PASS ttft.p95 (total): 412.3 ms, limit <= 800 ms", several joined by
 //! "; "). An objective on a figure that has no row here (error_rate,
@@ -110,6 +113,20 @@ impl Format for Csv {
                 let mut row = vec![v.name.clone(), metric, "ms".into(), p.count.to_string()];
                 row.extend([p.p50, p.p90, p.p95, p.p99, p.p999, p.max, p.mean].map(cell));
                 row.push(String::new());
+                rows.push(row);
+            }
+        }
+        // Embeddings: inputs and input tokens per second, in `mean` (the
+        // requests in `count`).
+        for v in s.variants.iter().filter(|v| v.embeddings) {
+            for (metric, unit, value) in [
+                ("inputs_per_s", "inputs/s", v.throughput.prompts_per_s),
+                ("input_tokens_per_s", "tokens/s", v.throughput.input_tokens_per_s),
+            ] {
+                let mut row = vec![String::new(); HEADER.len()];
+                (row[0], row[1], row[2], row[3]) =
+                    (v.name.clone(), metric.into(), unit.into(), v.requests.ok.to_string());
+                row[10] = value.to_string();
                 rows.push(row);
             }
         }

@@ -21,7 +21,7 @@ impl Format for Markdown {
         if s.variants.len() > 1 {
             out += &row(&s.total, true);
         }
-        if s.variants.iter().any(|v| v.streaming == Some(false)) {
+        if s.variants.iter().any(|v| v.streaming == Some(false) && !v.embeddings) {
             out += "\n\\* not streamed: the whole answer arrives at once, so TTFT = e2e.\n";
         }
         if !s.stages.is_empty() {
@@ -83,12 +83,12 @@ fn row(v: &Stats, bold: bool) -> String {
     let three =
         |p: &crate::metrics::Percentiles| format!("{} / {} / {}", cell(p.p50), cell(p.p95), cell(p.p99));
     let star = if v.streaming == Some(false) { "\\*" } else { "" };
+    let ttft = if v.embeddings { "-".to_owned() } else { format!("{}{star}", three(&v.ttft_ms)) };
     let name = if bold { format!("**{}**", v.name) } else { v.name.clone() };
     format!(
-        "| {name} | {} | {} | {}{star} | {} | {} | {} | {} | {:.1} | {:.2} |\n",
+        "| {name} | {} | {} | {ttft} | {} | {} | {} | {} | {:.1} | {:.2} |\n",
         v.requests.sent,
         v.requests.errors,
-        three(&v.ttft_ms),
         three(&v.e2e_ms),
         three(&v.itl_ms),
         three(&v.tpot_ms),

@@ -55,6 +55,13 @@ pub(crate) struct Section {
 pub(crate) fn sections(s: &Summary) -> Vec<Section> {
     let all = [
         Section {
+            id: "embeddings",
+            title: "Embeddings",
+            intro: "Variants on `/v1/embeddings`: inputs embedded and input tokens per second, and the latency of a request (no first token: the vectors arrive at once).",
+            label: "embeddings",
+            lines: embedding_lines(s),
+        },
+        Section {
             id: "sessions",
             title: "Sessions",
             intro: "Multi-turn conversations: each turn sends the conversation so far.",
@@ -98,6 +105,29 @@ pub(crate) fn sections(s: &Summary) -> Vec<Section> {
         },
     ];
     all.into_iter().filter(|x| !x.lines.is_empty()).collect()
+}
+
+/// "embed: 412.5 inputs/s, 25,300 input tokens/s; 8.0 inputs a request;
+/// latency p50 21.3 / p95 30.2 / p99 41.0 ms".
+fn embedding_lines(s: &Summary) -> Vec<String> {
+    s.variants
+        .iter()
+        .filter(|v| v.embeddings)
+        .map(|v| {
+            let t = &v.throughput;
+            let per_request = if t.requests_per_s > 0.0 { t.prompts_per_s / t.requests_per_s } else { 0.0 };
+            let e = &v.e2e_ms;
+            format!(
+                "{}: {:.1} inputs/s, {} input tokens/s; {per_request:.1} inputs a request; latency p50 {} / p95 {} / p99 {} ms",
+                v.name,
+                t.prompts_per_s,
+                number(t.input_tokens_per_s.round()),
+                cell(e.p50),
+                cell(e.p95),
+                cell(e.p99)
+            )
+        })
+        .collect()
 }
 
 /// One line per variant split by `what` (choice, prompt): "chat: TTFT p50

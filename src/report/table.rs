@@ -55,7 +55,7 @@ impl Format for Table {
             out.push('\n');
             out += &table(&names, &volume.iter().collect::<Vec<_>>(), self.width);
         }
-        if s.variants.iter().any(|v| v.streaming == Some(false)) {
+        if s.variants.iter().any(|v| v.streaming == Some(false) && !v.embeddings) {
             out += "* not streamed: the whole answer arrives at once, so TTFT = e2e\n";
         }
         for e in &s.total.errors {
@@ -106,11 +106,16 @@ fn columns(s: &Summary, rows: &[&Stats]) -> (Vec<Column>, Vec<Column>) {
         head,
         cells: rows.iter().map(|v| f(v)).collect(),
     };
-    let star = |v: &Stats, c: String| if v.streaming == Some(false) { c + "*" } else { c };
+    // Embeddings have no first token; non-streamed answers' TTFT is their e2e.
+    let ttft = |v: &Stats, c: Option<f64>| match (v.embeddings, v.streaming) {
+        (true, _) => "-".to_owned(),
+        (false, Some(false)) => cell(c) + "*",
+        _ => cell(c),
+    };
     let latency = vec![
-        col("ttft p50", &|v| star(v, cell(v.ttft_ms.p50))),
-        col("p95", &|v| star(v, cell(v.ttft_ms.p95))),
-        col("p99", &|v| star(v, cell(v.ttft_ms.p99))),
+        col("ttft p50", &|v| ttft(v, v.ttft_ms.p50)),
+        col("p95", &|v| ttft(v, v.ttft_ms.p95)),
+        col("p99", &|v| ttft(v, v.ttft_ms.p99)),
         col("e2e p50", &|v| cell(v.e2e_ms.p50)),
         col("p95", &|v| cell(v.e2e_ms.p95)),
         col("p99", &|v| cell(v.e2e_ms.p99)),
@@ -122,7 +127,13 @@ fn columns(s: &Summary, rows: &[&Stats]) -> (Vec<Column>, Vec<Column>) {
     if s.total.requests.late_starts > 0 {
         volume.push(col("late", &|v| v.requests.late_starts.to_string()));
     }
-    volume.push(col("out tok/s", &|v| format!("{:.1}", v.throughput.output_tokens_per_s)));
+    if s.variants.iter().any(|v| v.embeddings) {
+        volume.push(col("inputs/s", &|v| format!("{:.1}", v.throughput.prompts_per_s)));
+        volume.push(col("in tok/s", &|v| format!("{:.0}", v.throughput.input_tokens_per_s)));
+    }
+    if s.variants.iter().any(|v| !v.embeddings) {
+        volume.push(col("out tok/s", &|v| format!("{:.1}", v.throughput.output_tokens_per_s)));
+    }
     if s.total.cost_usd.is_some() {
         volume.push(col("cost $", &|v| v.cost_usd.map_or("-".into(), |c| format!("{c:.4}"))));
     }

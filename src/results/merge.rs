@@ -240,7 +240,13 @@ mod tests {
         let steps = (0..steps)
             .map(|_| {
                 let t0 = Instant::now();
-                let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
+                let info = VariantInfo {
+                    name: "v".into(),
+                    streaming: true,
+                    embeddings: false,
+                    priced: false,
+                    swept: None,
+                };
                 let mut m = Metrics::new([info], 2, t0);
                 m.variants[0].ok = ok;
                 m.stages[1].ok = ok;

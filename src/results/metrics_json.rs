@@ -286,11 +286,12 @@ impl<'de> Deserialize<'de> for Histograms {
 }
 
 /// Completion times (`metrics::window`), like the latency histograms.
-const COMPLETION_NAMES: [&str; 3] = ["requests", "prompts", "output_tokens"];
+/// `input_tokens` is absent from files written before it (read as none).
+const COMPLETION_NAMES: [&str; 4] = ["requests", "prompts", "output_tokens", "input_tokens"];
 
 impl Serialize for Completions {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let all = [&self.requests, &self.prompts, &self.output_tokens];
+        let all = [&self.requests, &self.prompts, &self.output_tokens, &self.input_tokens];
         encode(COMPLETION_NAMES.iter().copied().zip(all)).map_err(serde::ser::Error::custom)?.serialize(ser)
     }
 }
@@ -299,7 +300,7 @@ impl<'de> Deserialize<'de> for Completions {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         let stored = BTreeMap::<String, String>::deserialize(de)?;
         let mut c = Completions::default();
-        let slots = [&mut c.requests, &mut c.prompts, &mut c.output_tokens];
+        let slots = [&mut c.requests, &mut c.prompts, &mut c.output_tokens, &mut c.input_tokens];
         decode(&stored, COMPLETION_NAMES.iter().copied().zip(slots)).map_err(serde::de::Error::custom)?;
         Ok(c)
     }

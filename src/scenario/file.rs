@@ -199,6 +199,30 @@ pub struct StageFile {
 pub enum Endpoint {
     Chat,
     Completions,
+    /// `/v1/embeddings`: inputs in, vectors out; no tokens generated.
+    Embeddings,
+    /// `/v1/responses`: OpenAI's Responses API (`input`, `instructions`,
+    /// `max_output_tokens`; typed stream events).
+    Responses,
+}
+
+impl Endpoint {
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Completions => "completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Responses => "responses",
+        }
+    }
+}
+
+/// How `/v1/embeddings` sends its vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingFormat {
+    Float,
+    Base64,
 }
 
 /// How prompts are taken from a prompts file.
@@ -218,7 +242,9 @@ pub struct VariantFile {
     pub weight: Option<u32>,
     pub endpoint: Endpoint,
     pub model: String,
-    pub max_tokens: u32,
+    /// Required, except by embeddings (which refuse it).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
     pub n: Option<u32>,
     pub best_of: Option<u32>,
     pub stop: Option<StopFile>,
@@ -232,6 +258,9 @@ pub struct VariantFile {
     pub logit_bias: Option<BTreeMap<String, i64>>,
     pub extra_body: Option<toml::Table>,
     pub batch: Option<u32>,
+    /// Embeddings only: the vectors' length, and how they are sent.
+    pub dimensions: Option<u32>,
+    pub encoding_format: Option<EncodingFormat>,
     pub prompt_tokens: Option<PromptTokensFile>,
     pub prompt: Option<String>,
     pub prompts_file: Option<String>,

@@ -57,6 +57,8 @@ pub const BASE_URL_ENV: &str = "OPENAI_BASE_URL";
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// Prompts in one batched completions request, as the API allows.
 pub const MAX_BATCH: u32 = 20;
+/// Inputs per embeddings request at most: the API's limit.
+pub const MAX_EMBEDDING_INPUTS: u32 = 2048;
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
@@ -315,6 +317,9 @@ pub struct Variant {
     pub billed: Billed,
     /// Prompts per request (completions only): sent as a prompt array.
     pub batch: u32,
+    /// Embeddings: the vectors' length asked for, and their encoding.
+    pub dimensions: Option<u32>,
+    pub encoding_format: Option<file::EncodingFormat>,
     pub prompt: PromptSource,
     pub system: Option<String>,
     /// Tokens of `system`, in the model's tokenizer.

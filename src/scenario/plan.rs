@@ -271,15 +271,13 @@ fn round_ms(d: std::time::Duration) -> std::time::Duration {
 }
 
 fn describe_request(v: &Variant) -> String {
-    let mut d = format!(
-        "{} {} max_tokens={}",
-        match v.endpoint {
-            Endpoint::Chat => "chat",
-            Endpoint::Completions => "completions",
-        },
-        v.model,
-        v.max_tokens
-    );
+    let mut d = match v.endpoint {
+        Endpoint::Embeddings => format!("embeddings {}", v.model),
+        e => format!("{} {} max_tokens={}", e.name(), v.model, v.max_tokens),
+    };
+    if let Some(d2) = v.dimensions {
+        d += &format!(" dimensions={d2}");
+    }
     if v.n > 1 {
         d += &format!(" n={}", v.n);
     }

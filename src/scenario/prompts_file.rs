@@ -45,9 +45,12 @@ pub fn read_prompts_file(
                 ));
             }
         };
-        if matches!(content, PromptContent::Messages(_)) && endpoint == Endpoint::Completions {
+        if matches!(content, PromptContent::Messages(_))
+            && !matches!(endpoint, Endpoint::Chat | Endpoint::Responses)
+        {
             return Err(at(
-                "a messages array needs endpoint = \"chat\"; completions take text prompts".into()
+                "a messages array needs endpoint = \"chat\" or \"responses\"; completions and embeddings take text"
+                    .into(),
             ));
         }
         let tokens = match &content {

@@ -175,7 +175,7 @@ fn set(v: &mut VariantFile, key: &str, value: toml::Value) -> Result<(), String>
     match key {
         "model" => v.model = conv(value)?,
         "endpoint" => v.endpoint = conv(value)?,
-        "max_tokens" => v.max_tokens = conv(value)?,
+        "max_tokens" => v.max_tokens = Some(conv(value)?),
         "n" => v.n = Some(conv(value)?),
         "best_of" => v.best_of = Some(conv(value)?),
         "stop" => v.stop = Some(conv(value)?),

@@ -32,11 +32,38 @@ pub(super) fn variant(
     let weight = v.weight.unwrap_or(1);
     p.check(weight >= 1, at("weight"), || format!("must be at least 1, got {weight}"));
     p.check(!v.model.trim().is_empty(), at("model"), || "must not be empty".into());
-    p.check(v.max_tokens >= 1, at("max_tokens"), || format!("must be at least 1, got {}", v.max_tokens));
     let completions = v.endpoint == Endpoint::Completions;
+    let embeddings = v.endpoint == Endpoint::Embeddings;
+    let max_tokens = match v.max_tokens {
+        None if embeddings => 0,
+        None => {
+            p.push(at("max_tokens"), "`max_tokens` is required here and missing");
+            1
+        }
+        Some(m) => {
+            if embeddings {
+                p.push(at("max_tokens"), "embeddings generate no tokens: remove max_tokens");
+            } else {
+                p.check(m >= 1, at("max_tokens"), || format!("must be at least 1, got {m}"));
+            }
+            m
+        }
+    };
+    if v.endpoint == Endpoint::Responses {
+        responses_keys(v, &at, p);
+    }
+    if embeddings {
+        embedding_keys(v, &at, p);
+    } else {
+        for (key, given) in
+            [("dimensions", v.dimensions.is_some()), ("encoding_format", v.encoding_format.is_some())]
+        {
+            p.check(!given, at(key), || "only applies to endpoint = \"embeddings\"".into());
+        }
+    }
     let n = v.n.unwrap_or(1);
     p.check((1..=128).contains(&n), at("n"), || format!("must be a whole number from 1 to 128, got {n}"));
-    let stream = v.stream.unwrap_or(true);
+    let stream = v.stream.unwrap_or(!embeddings);
     if let Some(b) = v.best_of
         && p.check(completions, at("best_of"), || "only exists on endpoint = \"completions\"".into())
     {
@@ -63,11 +90,15 @@ pub(super) fn variant(
         "only applies when stream = true".into()
     });
     let batch = v.batch.unwrap_or(1);
-    p.check((1..=MAX_BATCH).contains(&batch), at("batch"), || {
-        format!("must be a whole number from 1 to {MAX_BATCH}, got {batch}")
+    let most = if embeddings { super::MAX_EMBEDDING_INPUTS } else { MAX_BATCH };
+    p.check((1..=most).contains(&batch), at("batch"), || {
+        format!("must be a whole number from 1 to {most}, got {batch}")
     });
-    p.check(batch == 1 || completions, at("batch"), || {
-        format!("batch = {batch} needs endpoint = \"completions\" (chat takes one conversation per request)")
+    p.check(batch == 1 || completions || embeddings, at("batch"), || {
+        format!(
+            "batch = {batch} needs endpoint = \"completions\" or \"embeddings\" (chat takes one conversation per \
+             request)"
+        )
     });
     let sampling = sampling(v, &at, p);
     let extra_body = match &v.extra_body {
@@ -81,10 +112,12 @@ pub(super) fn variant(
         },
     };
     if let Some(s) = &v.system {
-        p.check(!completions, at("system"), || "a system prompt needs endpoint = \"chat\"".into());
+        p.check(!completions && !embeddings, at("system"), || {
+            "a system prompt needs endpoint = \"chat\"".into()
+        });
         p.check(!s.is_empty(), at("system"), || "must not be empty".into());
     }
-    let billed = billed(v.max_tokens, n.max(v.best_of.unwrap_or(1)), &extra_body, &at, p);
+    let billed = billed(max_tokens, n.max(v.best_of.unwrap_or(1)), &extra_body, &at, p);
     let tokenizer = tokenizers.get(&v.model).cloned().unwrap_or_else(|| Tokenizer::for_model(&v.model));
     let prompt = match trace {
         Some(t) => traced_prompt(v, t, &at, p),
@@ -98,7 +131,7 @@ pub(super) fn variant(
         weight,
         endpoint: v.endpoint,
         model: v.model.clone(),
-        max_tokens: v.max_tokens,
+        max_tokens,
         n,
         best_of: v.best_of,
         stop,
@@ -107,6 +140,8 @@ pub(super) fn variant(
         sampling,
         extra_body,
         batch,
+        dimensions: v.dimensions,
+        encoding_format: v.encoding_format,
         prompt: prompt.unwrap_or(PromptSource::Tokens(TokenSpread::Fixed(1))),
         system: v.system.clone(),
         system_tokens,
@@ -303,5 +338,58 @@ fn prompt(
             p.push(at("prompts_file"), e);
             None
         }
+    }
+}
+
+/// What an embeddings variant may not have (it generates nothing, streams
+/// nothing, samples nothing), and its own keys checked.
+fn embedding_keys(v: &VariantFile, at: &dyn Fn(&str) -> KeyPath, p: &mut Problems) {
+    let given = [
+        ("n", v.n.is_some()),
+        ("best_of", v.best_of.is_some()),
+        ("stop", v.stop.is_some()),
+        ("include_usage", v.include_usage.is_some()),
+        ("temperature", v.temperature.is_some()),
+        ("top_p", v.top_p.is_some()),
+        ("seed", v.seed.is_some()),
+        ("presence_penalty", v.presence_penalty.is_some()),
+        ("frequency_penalty", v.frequency_penalty.is_some()),
+        ("logit_bias", v.logit_bias.is_some()),
+        ("system", v.system.is_some()),
+        ("turns", v.turns.is_some()),
+    ];
+    for (key, is_given) in given {
+        p.check(!is_given, at(key), || {
+            "does not apply to endpoint = \"embeddings\" (it generates no text)".into()
+        });
+    }
+    p.check(v.stream != Some(true), at("stream"), || "embeddings are not streamed: remove stream".into());
+    if let Some(d) = v.dimensions {
+        p.check((1..=65_536).contains(&d), at("dimensions"), || {
+            format!("must be a whole number from 1 to 65536, got {d}")
+        });
+    }
+}
+
+/// What the Responses API has no parameter for: one answer per request (no
+/// `n`, `best_of` or batch), no stop sequences, usage always reported, and
+/// of the sampling keys only `temperature` and `top_p`.
+fn responses_keys(v: &VariantFile, at: &dyn Fn(&str) -> KeyPath, p: &mut Problems) {
+    let given = [
+        ("n", v.n.is_some()),
+        ("best_of", v.best_of.is_some()),
+        ("stop", v.stop.is_some()),
+        ("batch", v.batch.is_some()),
+        ("include_usage", v.include_usage.is_some()),
+        ("seed", v.seed.is_some()),
+        ("presence_penalty", v.presence_penalty.is_some()),
+        ("frequency_penalty", v.frequency_penalty.is_some()),
+        ("logit_bias", v.logit_bias.is_some()),
+    ];
+    for (key, is_given) in given {
+        p.check(!is_given, at(key), || {
+            "the Responses API has no such parameter (endpoint = \"responses\"; use extra_body for a server's own)"
+                .into()
+        });
     }
 }

@@ -19,6 +19,8 @@ use crate::tokens::Tokenizer;
 /// Below the base URL: the two endpoints requests go to.
 pub const CHAT_PATH: &str = "/chat/completions";
 pub const COMPLETIONS_PATH: &str = "/completions";
+pub const EMBEDDINGS_PATH: &str = "/embeddings";
+pub const RESPONSES_PATH: &str = "/responses";
 
 /// Permission to send one request, issued by `load::Schedule`. It lives
 /// here, beside the request it goes with, because the client and the
@@ -51,6 +53,9 @@ pub struct WorkRequest {
     pub seq: u64,
     /// Path below the base URL, e.g. `/chat/completions`.
     pub path: &'static str,
+    /// What the answer is: chat or completion chunks, the Responses API's
+    /// events, or vectors (`/v1/embeddings`); its body is read as such.
+    pub endpoint: Endpoint,
     pub body: Bytes,
     pub stream: bool,
     /// Prompts in the request (the batch size).
@@ -163,6 +168,7 @@ impl Sizing {
             variant,
             seq,
             path: path_of(v),
+            endpoint: v.endpoint,
             body,
             stream: v.stream,
             prompts: self.prompts,
@@ -189,6 +195,7 @@ impl WorkRequest {
             variant: 0,
             seq: 0,
             path: CHAT_PATH,
+            endpoint: Endpoint::Chat,
             body: Bytes::new(),
             stream: true,
             prompts: 1,
@@ -211,6 +218,8 @@ fn path_of(v: &Variant) -> &'static str {
     match v.endpoint {
         Endpoint::Chat => CHAT_PATH,
         Endpoint::Completions => COMPLETIONS_PATH,
+        Endpoint::Embeddings => EMBEDDINGS_PATH,
+        Endpoint::Responses => RESPONSES_PATH,
     }
 }
 
@@ -249,6 +258,42 @@ fn pick_prompt(v: &Variant, rng: &mut Xoshiro256PlusPlus, k: u64) -> (PromptCont
 fn body(v: &Variant, prompts: Vec<PromptContent>, max_tokens: u32, model: &str) -> Bytes {
     let mut b = serde_json::Map::new();
     b.insert("model".into(), json!(model));
+    if v.endpoint == Endpoint::Embeddings {
+        let texts: Vec<Value> = prompts
+            .into_iter()
+            .map(|p| match p {
+                PromptContent::Text(t) => Value::String(t),
+                // Rejected by validation for embeddings.
+                PromptContent::Messages(m) => Value::String(Value::Array(m).to_string()),
+            })
+            .collect();
+        let input =
+            if texts.len() == 1 { texts.into_iter().next().unwrap_or_default() } else { Value::Array(texts) };
+        b.insert("input".into(), input);
+        if let Some(d) = v.dimensions {
+            b.insert("dimensions".into(), json!(d));
+        }
+        if let Some(f) = v.encoding_format {
+            b.insert("encoding_format".into(), json!(f));
+        }
+        b.extend(v.extra_body.clone());
+        return Bytes::from(serde_json::to_vec(&Value::Object(b)).unwrap_or_default());
+    }
+    if v.endpoint == Endpoint::Responses {
+        match prompts.into_iter().next() {
+            Some(PromptContent::Text(t)) => b.insert("input".into(), Value::String(t)),
+            Some(PromptContent::Messages(m)) => b.insert("input".into(), Value::Array(m)),
+            None => b.insert("input".into(), Value::String(String::new())),
+        };
+        if let Some(s) = &v.system {
+            b.insert("instructions".into(), json!(s));
+        }
+        b.insert("max_output_tokens".into(), json!(max_tokens));
+        b.insert("stream".into(), json!(v.stream));
+        b.extend(v.sampling.clone());
+        b.extend(v.extra_body.clone());
+        return Bytes::from(serde_json::to_vec(&Value::Object(b)).unwrap_or_default());
+    }
     match v.endpoint {
         Endpoint::Chat => {
             let mut messages = Vec::new();
@@ -278,6 +323,8 @@ fn body(v: &Variant, prompts: Vec<PromptContent>, max_tokens: u32, model: &str) 
             };
             b.insert("prompt".into(), prompt);
         }
+        // Their bodies are built above, whole.
+        Endpoint::Embeddings | Endpoint::Responses => {}
     }
     b.insert("max_tokens".into(), json!(max_tokens));
     if v.n > 1 {

@@ -9,6 +9,7 @@ mod body;
 mod json;
 mod request;
 mod response;
+pub(crate) mod responses;
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -24,6 +25,8 @@ pub(crate) use response::{ChoiceText, Meta, PromptDetails, Usage, id_prefix, res
 pub(crate) enum Endpoint {
     Chat,
     Completions,
+    /// `/v1/responses`.
+    Responses,
 }
 
 /// An error answered in OpenAI's shape, `{"error":{"message","type","param","code"}}`.
@@ -61,7 +64,7 @@ impl ApiError {
         Self { param: Some(param.into()), ..Self::invalid(message, None, code) }
     }
 
-    pub(super) fn unparsable(e: serde_json::Error) -> Self {
+    pub(crate) fn unparsable(e: serde_json::Error) -> Self {
         Self::invalid(format!("We could not parse the JSON body of your request: {e}"), None, None)
     }
 

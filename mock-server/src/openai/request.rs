@@ -91,6 +91,7 @@ fn context_exceeded(endpoint: Endpoint, window: u32, prompt: u64, completion: Op
     let (param, yours, theirs) = match endpoint {
         Endpoint::Chat => ("messages", "your messages", "the messages"),
         Endpoint::Completions => ("prompt", "your prompt", "the prompt"),
+        Endpoint::Responses => ("input", "your input", "the input"),
     };
     let message = match completion {
         Some(c) => format!(
@@ -105,10 +106,10 @@ fn context_exceeded(endpoint: Endpoint, window: u32, prompt: u64, completion: Op
 }
 
 pub(crate) fn parse(endpoint: Endpoint, body: &[u8]) -> Result<Generation, ApiError> {
-    let fields = read(body)?;
     let g = match endpoint {
-        Endpoint::Chat => chat(fields)?,
-        Endpoint::Completions => completion(fields)?,
+        Endpoint::Chat => chat(read(body)?)?,
+        Endpoint::Completions => completion(read(body)?)?,
+        Endpoint::Responses => super::responses::parse(body)?,
     };
     within_simulator_limits(&g)?;
     Ok(g)

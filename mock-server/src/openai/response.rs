@@ -123,6 +123,7 @@ pub(crate) fn id_prefix(endpoint: Endpoint) -> &'static str {
     match endpoint {
         Endpoint::Chat => "chatcmpl-",
         Endpoint::Completions => "cmpl-",
+        Endpoint::Responses => "resp_",
     }
 }
 
@@ -135,6 +136,11 @@ pub(crate) fn response_json(
 ) -> Vec<u8> {
     let indexed = choices.iter().zip(0u32..);
     match endpoint {
+        // One choice: the API has no `n`.
+        Endpoint::Responses => {
+            let (text, finish) = choices.first().map_or(("", "stop"), |c| (c.text.as_str(), c.finish_reason));
+            super::responses::response_json(meta, text, finish, usage)
+        }
         Endpoint::Chat => to_json(&ChatCompletion {
             id: meta.id,
             object: "chat.completion",
@@ -173,14 +179,16 @@ pub(crate) fn response_json(
 }
 
 /// The SSE events of a streaming response, rendered ahead of time. `finish_reasons` has
-/// one entry per returned choice, in index order.
+/// one entry per returned choice, in index order. The Responses API's frames are
+/// `responses::frames`.
 pub(crate) fn sse_frames(
-    endpoint: Endpoint,
+    chat: bool,
     meta: &Meta,
     finish_reasons: &[&'static str],
     usage: Usage,
     include_usage: bool,
 ) -> SseFrames {
+    let endpoint = if chat { Endpoint::Chat } else { Endpoint::Completions };
     let chunk_usage = include_usage.then_some(None);
     let final_usage = include_usage.then_some(Some(usage));
     let mut open = Vec::new();
@@ -215,7 +223,7 @@ pub(crate) fn sse_frames(
             }
             chunk(&[], final_usage)
         }
-        Endpoint::Completions => {
+        Endpoint::Completions | Endpoint::Responses => {
             let chunk = |choices: &[CompletionChoice], usage| {
                 sse_event(&Completion {
                     id: meta.id,
@@ -240,7 +248,13 @@ pub(crate) fn sse_frames(
         tail.extend_from_slice(&usage_event);
     }
     tail.extend_from_slice(DONE);
-    SseFrames { open: (!open.is_empty()).then(|| Bytes::from(open)), tokens, finish, tail: Bytes::from(tail) }
+    SseFrames {
+        open: (!open.is_empty()).then(|| Bytes::from(open)),
+        tokens,
+        numbered: None,
+        finish,
+        tail: Bytes::from(tail),
+    }
 }
 
 /// Stands for the token's text in the rendered token event. serde_json writes it as
@@ -279,7 +293,8 @@ mod tests {
             Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, prompt_tokens_details: None };
         for endpoint in [Endpoint::Chat, Endpoint::Completions] {
             for include_usage in [false, true] {
-                let frames = sse_frames(endpoint, &meta, &["stop", "length", "stop"], usage, include_usage);
+                let chat = endpoint == Endpoint::Chat;
+                let frames = sse_frames(chat, &meta, &["stop", "length", "stop"], usage, include_usage);
                 assert_eq!(frames.tokens.len(), 3);
                 for (index, (prefix, suffix)) in frames.tokens.iter().enumerate() {
                     let event = prefix.iter().chain(b" word").chain(suffix);
@@ -293,7 +308,7 @@ mod tests {
                     assert_eq!(v["choices"][0]["index"], json!(index));
                     let text = match endpoint {
                         Endpoint::Chat => &v["choices"][0]["delta"]["content"],
-                        Endpoint::Completions => &v["choices"][0]["text"],
+                        _ => &v["choices"][0]["text"],
                     };
                     assert_eq!(text, &json!(" word"));
                     assert_eq!(v.get("usage").is_some(), include_usage);

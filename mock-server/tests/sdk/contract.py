@@ -5,7 +5,9 @@ Usage: python contract.py PATH/TO/llmload-mock PATH/TO/profile.toml
 Starts the simulator on a free port (reading the URL from its first line of output),
 runs each check with the SDK, and always stops the server. Exits non-zero on any
 failure. What it pins: the SDK parses our streams, choices, usage and errors as it does
-the real API's, and maps 401/404/429/400 to its typed exceptions.
+the real API's, and maps 401/404/429/400 to its typed exceptions; the Responses API's
+object and its numbered event stream parse; embeddings (base64, as the SDK asks by
+default, and float) decode to unit vectors.
 """
 
 import select
@@ -136,6 +138,51 @@ def stop_sequence(client):
     check(finish == "stop" and " the" not in text, f"streamed {finish} {text!r}")
 
 
+def responses_api(client):
+    r = client.responses.create(model="sim-chat", input="one two three", instructions="be brief", max_output_tokens=6)
+    check(r.object == "response" and r.status == "incomplete", f"{r.object} {r.status}")
+    check(r.incomplete_details.reason == "max_output_tokens", f"{r.incomplete_details}")
+    check(len(r.output_text.split()) == 6, f"output_text {r.output_text!r}")
+    check(r.usage.input_tokens == 5 and r.usage.output_tokens == 6 and r.usage.total_tokens == 11, f"{r.usage}")
+    stream = client.responses.create(
+        model="sim-chat",
+        input=[{"role": "user", "content": [{"type": "input_text", "text": "a b"}]}],
+        max_output_tokens=5,
+        stream=True,
+    )
+    kinds, text, numbers, final = [], "", [], None
+    for event in stream:
+        kinds.append(event.type)
+        numbers.append(event.sequence_number)
+        if event.type == "response.output_text.delta":
+            text += event.delta
+        if event.type in ("response.completed", "response.incomplete"):
+            final = event.response
+    check(kinds[0] == "response.created" and kinds[-1] == "response.incomplete", f"kinds {kinds}")
+    check(kinds.count("response.output_text.delta") == 5, f"kinds {kinds}")
+    check(numbers == list(range(len(numbers))), f"sequence numbers {numbers}")
+    check(len(text.split()) == 5 and final.output_text == text, f"text {text!r} / {final.output_text!r}")
+    check(final.usage.output_tokens == 5 and final.usage.input_tokens == 2, f"usage {final.usage}")
+
+
+def embeddings(client):
+    # The SDK asks for base64 by default and decodes it; floats on request.
+    r = client.embeddings.create(model="sim-embed", input=["one two three", "four five", "one two three"])
+    check(r.object == "list" and len(r.data) == 3, f"{r.object} {len(r.data)}")
+    check([d.index for d in r.data] == [0, 1, 2], f"indexes {[d.index for d in r.data]}")
+    check(all(len(d.embedding) == 64 for d in r.data), f"dims {[len(d.embedding) for d in r.data]}")
+    norm = sum(x * x for x in r.data[0].embedding)
+    check(abs(norm - 1.0) < 1e-4, f"norm {norm}")
+    check(r.data[0].embedding == r.data[2].embedding != r.data[1].embedding, "same input, same vector")
+    check(r.usage.prompt_tokens == 8 and r.usage.total_tokens == 8, f"usage {r.usage}")
+    f = client.embeddings.create(model="sim-embed", input="one two three", encoding_format="float", dimensions=16)
+    check(len(f.data) == 1 and len(f.data[0].embedding) == 16, f"float {len(f.data[0].embedding)}")
+    expect_error(
+        openai.BadRequestError, 400,
+        lambda: client.embeddings.create(model="sim-embed", input="x", dimensions=65), param="dimensions",
+    )
+
+
 def typed_errors(client, base):
     wrong = OpenAI(base_url=base, api_key="sk-wrong-0123456789", max_retries=0, timeout=10)
     msgs = [{"role": "user", "content": "hi"}]
@@ -193,10 +240,12 @@ def main():
             chat_n3,
             completions_batch_best_of,
             stop_sequence,
+            responses_api,
+            embeddings,
             lambda c: typed_errors(c, base),
         ]
         names = ["streaming_chat", "streaming_n_interleaved", "chat_n3", "completions_batch_best_of",
-                 "stop_sequence", "typed_errors"]
+                 "stop_sequence", "responses_api", "embeddings", "typed_errors"]
         for name, run in zip(names, checks):
             started = time.monotonic()
             try:

@@ -250,19 +250,34 @@ fn path(v: &Variant) -> &'static str {
     match v.endpoint {
         Api::Chat => "/chat/completions",
         Api::Completions => "/completions",
+        Api::Embeddings => "/embeddings",
+        Api::Responses => "/responses",
     }
 }
 
 /// The smallest request a variant can make: its model and extra_body, one
-/// short prompt, one token, not streamed.
+/// short prompt, one token, not streamed (embeddings: one short input).
 fn minimal_body(v: &Variant) -> serde_json::Value {
     let mut body = serde_json::Map::from_iter(v.extra_body.clone());
     body.insert("model".into(), v.model.clone().into());
+    if v.endpoint == Api::Responses {
+        body.insert("input".into(), "Say hi.".into());
+        body.insert("max_output_tokens".into(), 16.into());
+        body.insert("stream".into(), false.into());
+        return serde_json::Value::Object(body);
+    }
+    if v.endpoint == Api::Embeddings {
+        body.insert("input".into(), "Say hi.".into());
+        if let Some(d) = v.dimensions {
+            body.insert("dimensions".into(), d.into());
+        }
+        return serde_json::Value::Object(body);
+    }
     match v.endpoint {
         Api::Chat => {
             body.insert("messages".into(), serde_json::json!([{"role": "user", "content": "Say hi."}]))
         }
-        Api::Completions => body.insert("prompt".into(), "Say hi.".into()),
+        Api::Completions | Api::Embeddings | Api::Responses => body.insert("prompt".into(), "Say hi.".into()),
     };
     body.insert("max_tokens".into(), 1.into());
     body.insert("stream".into(), false.into());

@@ -10,7 +10,8 @@ fn record(intended: Instant) -> RequestRecord {
 #[test]
 fn a_shard_defers_objectives_on_the_whole_run_and_judges_latency() {
     let t0 = Instant::now();
-    let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
+    let info =
+        VariantInfo { name: "v".into(), streaming: true, embeddings: false, priced: false, swept: None };
     let mut m = Metrics::new([info], 1, t0);
     m.window_end = Some(t0 + Duration::from_secs(10));
     let mut r = record(t0);
@@ -37,8 +38,13 @@ fn a_shard_defers_objectives_on_the_whole_run_and_judges_latency() {
 #[test]
 fn the_live_ttft_is_of_the_streamed_variants_and_says_so() {
     let t0 = Instant::now();
-    let info =
-        |name: &str, streaming| VariantInfo { name: name.into(), streaming, priced: false, swept: None };
+    let info = |name: &str, streaming| VariantInfo {
+        name: name.into(),
+        streaming,
+        embeddings: false,
+        priced: false,
+        swept: None,
+    };
     let mut m = Metrics::new([info("s", true), info("whole", false)], 1, t0);
     let at = |ms: u64| t0 + Duration::from_millis(ms);
     let mut fast = record(t0);
@@ -55,7 +61,8 @@ fn the_live_ttft_is_of_the_streamed_variants_and_says_so() {
 #[test]
 fn throughput_counts_what_completed_in_the_window_not_the_drain() {
     let t0 = Instant::now();
-    let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
+    let info =
+        VariantInfo { name: "v".into(), streaming: true, embeddings: false, priced: false, swept: None };
     // Warm-up until t0 + 1 s; the window ends at t0 + 3 s.
     let start = t0 + Duration::from_secs(1);
     let mut m = Metrics::new([info], 1, start);
@@ -83,7 +90,8 @@ fn throughput_counts_what_completed_in_the_window_not_the_drain() {
 #[test]
 fn retries_rate_limits_finish_reasons_and_ttfr_are_counted() {
     let t0 = Instant::now();
-    let info = VariantInfo { name: "v".into(), streaming: true, priced: false, swept: None };
+    let info =
+        VariantInfo { name: "v".into(), streaming: true, embeddings: false, priced: false, swept: None };
     let mut m = Metrics::new([info], 1, t0);
     let mut ok = record(t0);
     ok.attempts = 2;

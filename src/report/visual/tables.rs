@@ -59,12 +59,13 @@ pub fn summary(s: &Summary) -> String {
     );
     for v in &rows {
         let star = if v.streaming == Some(false) { "*" } else { "" };
+        // Embeddings have no first token.
+        let ttft = if v.embeddings { "-".to_owned() } else { format!("{}{star}", three(&v.ttft_ms)) };
         let _ = writeln!(
             h,
-            "<tr{}><td class=\"l\">{}</td><td>{}{star}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{}><td class=\"l\">{}</td><td>{ttft}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             total(v),
             esc(&v.name),
-            three(&v.ttft_ms),
             three(&v.e2e_ms),
             three(&v.itl_ms),
             three(&v.tpot_ms),
@@ -72,7 +73,7 @@ pub fn summary(s: &Summary) -> String {
         );
     }
     h += "</table></div>\n";
-    if s.variants.iter().any(|v| v.streaming == Some(false)) {
+    if s.variants.iter().any(|v| v.streaming == Some(false) && !v.embeddings) {
         h += "<p class=\"muted\">* not streamed: the whole answer arrives at once, so TTFT = e2e.</p>\n";
     }
     h += "<div class=\"wide\"><table>\n<tr><th class=\"l\">variant</th><th>requests</th><th>ok</th>\

@@ -32,6 +32,7 @@ fn steps() -> Vec<Metrics> {
             let infos = ["a", "b/max_tokens=64"].map(|n| VariantInfo {
                 name: n.into(),
                 streaming: true,
+                embeddings: false,
                 priced: true,
                 swept: None,
             });

@@ -50,7 +50,7 @@ fn every_wrong_key_and_value_is_reported_in_one_pass() {
             "load.concurency: unknown key; did you mean `concurrency`?",
             "load.rate: must be a number (got \"fast\")",
             "load.stream: must be true or false (got 1)",
-            "variant[0].endpoint: must be one of \"chat\", \"completions\" (got \"chatt\"); did you mean \"chat\"?",
+            "variant[0].endpoint: must be one of \"chat\", \"completions\", \"embeddings\", \"responses\" (got \"chatt\"); did you mean \"chat\"?",
             "variant[0].max_tokens: must be a whole number, 0 or more (got -3)",
             "variant[1].max_tokens: must be a whole number, 0 or more (got \"abc\")",
             "variant[1].name: `name` is required here and missing",
