@@ -48,6 +48,7 @@ mod llama_server;
 mod outputs;
 mod readme;
 mod real_server;
+mod reasoning;
 mod report;
 mod responses;
 mod results;

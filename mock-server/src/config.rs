@@ -153,6 +153,10 @@ pub struct ModelProfile {
     pub prefix_cache_tokens: u64,
     /// The length of the vectors `/v1/embeddings` returns for this model.
     pub embedding_dimensions: u32,
+    /// Tokens of reasoning each sequence generates before its answer, at the same
+    /// pace (chat streams them as `delta.reasoning_content`); `max_tokens` caps
+    /// reasoning and answer together, and usage bills both. 0 = none.
+    pub reasoning_tokens: u32,
 }
 
 impl Default for ModelProfile {
@@ -175,6 +179,7 @@ impl Default for ModelProfile {
             faults: Faults::default(),
             prefix_cache_tokens: 0,
             embedding_dimensions: DEFAULT_EMBEDDING_DIMENSIONS,
+            reasoning_tokens: 0,
         }
     }
 }

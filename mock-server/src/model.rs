@@ -24,6 +24,8 @@ pub(crate) struct Model {
     pub(crate) prefix: Option<PrefixCache>,
     /// The length of the vectors `/v1/embeddings` returns (`dimensions` may ask for fewer).
     pub(crate) embedding_dimensions: u32,
+    /// Reasoning tokens before each sequence's answer.
+    pub(crate) reasoning_tokens: u32,
 }
 
 impl Model {
@@ -40,6 +42,7 @@ impl Model {
             faults: p.faults,
             prefix: PrefixCache::new(p.prefix_cache_tokens),
             embedding_dimensions: p.embedding_dimensions,
+            reasoning_tokens: p.reasoning_tokens,
         }
     }
 

@@ -20,8 +20,10 @@ pub(crate) const FINISH_STOP: &str = "stop";
 pub(crate) struct Sequence {
     /// Fixes its text.
     pub(crate) key: u64,
-    /// Tokens generated, each taking a step: what is billed.
+    /// Tokens generated, each taking a step: what is billed. The first `reasoning`
+    /// of them are reasoning, the rest the answer.
     pub(crate) tokens: u32,
+    pub(crate) reasoning: u32,
     /// Bytes of text shown, when a stop string cut it.
     pub(crate) visible: Option<u32>,
     pub(crate) finish: &'static str,
@@ -46,15 +48,23 @@ impl Plan {
             let key = text::sequence_key(key, s);
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(key ^ LENGTH_SALT);
             let natural = model.length.sample(&mut rng);
-            let limit = natural.map_or(g.max_tokens, |n| n.min(g.max_tokens));
-            let ended_early = limit < g.max_tokens;
+            // Reasoning first; max_tokens caps it and the answer together.
+            let reasoning = model.reasoning_tokens.min(g.max_tokens);
+            let room = g.max_tokens - reasoning;
+            let limit = natural.map_or(room, |n| n.min(room));
+            let ended_early = limit < room;
             let sequence = match text::find_stop(key, limit, &g.stop) {
-                Some((tokens, visible)) => {
-                    Sequence { key, tokens, visible: Some(visible), finish: FINISH_STOP }
-                }
+                Some((tokens, visible)) => Sequence {
+                    key,
+                    tokens: reasoning + tokens,
+                    reasoning,
+                    visible: Some(visible),
+                    finish: FINISH_STOP,
+                },
                 None => Sequence {
                     key,
-                    tokens: limit,
+                    tokens: reasoning + limit,
+                    reasoning,
                     visible: None,
                     finish: if ended_early { FINISH_STOP } else { FINISH_LENGTH },
                 },
@@ -63,11 +73,14 @@ impl Plan {
         }
         let prompt_tokens = g.prompt_tokens();
         let completion_tokens = sequences.iter().map(|s| u64::from(s.tokens)).sum();
+        let reasoning_tokens: u64 = sequences.iter().map(|s| u64::from(s.reasoning)).sum();
         let usage = Usage {
             prompt_tokens,
             completion_tokens,
             total_tokens: prompt_tokens + completion_tokens,
             prompt_tokens_details: None,
+            completion_tokens_details: (model.reasoning_tokens > 0)
+                .then_some(crate::openai::CompletionDetails { reasoning_tokens }),
         };
         Self { sequences, n: g.n, best_of: g.best_of, usage }
     }
@@ -77,6 +90,16 @@ impl Plan {
     pub(crate) fn returned(&self) -> impl Iterator<Item = &Sequence> {
         let (n, best_of) = (self.n as usize, self.best_of as usize);
         self.sequences.chunks(best_of.max(1)).flat_map(move |prompt| &prompt[..n.min(prompt.len())])
+    }
+
+    /// The answer's text of `s` (its reasoning excluded).
+    pub(crate) fn answer_text(s: &Sequence) -> String {
+        text::render(s.key, s.tokens - s.reasoning, s.visible)
+    }
+
+    /// The reasoning text of `s`, if it reasons.
+    pub(crate) fn reasoning_text(s: &Sequence) -> Option<String> {
+        (s.reasoning > 0).then(|| text::render(text::reasoning_key(s.key), s.reasoning, None))
     }
 
     /// Steps until the last sequence ends.
@@ -119,7 +142,13 @@ mod tests {
         assert!(plan.sequences.iter().all(|s| s.tokens == 10 && s.finish == FINISH_LENGTH));
         assert_eq!(
             plan.usage,
-            Usage { prompt_tokens: 3, completion_tokens: 60, total_tokens: 63, prompt_tokens_details: None }
+            Usage {
+                prompt_tokens: 3,
+                completion_tokens: 60,
+                total_tokens: 63,
+                prompt_tokens_details: None,
+                completion_tokens_details: None,
+            }
         );
         assert_eq!(plan.steps(), 10);
         // Every sequence has its own text.

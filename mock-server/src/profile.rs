@@ -70,6 +70,9 @@ profile_tables! {
         /// uses: the prefill cost of each prompt token not cached.
         #[serde(default, deserialize_with = "duration_opt")]
         prefill_per_token: Option<Duration>,
+        /// Reasoning tokens before each answer (a thinking model). Default 0.
+        #[serde(default)]
+        reasoning_tokens: Option<i64>,
         /// The length of the vectors `/v1/embeddings` returns. Default 1536.
         #[serde(default)]
         embedding_dimensions: Option<i64>,
@@ -475,7 +478,12 @@ fn resolve(base: &ModelProfile, t: &ModelTable, at: &[String]) -> Result<ModelPr
         Some(n) => count32(n, 1, 65_536, &key(at, &["embedding_dimensions"]))?,
         None => base.embedding_dimensions,
     };
+    let reasoning_tokens = match t.reasoning_tokens {
+        Some(n) => count32(n, 0, MAX_OUTPUT_TOKENS, &key(at, &["reasoning_tokens"]))?,
+        None => base.reasoning_tokens,
+    };
     let profile = ModelProfile {
+        reasoning_tokens,
         embedding_dimensions,
         context_window,
         ttft: t.ttft.unwrap_or(base.ttft),

@@ -237,8 +237,8 @@ impl Sim {
         if generation.stream {
             let frames = match (endpoint, plan.returned().next()) {
                 (Endpoint::Responses, Some(s)) => {
-                    let text = text::render(s.key, s.tokens, s.visible);
-                    openai::responses::frames(&meta, &text, s.tokens, s.finish, plan.usage)
+                    let text = Plan::answer_text(s);
+                    openai::responses::frames(&meta, &text, s.tokens - s.reasoning, s.finish, plan.usage)
                 }
                 _ => {
                     let finishes: Vec<&'static str> = plan.returned().map(|s| s.finish).collect();
@@ -255,7 +255,11 @@ impl Sim {
         generate_whole(schedule, &plan, slots).await;
         let choices: Vec<ChoiceText> = plan
             .returned()
-            .map(|s| ChoiceText { text: text::render(s.key, s.tokens, s.visible), finish_reason: s.finish })
+            .map(|s| ChoiceText {
+                text: Plan::answer_text(s),
+                reasoning: Plan::reasoning_text(s),
+                finish_reason: s.finish,
+            })
             .collect();
         let json = openai::response_json(endpoint, &meta, &choices, plan.usage);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

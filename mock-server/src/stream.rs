@@ -120,6 +120,9 @@ pub(crate) struct SseFrames {
     pub(crate) open: Option<Bytes>,
     /// Per choice: the token event around its text.
     pub(crate) tokens: Vec<(Bytes, Bytes)>,
+    /// Per choice: the reasoning token event around its text; empty when the
+    /// endpoint does not stream reasoning (its steps then send nothing).
+    pub(crate) reasoning: Vec<(Bytes, Bytes)>,
     /// Token events that end in a sequence number (the Responses API's): what follows
     /// the number, and the first delta's number; each token event takes the next.
     pub(crate) numbered: Option<(Bytes, u64)>,
@@ -133,6 +136,8 @@ pub(crate) struct SseFrames {
 struct Choice {
     key: u64,
     tokens: u32,
+    /// Its first `reasoning` steps are reasoning tokens.
+    reasoning: u32,
     visible: Option<u32>,
     /// Bytes of its text generated so far, shown or not.
     offset: u32,
@@ -158,18 +163,23 @@ impl SseState {
     /// of exactly the size needed (a `Vec` with spare capacity would make `Bytes` add a
     /// second allocation).
     fn step_events(&mut self, step: u32) -> Bytes {
+        // What each live choice shows at this step: a reasoning word (when the
+        // endpoint streams reasoning), or the visible part of its answer's next word.
         let mut size = 0;
         for (i, c) in self.choices.iter().enumerate() {
             if step >= c.tokens {
                 continue;
             }
-            let shown = text::visible_part(text::word(c.key, step), c.offset, c.visible);
-            if !shown.is_empty() {
-                let (prefix, suffix) = &self.frames.tokens[i];
-                size += prefix.len() + shown.len() + suffix.len();
-                if let Some((after, _)) = &self.frames.numbered {
-                    size += 20 + after.len();
+            match c.shown(step, &self.frames, i) {
+                Shown::Reasoning(word, (prefix, suffix)) => size += prefix.len() + word.len() + suffix.len(),
+                Shown::Answer(shown, _) if !shown.is_empty() => {
+                    let (prefix, suffix) = &self.frames.tokens[i];
+                    size += prefix.len() + shown.len() + suffix.len();
+                    if let Some((after, _)) = &self.frames.numbered {
+                        size += 20 + after.len();
+                    }
                 }
+                _ => {}
             }
             if step + 1 == c.tokens {
                 size += self.frames.finish[i].len();
@@ -181,19 +191,27 @@ impl SseState {
             if step >= c.tokens {
                 continue;
             }
-            let word = text::word(c.key, step);
-            let shown = text::visible_part(word, c.offset, c.visible);
-            c.offset += word.len() as u32;
-            if !shown.is_empty() {
-                let (prefix, suffix) = &self.frames.tokens[i];
-                out.extend_from_slice(prefix);
-                out.extend_from_slice(shown.as_bytes());
-                out.extend_from_slice(suffix);
-                if let Some((after, _)) = &self.frames.numbered {
-                    out.extend_from_slice(self.sequence.to_string().as_bytes());
-                    out.extend_from_slice(after);
-                    self.sequence += 1;
+            match c.shown(step, &self.frames, i) {
+                Shown::Reasoning(word, (prefix, suffix)) => {
+                    out.extend_from_slice(prefix);
+                    out.extend_from_slice(word.as_bytes());
+                    out.extend_from_slice(suffix);
                 }
+                Shown::Answer(shown, word_len) => {
+                    c.offset += word_len;
+                    if !shown.is_empty() {
+                        let (prefix, suffix) = &self.frames.tokens[i];
+                        out.extend_from_slice(prefix);
+                        out.extend_from_slice(shown.as_bytes());
+                        out.extend_from_slice(suffix);
+                        if let Some((after, _)) = &self.frames.numbered {
+                            out.extend_from_slice(self.sequence.to_string().as_bytes());
+                            out.extend_from_slice(after);
+                            self.sequence += 1;
+                        }
+                    }
+                }
+                Shown::Nothing => {}
             }
             if step + 1 == c.tokens {
                 out.extend_from_slice(&self.frames.finish[i]);
@@ -203,6 +221,29 @@ impl SseState {
         self.slots.finish(finished);
         debug_assert!(out.len() <= size);
         Bytes::from(out)
+    }
+}
+
+/// What a choice shows at one step.
+enum Shown<'f> {
+    /// A reasoning word, and its event's template.
+    Reasoning(&'static str, &'f (Bytes, Bytes)),
+    /// The visible part of an answer word, and the word's length.
+    Answer(&'static str, u32),
+    /// A reasoning step the endpoint does not stream.
+    Nothing,
+}
+
+impl Choice {
+    fn shown<'f>(&self, step: u32, frames: &'f SseFrames, i: usize) -> Shown<'f> {
+        if step < self.reasoning {
+            return match frames.reasoning.get(i) {
+                Some(template) => Shown::Reasoning(text::word(text::reasoning_key(self.key), step), template),
+                None => Shown::Nothing,
+            };
+        }
+        let word = text::word(self.key, step - self.reasoning);
+        Shown::Answer(text::visible_part(word, self.offset, self.visible), word.len() as u32)
     }
 }
 
@@ -240,7 +281,13 @@ pub(crate) fn sse_body(
     let frames_first_sequence = frames.numbered.as_ref().map_or(0, |n| n.1);
     let choices = plan
         .returned()
-        .map(|s| Choice { key: s.key, tokens: s.tokens, visible: s.visible, offset: 0 })
+        .map(|s| Choice {
+            key: s.key,
+            tokens: s.tokens,
+            reasoning: s.reasoning,
+            visible: s.visible,
+            offset: 0,
+        })
         .collect();
     let state = SseState {
         frames,

@@ -98,6 +98,11 @@ pub(crate) fn visible_part(word: &'static str, offset: u32, visible: Option<u32>
 }
 
 /// The key of sequence `index` of a request: its text and natural length.
+/// The key of a sequence's reasoning text: apart from its answer's.
+pub(crate) fn reasoning_key(sequence: u64) -> u64 {
+    splitmix64(sequence ^ 0x7EA5_0111_7EA5_0111)
+}
+
 pub(crate) fn sequence_key(request: u64, index: u32) -> u64 {
     splitmix64(request ^ u64::from(index).wrapping_mul(0xD1B5_4A32_D192_ED03))
 }

@@ -91,10 +91,17 @@ impl Accumulator {
                 }
             }
         };
-        if body.has_reasoning() && rec.first_reasoning.is_none() {
+        // TTFT is the first content of any kind, reasoning included (the
+        // user sees the model respond); the first answer token is timed beside
+        // it, and the gaps run between every content-bearing event.
+        let reasoning = body.has_reasoning();
+        if reasoning && rec.first_reasoning.is_none() {
             rec.first_reasoning = Some(at);
         }
-        if body.has_content() {
+        if body.has_content() && rec.first_answer.is_none() {
+            rec.first_answer = Some(at);
+        }
+        if body.has_content() || reasoning {
             match self.last_content {
                 None => rec.first_token = Some(at),
                 Some(prev) => rec.itl.push(at.saturating_duration_since(prev)),
@@ -109,7 +116,7 @@ impl Accumulator {
             if c.has_content() || c.reasoning().is_some() {
                 st.events += 1;
             }
-            if c.has_content() {
+            if c.has_content() || c.reasoning().is_some() {
                 st.first.get_or_insert(at);
                 st.last = Some(at);
             }
@@ -440,7 +447,7 @@ mod tests {
         assert_eq!(rec.output_tokens, 4);
         assert_eq!(rec.token_source, TokenSource::Estimate);
         assert_eq!(rec.finish_reasons, ["stop", "length"]);
-        assert_eq!(rec.itl.len(), 1, "one gap between two content events");
+        assert_eq!(rec.itl.len(), 2, "gaps between the three content events, reasoning included");
         acc.finish(&mut rec, None);
         assert_eq!(rec.outcome, Outcome::Ok);
     }

@@ -46,6 +46,9 @@ pub struct Histograms {
     pub queue_delay: Histogram<u64>,
     /// Time to first reasoning token (thinking models only).
     pub ttfr: Histogram<u64>,
+    /// Time to first answer token, of requests that reasoned first (their
+    /// TTFT is the first reasoning token's).
+    pub ttfa: Histogram<u64>,
     /// TTFT of ok requests whose server said part of the prompt came from
     /// its prefix cache, and of those it said none did.
     pub ttft_cached: Histogram<u64>,
@@ -63,6 +66,7 @@ impl Default for Histograms {
             tpot: new_histogram(),
             queue_delay: new_histogram(),
             ttfr: new_histogram(),
+            ttfa: new_histogram(),
             ttft_cached: new_histogram(),
             ttft_uncached: new_histogram(),
         }
@@ -81,6 +85,7 @@ impl Histograms {
             (&mut self.tpot, &o.tpot),
             (&mut self.queue_delay, &o.queue_delay),
             (&mut self.ttfr, &o.ttfr),
+            (&mut self.ttfa, &o.ttfa),
             (&mut self.ttft_cached, &o.ttft_cached),
             (&mut self.ttft_uncached, &o.ttft_uncached),
         ] {
@@ -347,6 +352,9 @@ impl VariantMetrics {
         }
         if let Some(t) = r.ttfr() {
             self.h.ttfr.saturating_record(us(t));
+            if let Some(a) = r.ttfa() {
+                self.h.ttfa.saturating_record(us(a));
+            }
         }
         if r.session.is_some() {
             self.sessions.get_or_insert_with(SessionMetrics::default).record(r);

@@ -108,14 +108,17 @@ pub struct RequestRecord {
     pub sent: Instant,
     /// Response headers received.
     pub headers: Option<Instant>,
-    /// First content-bearing event (streaming) or the whole body (not streaming).
+    /// First content-bearing event of any kind, reasoning included
+    /// (streaming), or the whole body (not streaming): the headline TTFT.
     pub first_token: Option<Instant>,
+    /// First answer (not reasoning) content: time to first answer token.
+    pub first_answer: Option<Instant>,
     /// `[DONE]`, the last byte, or the moment the request failed.
     pub end: Instant,
-    /// First reasoning delta (`reasoning_content` / `reasoning`): timed apart
-    /// from content so a thinking model's TTFT is not hidden.
+    /// First reasoning delta (`reasoning_content` / `reasoning`, the
+    /// Responses API's reasoning events).
     pub first_reasoning: Option<Instant>,
-    /// Gaps between consecutive content-bearing events.
+    /// Gaps between consecutive content-bearing events (reasoning included).
     pub itl: Vec<Duration>,
     pub prompt_tokens: u64,
     /// Of them, served from the server's prefix cache, when it says
@@ -203,6 +206,7 @@ impl RequestRecord {
             sent,
             headers: None,
             first_token: None,
+            first_answer: None,
             first_reasoning: None,
             end: sent,
             itl: Vec::new(),
@@ -257,6 +261,10 @@ impl RequestRecord {
         self.first_token.map(|t| t.saturating_duration_since(self.sent))
     }
     /// Time to first reasoning token, from the intended start.
+    /// Time to first answer token, from the intended start.
+    pub fn ttfa(&self) -> Option<Duration> {
+        self.first_answer.map(|t| t.saturating_duration_since(self.intended))
+    }
     pub fn ttfr(&self) -> Option<Duration> {
         self.first_reasoning.map(|t| t.saturating_duration_since(self.intended))
     }

@@ -89,6 +89,10 @@ pub struct Stats {
     /// start; count 0 for models that do not stream their reasoning.
     #[serde(default)]
     pub ttfr_ms: Percentiles,
+    /// Time to first answer token of requests that reasoned first (their
+    /// `ttft_ms` is their first reasoning token's); count 0 otherwise.
+    #[serde(default)]
+    pub ttfa_ms: Percentiles,
     /// Finish reason → choices of ok requests that ended with it (per choice:
     /// n > 1 and batches count each).
     #[serde(default)]
@@ -459,6 +463,7 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         tpot,
         queue_delay,
         ttfr,
+        ttfa,
         ttft_cached,
         ttft_uncached,
     } = &v.h;
@@ -527,6 +532,7 @@ fn stats(v: &VariantMetrics, secs: f64, done: Done) -> Stats {
         }),
         cost_usd: v.priced.then(|| (v.cost_usd * 1e6).round() / 1e6),
         ttfr_ms: p(ttfr),
+        ttfa_ms: p(ttfa),
         finish_reasons: v.finish_reasons.clone(),
         cache: (v.cache_reported > 0).then(|| CacheStats {
             requests: v.cache_reported,

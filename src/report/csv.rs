@@ -19,7 +19,7 @@ pub struct Csv;
 type Pick = fn(&Stats) -> &Percentiles;
 
 /// The latency metrics, named as `[slo]` keys name them.
-const METRICS: [(&str, Pick); 8] = [
+const METRICS: [(&str, Pick); 9] = [
     ("ttft", |s| &s.ttft_ms),
     ("e2e", |s| &s.e2e_ms),
     ("itl", |s| &s.itl_ms),
@@ -28,6 +28,7 @@ const METRICS: [(&str, Pick); 8] = [
     ("ttft_service", |s| &s.ttft_service_ms),
     ("e2e_service", |s| &s.e2e_service_ms),
     ("ttfr", |s| &s.ttfr_ms),
+    ("ttfa", |s| &s.ttfa_ms),
 ];
 
 const HEADER: [&str; 12] =

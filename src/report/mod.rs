@@ -62,6 +62,13 @@ pub(crate) fn sections(s: &Summary) -> Vec<Section> {
             lines: embedding_lines(s),
         },
         Section {
+            id: "reasoning",
+            title: "Reasoning",
+            intro: "Models that stream reasoning before their answer: TTFT is the first token of either kind; the first answer token comes later by the reasoning's length.",
+            label: "reasoning",
+            lines: reasoning_lines(s),
+        },
+        Section {
             id: "sessions",
             title: "Sessions",
             intro: "Multi-turn conversations: each turn sends the conversation so far.",
@@ -105,6 +112,42 @@ pub(crate) fn sections(s: &Summary) -> Vec<Section> {
         },
     ];
     all.into_iter().filter(|x| !x.lines.is_empty()).collect()
+}
+
+/// "think: TTFT p50 52.1 ms (first reasoning token); first answer token p50
+/// 455 ms / p99 470 ms; 1200 of 1380 output tokens were reasoning (87%)".
+fn reasoning_lines(s: &Summary) -> Vec<String> {
+    let ms = |x: Option<f64>| format!("{} ms", cell(x));
+    s.variants
+        .iter()
+        .filter(|v| v.ttfr_ms.count > 0 || v.reasoning_tokens > 0)
+        .map(|v| {
+            let mut line = if v.ttfr_ms.count > 0 {
+                format!(
+                    "{}: TTFT p50 {} (first reasoning token); first answer token p50 {} / p99 {}",
+                    v.name,
+                    ms(v.ttft_ms.p50),
+                    ms(v.ttfa_ms.p50),
+                    ms(v.ttfa_ms.p99)
+                )
+            } else {
+                format!(
+                    "{}: reasoning not streamed: TTFT p50 {} is the answer's first token, after the reasoning",
+                    v.name,
+                    ms(v.ttft_ms.p50)
+                )
+            };
+            if v.reasoning_tokens > 0 && v.output_tokens > 0 {
+                line += &format!(
+                    "; {} of {} output tokens were reasoning ({:.0}%)",
+                    v.reasoning_tokens,
+                    v.output_tokens,
+                    v.reasoning_tokens as f64 * 100.0 / v.output_tokens as f64
+                );
+            }
+            line
+        })
+        .collect()
 }
 
 /// "embed: 412.5 inputs/s, 25,300 input tokens/s; 8.0 inputs a request;

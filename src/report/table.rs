@@ -112,14 +112,22 @@ fn columns(s: &Summary, rows: &[&Stats]) -> (Vec<Column>, Vec<Column>) {
         (false, Some(false)) => cell(c) + "*",
         _ => cell(c),
     };
-    let latency = vec![
+    let mut latency = vec![
         col("ttft p50", &|v| ttft(v, v.ttft_ms.p50)),
         col("p95", &|v| ttft(v, v.ttft_ms.p95)),
         col("p99", &|v| ttft(v, v.ttft_ms.p99)),
+    ];
+    // A model that reasons first: its TTFT is its first reasoning token; the
+    // first answer token comes beside it.
+    if s.variants.iter().any(|v| v.ttfa_ms.count > 0) {
+        latency.push(col("answer p50", &|v| cell(v.ttfa_ms.p50)));
+        latency.push(col("p99", &|v| cell(v.ttfa_ms.p99)));
+    }
+    latency.extend([
         col("e2e p50", &|v| cell(v.e2e_ms.p50)),
         col("p95", &|v| cell(v.e2e_ms.p95)),
         col("p99", &|v| cell(v.e2e_ms.p99)),
-    ];
+    ]);
     let mut volume = vec![
         col("requests", &|v| v.requests.sent.to_string()),
         col("errors", &|v| v.requests.errors.to_string()),

@@ -225,7 +225,7 @@ pub fn seconds(s: f64) -> Duration {
 }
 
 /// The histograms of a variant, by name, each V2 + deflate then base64.
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 11] = [
     "ttft",
     "ttft_service",
     "e2e",
@@ -236,10 +236,11 @@ const NAMES: [&str; 10] = [
     "ttfr",
     "ttft_cached",
     "ttft_uncached",
+    "ttfa",
 ];
 
 impl Histograms {
-    fn by_name(&self) -> [&Histogram<u64>; 10] {
+    fn by_name(&self) -> [&Histogram<u64>; 11] {
         [
             &self.ttft,
             &self.ttft_service,
@@ -251,10 +252,11 @@ impl Histograms {
             &self.ttfr,
             &self.ttft_cached,
             &self.ttft_uncached,
+            &self.ttfa,
         ]
     }
 
-    fn by_name_mut(&mut self) -> [&mut Histogram<u64>; 10] {
+    fn by_name_mut(&mut self) -> [&mut Histogram<u64>; 11] {
         [
             &mut self.ttft,
             &mut self.ttft_service,
@@ -266,6 +268,7 @@ impl Histograms {
             &mut self.ttfr,
             &mut self.ttft_cached,
             &mut self.ttft_uncached,
+            &mut self.ttfa,
         ]
     }
 }

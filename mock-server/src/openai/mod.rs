@@ -19,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 pub(crate) use request::{Generation, parse};
-pub(crate) use response::{ChoiceText, Meta, PromptDetails, Usage, id_prefix, response_json, sse_frames};
+pub(crate) use response::{
+    ChoiceText, CompletionDetails, Meta, PromptDetails, Usage, id_prefix, response_json, sse_frames,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint {

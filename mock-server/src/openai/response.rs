@@ -26,6 +26,14 @@ pub(crate) struct Usage {
     /// Sent when the model has a prefix cache, as the API sends it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) prompt_tokens_details: Option<PromptDetails>,
+    /// Sent for a model that reasons, as the API sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CompletionDetails {
+    pub(crate) reasoning_tokens: u64,
 }
 
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +44,7 @@ pub(crate) struct PromptDetails {
 /// A returned choice of a non-streaming response, in index order.
 pub(crate) struct ChoiceText {
     pub(crate) text: String,
+    pub(crate) reasoning: Option<String>,
     pub(crate) finish_reason: &'static str,
 }
 
@@ -70,6 +79,9 @@ struct Delta<'a> {
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    /// A reasoning token, as vLLM and DeepSeek stream it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
 }
 
 /// A legacy completion, streamed or not: the two differ only in `usage`.
@@ -115,6 +127,8 @@ struct ChatChoice<'a> {
 struct Message<'a> {
     role: &'static str,
     content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
     /// Always `null`: the simulator never refuses.
     refusal: (),
 }
@@ -150,7 +164,12 @@ pub(crate) fn response_json(
             choices: indexed
                 .map(|(c, index)| ChatChoice {
                     index,
-                    message: Message { role: "assistant", content: &c.text, refusal: () },
+                    message: Message {
+                        role: "assistant",
+                        content: &c.text,
+                        reasoning_content: c.reasoning.as_deref(),
+                        refusal: (),
+                    },
                     logprobs: (),
                     finish_reason: c.finish_reason,
                 })
@@ -193,6 +212,8 @@ pub(crate) fn sse_frames(
     let final_usage = include_usage.then_some(Some(usage));
     let mut open = Vec::new();
     let mut tokens = Vec::with_capacity(finish_reasons.len());
+    // Chat streams reasoning; the legacy completions API has no field for it.
+    let mut reasoning = Vec::new();
     let mut finish = Vec::with_capacity(finish_reasons.len());
     let usage_event = match endpoint {
         Endpoint::Chat => {
@@ -209,7 +230,7 @@ pub(crate) fn sse_frames(
             };
             let delta = |index, role, content, finish_reason| ChatChunkChoice {
                 index,
-                delta: Delta { role, content },
+                delta: Delta { role, content, reasoning_content: None },
                 logprobs: (),
                 finish_reason,
             };
@@ -219,6 +240,13 @@ pub(crate) fn sse_frames(
                     &[delta(index, None, Some(PLACEHOLDER), None)],
                     chunk_usage,
                 )));
+                let thinking = ChatChunkChoice {
+                    index,
+                    delta: Delta { role: None, content: None, reasoning_content: Some(PLACEHOLDER) },
+                    logprobs: (),
+                    finish_reason: None,
+                };
+                reasoning.push(split_at_placeholder(chunk(&[thinking], chunk_usage)));
                 finish.push(Bytes::from(chunk(&[delta(index, None, None, Some(*reason))], chunk_usage)));
             }
             chunk(&[], final_usage)
@@ -251,6 +279,7 @@ pub(crate) fn sse_frames(
     SseFrames {
         open: (!open.is_empty()).then(|| Bytes::from(open)),
         tokens,
+        reasoning,
         numbered: None,
         finish,
         tail: Bytes::from(tail),
@@ -289,8 +318,13 @@ mod tests {
     #[test]
     fn token_template_matches_serialized_chunk() {
         let meta = Meta { id: "chatcmpl-1", created: 5, model: "we\u{0}ird \"model\"" };
-        let usage =
-            Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, prompt_tokens_details: None };
+        let usage = Usage {
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            total_tokens: 3,
+            prompt_tokens_details: None,
+            completion_tokens_details: None,
+        };
         for endpoint in [Endpoint::Chat, Endpoint::Completions] {
             for include_usage in [false, true] {
                 let chat = endpoint == Endpoint::Chat;

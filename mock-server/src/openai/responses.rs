@@ -115,7 +115,9 @@ impl From<Usage> for ResponseUsage {
                 cached_tokens: u.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
             },
             output_tokens: u.completion_tokens,
-            output_tokens_details: OutputDetails { reasoning_tokens: 0 },
+            output_tokens_details: OutputDetails {
+                reasoning_tokens: u.completion_tokens_details.map_or(0, |d| d.reasoning_tokens),
+            },
             total_tokens: u.total_tokens,
         }
     }
@@ -326,6 +328,8 @@ pub(crate) fn frames(meta: &Meta, text: &str, tokens: u32, finish: &str, usage: 
     SseFrames {
         open: Some(Bytes::from(open)),
         tokens: vec![(prefix, middle)],
+        // The API does not stream raw reasoning: its time passes unseen.
+        reasoning: Vec::new(),
         numbered: Some((after, FIRST_DELTA_SEQUENCE)),
         finish: vec![Bytes::new()],
         tail: Bytes::from(tail),
@@ -337,7 +341,13 @@ mod tests {
     use super::*;
 
     fn usage() -> Usage {
-        Usage { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5, prompt_tokens_details: None }
+        Usage {
+            prompt_tokens: 3,
+            completion_tokens: 2,
+            total_tokens: 5,
+            prompt_tokens_details: None,
+            completion_tokens_details: None,
+        }
     }
 
     #[test]
