@@ -89,7 +89,9 @@ fn check_with_the_right_key_lists_the_models_and_exits_0() {
     );
     assert!(out.contains("ok    model \"sim-small\" is served"), "{out}");
     assert!(
-        out.contains("ok    variant \"chat\" (model \"sim-small\"): a 1-token request answered 200 OK"),
+        out.contains(
+            "ok    variant \"chat\" (model \"sim-small\") on /v1/chat/completions: a 1-token request answered 200 OK"
+        ),
         "{out}"
     );
     assert!(out.contains("ok    variant \"text\""), "{out}");
@@ -99,6 +101,29 @@ fn check_with_the_right_key_lists_the_models_and_exits_0() {
     let (_d, o) = llmload_on(&SCENARIO.replace("URL", &url), Some(KEY), &["check", "--no-request"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!text(&o).0.contains("1-token request"), "{}", text(&o).0);
+}
+
+/// `check` probes each endpoint a scenario uses, with a request that
+/// endpoint takes.
+#[test]
+fn check_probes_chat_responses_and_embeddings_each_on_its_endpoint() {
+    let (_mock, url) = start_mock(&[]);
+    let scenario = format!(
+        "name = \"three\"\n[target]\nbase_url = \"{url}\"\napi_key_env = \"\"\n[load]\nconcurrency = 1\nrequests = 3\n\
+         [[variant]]\nname = \"chat\"\nendpoint = \"chat\"\nmodel = \"sim-small\"\nmax_tokens = 4\nprompt_tokens = 8\n\
+         [[variant]]\nname = \"resp\"\nendpoint = \"responses\"\nmodel = \"sim-small\"\nmax_tokens = 4\nprompt_tokens = 8\n\
+         [[variant]]\nname = \"emb\"\nendpoint = \"embeddings\"\nmodel = \"sim-small\"\nprompt_tokens = 8\n"
+    );
+    let (_d, o) = llmload_on(&scenario, None, &["check"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    for line in [
+        "variant \"chat\" (model \"sim-small\") on /v1/chat/completions: a 1-token request answered 200 OK",
+        "variant \"resp\" (model \"sim-small\") on /v1/responses: a response of at most 16 tokens",
+        "variant \"emb\" (model \"sim-small\") on /v1/embeddings: an embedding of one short input answered 200 OK",
+    ] {
+        assert!(out.contains(&format!("ok    {line}")), "{line}\n{out}");
+    }
 }
 
 #[test]

@@ -428,6 +428,51 @@ mod tests {
         RequestRecord::example(Instant::now())
     }
 
+    /// The Responses API's typed events, on the chat timeline: deltas are
+    /// content, `completed` ends the stream with its usage, `failed` and
+    /// `error` are API errors, and a stream without an end is truncated.
+    #[test]
+    fn responses_events_map_onto_the_same_timeline() {
+        let responses = || Accumulator { responses: true, ..Default::default() };
+        let (mut rec, mut acc, t) = (record(), responses(), Instant::now());
+        for ev in [
+            r#"{"type":"response.created","sequence_number":0,"response":{"status":"in_progress"}}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","delta":"hm","sequence_number":1}"#,
+            r#"{"type":"response.output_text.delta","delta":"a","sequence_number":2}"#,
+            r#"{"type":"response.output_text.delta","delta":"b","sequence_number":3}"#,
+            r#"{"type":"response.incomplete","sequence_number":4,"response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":5,"output_tokens":9,"input_tokens_details":{"cached_tokens":2},"output_tokens_details":{"reasoning_tokens":7}}}}"#,
+        ] {
+            acc.on_event(ev, t, &mut rec);
+        }
+        assert!(acc.done, "the incomplete event ends the stream");
+        assert!(rec.first_reasoning.is_some() && rec.first_answer.is_some() && rec.first_token.is_some());
+        assert_eq!(rec.itl.len(), 2);
+        assert_eq!((rec.prompt_tokens, rec.output_tokens, rec.reasoning_tokens), (5, 9, Some(7)));
+        assert_eq!((rec.cached_tokens, rec.finish_reason.as_deref()), (Some(2), Some("length")));
+        acc.finish(&mut rec, None);
+        assert_eq!(rec.outcome, Outcome::Ok);
+
+        let (mut rec, mut acc) = (record(), responses());
+        acc.on_event(r#"{"type":"response.output_text.delta","delta":"a"}"#, t, &mut rec);
+        acc.on_event(
+            r#"{"type":"response.failed","response":{"status":"failed","error":{"message":"boom"}}}"#,
+            t,
+            &mut rec,
+        );
+        acc.finish(&mut rec, None);
+        assert_eq!((rec.outcome, rec.error.as_deref()), (Outcome::ApiError, Some("boom")));
+
+        let (mut rec, mut acc) = (record(), responses());
+        acc.on_event(r#"{"type":"error","message":"overloaded","code":"server_error"}"#, t, &mut rec);
+        acc.finish(&mut rec, None);
+        assert_eq!((rec.outcome, rec.error.as_deref()), (Outcome::ApiError, Some("overloaded")));
+
+        let (mut rec, mut acc) = (record(), responses());
+        acc.on_event(r#"{"type":"response.output_text.delta","delta":"a"}"#, t, &mut rec);
+        acc.finish(&mut rec, None);
+        assert_eq!(rec.outcome, Outcome::StreamTruncated, "no response.completed");
+    }
+
     #[test]
     fn per_choice_tokens_and_finish_reasons() {
         let mut rec = record();

@@ -148,7 +148,12 @@ async fn checks(s: &Scenario, ep: &Endpoint, no_request: bool) -> Result<usize> 
                     r.limits = RateLimits::from_headers(&headers).or(r.limits.take());
                     if status.is_success() {
                         let ms = t0.elapsed().as_secs_f64() * 1e3;
-                        r.ok(format!("{what}: a 1-token request answered {status} in {ms:.0} ms"));
+                        let probe = match v.endpoint {
+                            Api::Embeddings => "an embedding of one short input",
+                            Api::Responses => "a response of at most 16 tokens (the API's least)",
+                            Api::Chat | Api::Completions => "a 1-token request",
+                        };
+                        r.ok(format!("{what} on /v1{}: {probe} answered {status} in {ms:.0} ms", path(v)));
                         answered.insert(v.model.as_str());
                     } else {
                         let msg = server_message(status.as_u16(), &body).map(redact);
