@@ -15,6 +15,11 @@
 #
 # Needs oha (`cargo install oha`) and wrk (Debian package `wrk`); a missing one
 # is skipped and said so. Everything runs on 127.0.0.1 and is bounded in time.
+#
+# Binaries: LLMLOAD= and MOCK= (both given: used as they are, nothing built);
+# otherwise the release builds under $CARGO_TARGET_DIR (default target/),
+# built first. Exits 0 when every part ran; its temporary directory and the
+# simulator it started are gone either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,22 +27,37 @@ WHAT=${1:-all}
 SECS=${SECS:-10}
 CONNS=${CONNS:-"64 256"}
 STREAMS=${STREAMS:-"1000 2000"}
-LLMLOAD=target/release/llmload
-MOCK=target/release/llmload-mock
+TARGET=${CARGO_TARGET_DIR:-target}
 TMP=$(mktemp -d)
 MOCK_PID=
 
 cleanup() {
-    [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
+    # Never fail here: a killed simulator's `wait` returns 143, which under
+    # `set -e` would become the script's exit code.
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-cargo build --release --quiet --workspace --bins
+if [ -n "${LLMLOAD:-}" ] && [ -n "${MOCK:-}" ]; then
+    for b in "$LLMLOAD" "$MOCK"; do
+        [ -x "$b" ] || { echo "not an executable: $b" >&2; exit 2; }
+    done
+else
+    cargo build --release --quiet --workspace --bins
+    LLMLOAD=${LLMLOAD:-$TARGET/release/llmload}
+    MOCK=${MOCK:-$TARGET/release/llmload-mock}
+fi
 
 # Starts llmload-mock with the profile given as text; sets URL and MOCK_PID.
 start_mock() {
-    [ -n "$MOCK_PID" ] && kill "$MOCK_PID" && wait "$MOCK_PID" 2>/dev/null || true
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+    fi
     printf '%s\n' "$1" > "$TMP/profile.toml"
     "$MOCK" --config "$TMP/profile.toml" > "$TMP/mock.out" &
     MOCK_PID=$!
@@ -71,6 +91,7 @@ name = "compare"
 [target]
 kind = "openai"
 base_url = "$URL"
+api_key_env = ""
 [load]
 concurrency = $c
 duration = "${SECS}s"
@@ -113,6 +134,7 @@ name = "streams"
 [target]
 kind = "openai"
 base_url = "$URL"
+api_key_env = ""
 [load]
 concurrency = $n
 ramp_up = "2s"
@@ -152,6 +174,7 @@ name = "startup"
 [target]
 kind = "openai"
 base_url = "$URL"
+api_key_env = ""
 [load]
 concurrency = 1
 requests = 1

@@ -225,8 +225,8 @@ async fn summary_csv_has_a_row_per_variant_and_metric_with_the_summary_figures_a
         ["variant", "metric", "unit", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean", "slo"]
     );
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
-    // 3 scopes × 8 latency metrics, and a row for the error_rate objective.
-    assert_eq!(rows.len(), 3 * 8 + 1);
+    // 3 scopes × 9 latency metrics, and a row for the error_rate objective.
+    assert_eq!(rows.len(), 3 * 9 + 1);
     let s = &out.summary;
     for (scope, stats) in [("chat", &s.variants[0]), ("whole", &s.variants[1]), ("total", &s.total)] {
         let ttft = rows.iter().find(|r| &r[0] == scope && &r[1] == "ttft").unwrap();

@@ -100,9 +100,14 @@ async fn responses(State(sim): State<Arc<Sim>>, req: Request) -> Response {
 async fn embeddings(State(sim): State<Arc<Sim>>, req: Request) -> Response {
     let arrival = Instant::now();
     let (parts, body) = req.into_parts();
-    let mut response = match sim.embed(arrival, &parts, body).await {
+    let response = match sim.embed(arrival, &parts, body).await {
         Ok(response) | Err(response) => response,
     };
+    billed_to(&parts, response)
+}
+
+/// The API answers with the organization the request was billed to.
+fn billed_to(parts: &request::Parts, mut response: Response) -> Response {
     if let Some(org) = parts.headers.get(&ORGANIZATION) {
         response.headers_mut().insert(ORGANIZATION, org.clone());
     }
@@ -141,12 +146,7 @@ impl Sim {
                 format!("This model's embeddings have at most {} dimensions.", model.embedding_dimensions);
             return Err(ApiError::invalid(message, Some("dimensions"), None).into_response());
         }
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let key = text::request_key(self.seed, seq);
-        let mut headers = HeaderMap::new();
-        if let Ok(id) = HeaderValue::from_str(&format!("req_{key:016x}")) {
-            headers.insert(REQUEST_ID, id);
-        }
+        let (key, mut headers) = self.number();
         if let Some(too_many) = over_rate_limit(&model, api_key, request.tokens(), &mut headers) {
             return Err(too_many);
         }
@@ -171,14 +171,10 @@ impl Sim {
 
     async fn generate(&self, endpoint: Endpoint, arrival: Instant, req: Request) -> Response {
         let (parts, body) = req.into_parts();
-        let mut response = match self.admit_and_answer(endpoint, arrival, &parts, body).await {
+        let response = match self.admit_and_answer(endpoint, arrival, &parts, body).await {
             Ok(response) | Err(response) => response,
         };
-        // The API answers with the organization the request was billed to.
-        if let Some(org) = parts.headers.get(&ORGANIZATION) {
-            response.headers_mut().insert(ORGANIZATION, org.clone());
-        }
-        response
+        billed_to(&parts, response)
     }
 
     /// Everything from the API key to the response; an early answer (an error, a 429, a
@@ -199,12 +195,7 @@ impl Sim {
         // Before the sequence number, like every refusal of the request itself.
         generation.fit_context(endpoint, model.context_window)?;
 
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let key = text::request_key(self.seed, seq);
-        let mut headers = HeaderMap::new();
-        if let Ok(id) = HeaderValue::from_str(&format!("req_{key:016x}")) {
-            headers.insert(REQUEST_ID, id);
-        }
+        let (key, mut headers) = self.number();
         if let Some(too_many) = over_rate_limit(&model, api_key, generation.estimated_tokens(), &mut headers)
         {
             return Err(too_many);
@@ -265,6 +256,18 @@ impl Sim {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let body = if cut_after.is_some() { truncated_body(json) } else { Body::from(json) };
         Ok((headers, body).into_response())
+    }
+
+    /// The request's sequence number, which with the seed fixes everything random
+    /// about it, as its key; and its response headers so far (its request id).
+    fn number(&self) -> (u64, HeaderMap) {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let key = text::request_key(self.seed, seq);
+        let mut headers = HeaderMap::new();
+        if let Ok(id) = HeaderValue::from_str(&format!("req_{key:016x}")) {
+            headers.insert(REQUEST_ID, id);
+        }
+        (key, headers)
     }
 
     /// The key to count the request against, or 401.
