@@ -158,6 +158,7 @@ fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
         stops: false,
         keep_answer: false,
         turn: None,
+        model: None,
     };
     (req, Ticket { seq, intended: Instant::now(), warmup: false, stage: 0, trace: None })
 }

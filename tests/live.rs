@@ -111,7 +111,7 @@ fn check_probes_chat_responses_and_embeddings_each_on_its_endpoint() {
     let scenario = format!(
         "name = \"three\"\n[target]\nbase_url = \"{url}\"\napi_key_env = \"\"\n[load]\nconcurrency = 1\nrequests = 3\n\
          [[variant]]\nname = \"chat\"\nendpoint = \"chat\"\nmodel = \"sim-small\"\nmax_tokens = 4\nprompt_tokens = 8\n\
-         [[variant]]\nname = \"resp\"\nendpoint = \"responses\"\nmodel = \"sim-small\"\nmax_tokens = 4\nprompt_tokens = 8\n\
+         [[variant]]\nname = \"resp\"\nendpoint = \"responses\"\nmodel = \"sim-small\"\nmax_tokens = 16\nprompt_tokens = 8\n\
          [[variant]]\nname = \"emb\"\nendpoint = \"embeddings\"\nmodel = \"sim-small\"\nprompt_tokens = 8\n"
     );
     let (_d, o) = llmload_on(&scenario, None, &["check"]);

@@ -43,11 +43,11 @@ async fn the_first_answer_token_comes_the_reasoning_after_the_first_token() {
     let v = variants.iter().find(|v| v["name"] == "think").unwrap();
     let p50 = |m: &str| v[m]["p50"].as_f64().unwrap();
     // TTFT: the first reasoning token, at 40 ms.
-    assert!((40.0..46.0).contains(&p50("ttft_ms")), "ttft {}", v["ttft_ms"]);
+    assert!((40.0..50.0).contains(&p50("ttft_ms")), "ttft {}", v["ttft_ms"]);
     assert!((p50("ttfr_ms") - p50("ttft_ms")).abs() < 0.5, "the first token is reasoning");
     // The answer: 200 gaps of 2 ms later.
     let answer = p50("ttfa_ms");
-    assert!((440.0..455.0).contains(&answer), "first answer token {answer} ms, expected 40 + 200 × 2");
+    assert!((440.0..460.0).contains(&answer), "first answer token {answer} ms, expected 40 + 200 × 2");
     let mean = v["itl_ms"]["mean"].as_f64().unwrap();
     assert!((mean - 2.0).abs() < 0.2, "gaps run through the reasoning: {}", v["itl_ms"]);
     // Usage: 230 output tokens, 200 of them reasoning.
@@ -57,7 +57,7 @@ async fn the_first_answer_token_comes_the_reasoning_after_the_first_token() {
     // the answer's, after the reasoning's time; usage still says it.
     let r = variants.iter().find(|v| v["name"] == "think-responses").unwrap();
     let ttft = r["ttft_ms"]["p50"].as_f64().unwrap();
-    assert!((440.0..455.0).contains(&ttft), "responses: ttft {ttft}");
+    assert!((440.0..460.0).contains(&ttft), "responses: ttft {ttft}");
     assert_eq!(r["reasoning_tokens"].as_u64().unwrap(), 200 * r["requests"]["ok"].as_u64().unwrap());
 
     // Both figures in the table and the reports.

@@ -28,7 +28,7 @@ prompt_tokens = 20
 name = "responses"
 endpoint = "responses"
 model = "m"
-max_tokens = 12
+max_tokens = 16
 prompt_tokens = 20
 system = "Answer briefly."
 
@@ -36,7 +36,7 @@ system = "Answer briefly."
 name = "responses-whole"
 endpoint = "responses"
 model = "m"
-max_tokens = 12
+max_tokens = 16
 stream = false
 prompt_tokens = 20
 
@@ -68,22 +68,22 @@ async fn chat_responses_and_embeddings_in_one_run_are_each_reported_as_what_they
         assert_eq!(&r[col("outcome")], "ok", "{r:?}");
         assert_eq!(
             (num(r, "output_tokens"), &r[col("token_source")]),
-            (12.0, "usage"),
+            (16.0, "usage"),
             "usage.output_tokens"
         );
         assert_eq!(&r[col("finish_reason")], "length", "incomplete at max_output_tokens is `length`");
-        // The simulator's schedule from the send: TTFT 30 ms, then 11 gaps of 3 ms.
+        // The simulator's schedule from the send: TTFT 30 ms, then 15 gaps of 3 ms.
         let q = num(r, "queue_delay_ms");
         let (ttft, e2e) = (num(r, "ttft_ms") - q, num(r, "e2e_ms") - q);
-        assert!((30.0..36.0).contains(&ttft), "ttft {ttft}: {r:?}");
-        assert!((63.0..72.0).contains(&e2e), "e2e {e2e}: {r:?}");
+        assert!((30.0..40.0).contains(&ttft), "ttft {ttft}: {r:?}");
+        assert!((75.0..88.0).contains(&e2e), "e2e {e2e}: {r:?}");
         assert!((num(r, "itl_mean_ms") - 3.0).abs() < 0.6, "itl {r:?}");
         // The input and the instructions, in the simulator's words.
         assert!(num(r, "prompt_tokens") > 2.0 && &r[col("prompt_token_source")] == "usage");
     }
     for r in of("responses-whole") {
         assert_eq!(&r[col("outcome")], "ok", "{r:?}");
-        assert_eq!(num(r, "output_tokens"), 12.0);
+        assert_eq!(num(r, "output_tokens"), 16.0);
         assert_eq!(num(r, "ttft_ms"), num(r, "e2e_ms"), "not streamed: TTFT = e2e");
     }
     let s = read_json(&out.dir.join("summary.json"));
@@ -113,7 +113,7 @@ async fn chat_responses_and_embeddings_in_one_run_are_each_reported_as_what_they
 
 #[test]
 fn what_the_responses_api_lacks_is_refused() {
-    let base = "name = \"r\"\n[load]\nconcurrency = 1\nrequests = 1\n[[variant]]\nname = \"r\"\nendpoint = \"responses\"\nmodel = \"m\"\nmax_tokens = 8\nprompt_tokens = 8\n";
+    let base = "name = \"r\"\n[load]\nconcurrency = 1\nrequests = 1\n[[variant]]\nname = \"r\"\nendpoint = \"responses\"\nmodel = \"m\"\nmax_tokens = 16\nprompt_tokens = 8\n";
     for (extra, key) in [
         ("n = 2\n", "n"),
         ("stop = \"x\"\n", "stop"),
@@ -134,5 +134,13 @@ fn what_the_responses_api_lacks_is_refused() {
             std::path::Path::new("s.toml")
         )
         .is_ok()
+    );
+    let short = base.replace("max_tokens = 16", "max_tokens = 8");
+    let e = llmload::scenario::Scenario::parse(&short, std::path::Path::new("s.toml"))
+        .expect_err("8")
+        .to_string();
+    assert!(
+        e.contains("variant[0].max_tokens: the Responses API takes max_output_tokens of at least 16, got 8"),
+        "{e}"
     );
 }

@@ -142,7 +142,7 @@ prompt_tokens = 10
     for i in 0..100_000u64 {
         let t = i as f64 * 10.0;
         csv += &format!(
-            "{},v,measured,{t},0.1,20,{},10,4,usage,stop,ok,,1,0,usage,,,,m,1,2,1,1,,\n",
+            "{},v,measured,{t},0.1,20,{},10,4,usage,stop,ok,,1,0,usage,,,,m,1,2,1,1,,,\n",
             i + 100,
             50 + i % 97
         );

@@ -71,6 +71,9 @@ pub struct ModelFit {
     pub finish: BTreeMap<String, u64>,
     pub max_sequences: Option<u32>,
     pub capacity_how: String,
+    /// Reasoning tokens before each answer (the median), when the server's
+    /// usage said there were any.
+    pub reasoning_tokens: Option<u32>,
     pub levels: Vec<LevelFit>,
     /// (simulator fault key, probability, count seen).
     pub faults: Vec<(&'static str, f64, u64)>,
@@ -196,7 +199,14 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
 
     // Gaps: tokens per event (a server may pack several), growth with the
     // sequences in service, and the shape at one sequence.
-    let per_token: Vec<f64> = streamed.iter().filter_map(|r| Some(r.tpot()? / r.itl_mean?)).collect();
+    // Rows with reasoning are left out: reasoning a server does not stream
+    // is in their tokens but not in their gaps.
+    let per_token: Vec<f64> = streamed
+        .iter()
+        .filter(|r| r.reasoning == 0)
+        .filter_map(|r| Some(r.tpot()? / r.itl_mean?))
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .collect();
     let ratio = if per_token.is_empty() { 1.0 } else { median(&per_token).clamp(0.05, 1.0) };
     if ratio < 0.9 {
         unfitted.push(format!(
@@ -236,7 +246,9 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
     let at_one = |u: f64| (quantile(&live, u) - mean_shift).max(0.0);
     let empirical: Vec<(f64, f64)> = Q_LEVELS.iter().map(|&q| (q, at_one(q))).collect();
     let p99 = at_one(0.99);
-    let lognormal_ok = p99 > itl0 * 1.001 && p99 <= itl0 * 14.9;
+    // Checked as written (whole microseconds), as the simulator will read it.
+    let (itl_us, p99_us) = ((itl0 * 1000.0).round(), (p99 * 1000.0).round());
+    let lognormal_ok = itl_us >= 1.0 && p99_us > itl_us && p99_us <= (itl_us * 14.9).floor();
     let simulate = |draw: &mut dyn FnMut(&mut Rng) -> f64| {
         let mut rng = Rng::new(2);
         let mut out = Vec::with_capacity(4 * N);
@@ -278,6 +290,8 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
     }
 
     let (faults, rate_limits, errors_how) = errors(s, &mut unfitted);
+    let reasoning: Vec<f64> = ok_rows.iter().map(|r| r.reasoning as f64).collect();
+    let reasoning_tokens = ok_rows.iter().any(|r| r.reasoning > 0).then(|| median(&reasoning).round() as u32);
     if s.rows.iter().any(|r| r.cached > 0) {
         unfitted.push(
             "prompt caching: the server said it served cached prompt tokens; the fit uses the tokens it computed, \
@@ -305,6 +319,7 @@ pub fn fit(model: &str, s: &Sample) -> ModelFit {
         finish,
         max_sequences,
         capacity_how,
+        reasoning_tokens,
         levels,
         faults,
         rate_limits,
@@ -347,10 +362,11 @@ fn sample_empirical(points: &[(f64, f64)], u: f64) -> f64 {
 /// (finish `length`) censored, then a lognormal through its median and
 /// the highest quantile it reaches (p99, else p90, else p75).
 fn lengths(rows: &[&Row], unfitted: &mut Vec<String>) -> (Option<(u32, Option<u32>)>, String) {
+    // The answer's length: reasoning before it is a profile key of its own.
     let mut v: Vec<(u64, bool)> = rows
         .iter()
-        .filter(|r| r.output > 0)
-        .map(|r| (r.output, r.finish.as_deref() == Some("length")))
+        .map(|r| (r.output.saturating_sub(r.reasoning), r.finish.as_deref() == Some("length")))
+        .filter(|x| x.0 > 0)
         .collect();
     v.sort();
     let capped = v.iter().filter(|x| x.1).count();
@@ -391,12 +407,20 @@ fn lengths(rows: &[&Row], unfitted: &mut Vec<String>) -> (Option<(u32, Option<u3
     };
     let sigma = (q_hi / q50).ln() / stats::normal_quantile(p_hi);
     let mean = q50 * (sigma * sigma / 2.0).exp();
-    let p99 = (q50 * (Z99 * sigma).exp()).min(mean * 14.9);
+    let p99 = q50 * (Z99 * sigma).exp();
+    // As written: whole tokens within the simulator's bounds (at most
+    // 131,072; a lognormal's p99 above its mean and at most 14.9 times it).
+    const MAX: f64 = 131_072.0;
+    let mean = mean.round().clamp(1.0, MAX - 1.0);
+    let p99 = p99.round().min((mean * 14.9).floor()).min(MAX);
+    if p99 <= mean {
+        return (Some((mean as u32, None)), format!("constant {mean} tokens, from {said}"));
+    }
     let how = format!(
         "lognormal through the median {q50:.0} and p{:.0} {q_hi:.0} tokens, from {said}",
         p_hi * 100.0
     );
-    (Some((mean.round().max(1.0) as u32, Some(p99.round().max(mean.round() + 1.0) as u32))), how)
+    (Some((mean as u32, Some(p99 as u32))), how)
 }
 
 /// Fault rates by class per attempt; 429s as rate limits when the server
@@ -425,6 +449,13 @@ fn errors(s: &Sample, unfitted: &mut Vec<String>) -> Errors {
     if limited > 0 && limits.is_none() {
         faults.push(("http_429", limited as f64 / attempts as f64, limited));
     }
+    if s.rows.iter().any(|r| r.attempts > 1) {
+        unfitted.push(
+            "retries: errors a retry got past are not in requests.csv (429s aside), so the fault rates are a lower \
+             bound; record without retries to fit them"
+                .into(),
+        );
+    }
     let other: Vec<String> = classes
         .iter()
         .filter(|(c, _)| {
@@ -450,4 +481,53 @@ fn errors(s: &Sample, unfitted: &mut Vec<String>) -> Errors {
         None => format!("no 429 over {attempts} attempts; no x-ratelimit-limit-* header seen"),
     };
     (faults, limits, how)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(output: u64, finish: &str) -> Row {
+        Row {
+            group: 0,
+            prompt: 10.0,
+            cached: 0,
+            output,
+            reasoning: 0,
+            ttft: None,
+            itl_mean: None,
+            e2e: 1.0,
+            finish: Some(finish.into()),
+            outcome: "ok".into(),
+            attempts: 1,
+            rate_limited: 0,
+        }
+    }
+
+    /// A heavy tail seen only to p75 (a quarter cut by max_tokens) gives a
+    /// lognormal whose p99 would pass 14.9 times its mean: it is written
+    /// within the simulator's bounds, as whole tokens.
+    #[test]
+    fn a_heavy_tailed_length_is_written_within_the_simulators_bounds() {
+        // Median 20, p75 95: σ = ln(95 / 20) / 0.674 = 2.31, so p99 / mean = 14.96.
+        let mut rows: Vec<Row> = (0..50).map(|i| row(i % 20 + 1, "stop")).collect();
+        rows.extend((0..25).map(|_| row(95, "stop")));
+        rows.extend((0..25).map(|_| row(100, "length")));
+        let refs: Vec<&Row> = rows.iter().collect();
+        let (fit, how) = lengths(&refs, &mut Vec::new());
+        let (mean, p99) = fit.expect("a fit");
+        let p99 = p99.expect("a lognormal");
+        assert!(p99 > mean && f64::from(p99) <= (f64::from(mean) * 14.9).floor(), "{mean} {p99}: {how}");
+        let profile = format!("[models.m]\noutput_tokens = {mean}\noutput_tokens_p99 = {p99}\n");
+        assert!(llmload_mock::profile::parse(&profile, 0).is_ok(), "{profile}");
+    }
+
+    #[test]
+    fn answers_all_cut_by_max_tokens_leave_the_length_unfitted_and_say_so() {
+        let rows: Vec<Row> = (0..40).map(|_| row(64, "length")).collect();
+        let refs: Vec<&Row> = rows.iter().collect();
+        let mut unfitted = Vec::new();
+        assert_eq!(lengths(&refs, &mut unfitted).0, None);
+        assert!(unfitted[0].contains("40 of 40 answers were cut by max_tokens"), "{unfitted:?}");
+    }
 }

@@ -62,6 +62,9 @@ fn model_table(t: &mut String, f: &ModelFit) {
     if let Some(k) = f.max_sequences {
         let _ = writeln!(t, "max_sequences = {k}");
     }
+    if let Some(r) = f.reasoning_tokens {
+        let _ = writeln!(t, "reasoning_tokens = {r}");
+    }
     if let Some((mean, p99)) = f.output {
         let _ = writeln!(t, "output_tokens = {mean}");
         if let Some(p99) = p99 {
@@ -134,6 +137,10 @@ pub fn render_report(c: &Calibration) -> String {
         };
         let finish: Vec<String> = f.finish.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(t, "  output    {output} ({}); finish reasons: {}", f.output_how, finish.join(", "));
+        if let Some(r) = f.reasoning_tokens {
+            let _ =
+                writeln!(t, "  reasoning {r} tokens before each answer (the median of the server's usage)");
+        }
         let _ = writeln!(t, "  capacity  {}", f.capacity_how);
         for l in &f.levels {
             let _ = writeln!(

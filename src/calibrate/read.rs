@@ -29,6 +29,8 @@ pub struct Row {
     pub prompt: f64,
     pub cached: u64,
     pub output: u64,
+    /// Of the output, reasoning tokens (the server's usage; 0 when it said none).
+    pub reasoning: u64,
     /// Streamed answers of two events or more: the TTFT and the mean gap.
     pub ttft: Option<f64>,
     pub itl_mean: Option<f64>,
@@ -91,9 +93,12 @@ pub fn read(dirs: &[PathBuf]) -> Result<Samples, CalibrateError> {
         sources.push(format!("{} ({})", path.display(), info.target.base_url));
         let unit = info.load.mode.level_unit();
         let first_group = groups.len();
-        let mut stage_group: BTreeMap<u32, usize> = BTreeMap::new();
+        // A level is a stage of a step: in a sequential sweep every variant
+        // runs the whole load plan in turn, its stages numbered from 1 again.
+        let sequential = info.load.sweep_mode == crate::scenario::SweepMode::Sequential;
+        let mut stage_group: BTreeMap<(u32, String), usize> = BTreeMap::new();
         let mut variant_model: BTreeMap<String, String> = BTreeMap::new();
-        let mut spans: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+        let mut spans: BTreeMap<(u32, String), (f64, f64)> = BTreeMap::new();
         let mut reader = dir.requests().map_err(|e| bad(e.to_string()))?;
         let mut any = false;
         while let Some(r) = reader.next_measured().map_err(|e| bad(e.to_string()))? {
@@ -115,10 +120,14 @@ pub fn read(dirs: &[PathBuf]) -> Result<Samples, CalibrateError> {
                         .into(),
                 ));
             }
-            let span = spans.entry(stage).or_insert((f64::INFINITY, 0.0));
+            let Some(index) = (stage as usize).checked_sub(1) else {
+                return Err(bad(format!("requests.csv: stage 0 in row {} (stages count from 1)", r.seq)));
+            };
+            let step = if sequential { r.variant.to_owned() } else { String::new() };
+            let span = spans.entry((stage, step.clone())).or_insert((f64::INFINITY, 0.0));
             *span = (span.0.min(r.intended_ms), span.1.max(r.intended_ms));
-            let group = *stage_group.entry(stage).or_insert_with(|| {
-                let configured = info.load.stages.get(stage as usize - 1).and_then(|s| s.duration_s);
+            let group = *stage_group.entry((stage, step)).or_insert_with(|| {
+                let configured = info.load.stages.get(index).and_then(|s| s.duration_s);
                 groups.push(Group { dir: d, level, unit, duration_s: configured.unwrap_or(f64::NAN) });
                 groups.len() - 1
             });
@@ -141,6 +150,7 @@ pub fn read(dirs: &[PathBuf]) -> Result<Samples, CalibrateError> {
                 prompt: r.prompt_tokens.saturating_sub(cached) as f64,
                 cached,
                 output: r.output_tokens,
+                reasoning: r.reasoning_tokens.unwrap_or(0),
                 ttft: r.ttft_ms.filter(|_| streamed).map(|t| (t - r.queue_delay_ms).max(0.0)),
                 itl_mean: r.itl_mean_ms,
                 e2e: (r.e2e_ms - r.queue_delay_ms).max(0.0),
@@ -153,12 +163,17 @@ pub fn read(dirs: &[PathBuf]) -> Result<Samples, CalibrateError> {
         if !any {
             return Err(bad("no measured request in requests.csv".into()));
         }
-        // A stage ended by its request count has no set length: the span of
-        // its intended starts stands for it.
-        for (stage, g) in &stage_group {
-            if groups[*g].duration_s.is_nan() {
-                let (lo, hi) = spans[stage];
-                groups[*g].duration_s = ((hi - lo) / 1000.0).max(1e-3);
+        // A stage ended by its request count has no set length, and one a
+        // run cut short (a request count, an abort, a budget, Ctrl-C) ran
+        // less than its length: the span of its intended starts stands for it.
+        let cut = info.partial == Some(true) || info.load.requests.is_some();
+        for (key, g) in &stage_group {
+            let (lo, hi) = spans[key];
+            let span = ((hi - lo) / 1000.0).max(1e-3);
+            // Only the last stage a step reached can have been cut.
+            let last = !stage_group.keys().any(|(stage, step)| step == &key.1 && *stage > key.0);
+            if groups[*g].duration_s.is_nan() || (cut && last && span < groups[*g].duration_s) {
+                groups[*g].duration_s = span;
             }
         }
         debug_assert!(groups[first_group..].iter().all(|g| g.dir == d));

@@ -97,6 +97,8 @@ impl TokenSource {
 pub struct RequestRecord {
     /// Index into the scenario's variants.
     pub variant: usize,
+    /// The model sent, when not the variant's (a trace line that names one).
+    pub model: Option<String>,
     /// Position in the run's request sequence (deterministic from the seed).
     pub seq: u64,
     /// Sent during warm-up: written to requests.csv but not measured.
@@ -199,6 +201,7 @@ impl RequestRecord {
     pub fn new(req: &WorkRequest, t: &Ticket, sent: Instant) -> Self {
         RequestRecord {
             variant: req.variant,
+            model: req.model.clone(),
             seq: req.seq,
             warmup: t.warmup,
             streaming: req.stream,

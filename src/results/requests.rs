@@ -96,6 +96,9 @@ pub struct RequestRow<'a> {
     pub ratelimit_requests: Option<u64>,
     #[serde(default)]
     pub ratelimit_tokens: Option<u64>,
+    /// Of the output tokens, reasoning ones, when the server's usage said.
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
     /// In a merged directory: the 1-based position of the shard's directory
     /// in the `report` arguments (`seq` repeats across shards). No column
     /// in a single run's file.
@@ -206,7 +209,7 @@ impl RequestsWriter {
             cached_tokens: r.cached_tokens,
             session: r.session.map(|s| s.id + self.seq_base),
             turn: r.session.map(|s| s.turn),
-            model: self.models.get(r.variant).map_or("", String::as_str),
+            model: r.model.as_deref().or(self.models.get(r.variant).map(String::as_str)).unwrap_or(""),
             stage: u32::try_from(r.stage + 1).ok(),
             level: self.levels.get(r.stage).copied(),
             itl_mean_ms: (!r.itl.is_empty())
@@ -214,6 +217,7 @@ impl RequestsWriter {
             itl_max_ms: r.itl.iter().max().copied().map(ms),
             ratelimit_requests: r.ratelimit[0],
             ratelimit_tokens: r.ratelimit[1],
+            reasoning_tokens: r.reasoning_tokens,
             shard: None,
         };
         // Fields borrowed apart: the row borrows the names, the writer is mutable.
@@ -283,7 +287,7 @@ impl RequestsWriter {
 
 /// The columns as this version writes them, in order (the `shard` column
 /// follows in a merged directory).
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 27] = [
     "seq",
     "variant",
     "phase",
@@ -310,6 +314,7 @@ pub const COLUMNS: [&str; 26] = [
     "itl_max_ms",
     "ratelimit_requests",
     "ratelimit_tokens",
+    "reasoning_tokens",
 ];
 
 /// Columns every requests.csv has had; the others default when absent.
@@ -501,6 +506,7 @@ fn decode(r: &csv::ByteRecord, n: usize) -> Result<RequestRow<'_>, (usize, &'sta
         itl_max_ms: if n > 23 { num(r, 23)? } else { None },
         ratelimit_requests: if n > 24 { int(r, 24)? } else { None },
         ratelimit_tokens: if n > 25 { int(r, 25)? } else { None },
+        reasoning_tokens: if n > 26 { int(r, 26)? } else { None },
         shard: int(r, n)?,
     })
 }
@@ -511,7 +517,7 @@ mod tests {
 
     const HEADER: &str = "seq,variant,phase,intended_ms,queue_delay_ms,ttft_ms,e2e_ms,prompt_tokens,\
 output_tokens,token_source,finish_reason,outcome,error,attempts,rate_limited,prompt_token_source,\
-cached_tokens,session,turn,model,stage,level,itl_mean_ms,itl_max_ms,ratelimit_requests,ratelimit_tokens\n";
+cached_tokens,session,turn,model,stage,level,itl_mean_ms,itl_max_ms,ratelimit_requests,ratelimit_tokens,reasoning_tokens\n";
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         let f = tempfile::NamedTempFile::new().unwrap();
@@ -550,6 +556,7 @@ cached_tokens,session,turn,model,stage,level,itl_mean_ms,itl_max_ms,ratelimit_re
             itl_max_ms: Some(31.0),
             ratelimit_requests: Some(500),
             ratelimit_tokens: None,
+            reasoning_tokens: Some(3),
             shard: None,
         };
         let mut w = RequestsWriter::create(&path, vec![]).unwrap();
@@ -603,8 +610,9 @@ token_source,finish_reason,outcome,error,future\n0,a,warmup,1,0,,2,3,4,usage,sto
 
     #[test]
     fn a_broken_row_is_named_by_file_line_and_column() {
-        let f =
-            file(&format!("{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage,,,,m,1,2,,,,\n"));
+        let f = file(&format!(
+            "{HEADER}0,a,measured,oops,0,10,1000,5,3,usage,stop,ok,,1,0,usage,,,,m,1,2,,,,,\n"
+        ));
         let mut r = RequestsReader::open(f.path()).unwrap();
         let err = r.next_row().expect_err("fails").to_string();
         assert!(err.contains("line 2") && err.contains(&f.path().display().to_string()), "{err}");

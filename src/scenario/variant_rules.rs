@@ -119,6 +119,12 @@ pub(super) fn variant(
     }
     let billed = billed(max_tokens, n.max(v.best_of.unwrap_or(1)), &extra_body, &at, p);
     let tokenizer = tokenizers.get(&v.model).cloned().unwrap_or_else(|| Tokenizer::for_model(&v.model));
+    if trace.is_some() {
+        p.check(!embeddings, at("endpoint"), || {
+            "a trace replays generations (lengths in and out): endpoint = \"embeddings\" cannot replay one"
+                .into()
+        });
+    }
     let prompt = match trace {
         Some(t) => traced_prompt(v, t, &at, p),
         None => prompt(v, dir, &tokenizer, &at, p),
@@ -390,6 +396,11 @@ fn responses_keys(v: &VariantFile, at: &dyn Fn(&str) -> KeyPath, p: &mut Problem
         p.check(!is_given, at(key), || {
             "the Responses API has no such parameter (endpoint = \"responses\"; use extra_body for a server's own)"
                 .into()
+        });
+    }
+    if let Some(m) = v.max_tokens {
+        p.check(m >= 16, at("max_tokens"), || {
+            format!("the Responses API takes max_output_tokens of at least 16, got {m}")
         });
     }
 }

@@ -82,6 +82,8 @@ pub struct WorkRequest {
     pub keep_answer: bool,
     /// The session and turn this request is, if any.
     pub turn: Option<Turn>,
+    /// The model sent, when not the variant's (a trace line that names one).
+    pub model: Option<String>,
 }
 
 pub struct Workload {
@@ -182,6 +184,7 @@ impl Sizing {
             stops: !v.stop.is_empty(),
             keep_answer: false,
             turn: None,
+            model: None,
         }
     }
 }
@@ -207,6 +210,7 @@ impl WorkRequest {
             stops: false,
             keep_answer: false,
             turn: None,
+            model: None,
             estimated_tokens: 0,
             max_output_tokens: 0,
         }

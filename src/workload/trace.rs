@@ -53,7 +53,9 @@ impl Workload {
         let sequences = u64::from(v.billed.sequences);
         let max_output_tokens = u64::from(max_tokens) * sequences;
         let sized = Sizing { prompts: 1, prompt_tokens: tokens, max_output_tokens };
-        sized.request(v, variant, seq, body(v, vec![content], max_tokens, model))
+        let mut req = sized.request(v, variant, seq, body(v, vec![content], max_tokens, model));
+        req.model = (model != v.model).then(|| model.to_owned());
+        req
     }
 }
 

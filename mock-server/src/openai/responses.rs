@@ -60,11 +60,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<super::Generation, ApiError> {
     let max_output_tokens = match obj.get("max_output_tokens") {
         None | Some(Value::Null) => None,
         Some(m) => match m.as_u64() {
-            Some(n @ 1..=131_072) => Some(n as u32),
+            Some(n @ 16..=131_072) => Some(n as u32),
             _ => {
                 return Err(invalid(
                     "max_output_tokens",
-                    format!("Invalid 'max_output_tokens': expected a whole number from 1, got {m}."),
+                    format!(
+                        "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got {m} instead."
+                    ),
                 ));
             }
         },
@@ -352,14 +354,14 @@ mod tests {
 
     #[test]
     fn requests_are_read_and_refused_as_the_api_does() {
-        let g = parse(br#"{"model":"m","input":"one two three","instructions":"be brief","max_output_tokens":9,"stream":true}"#)
+        let g = parse(br#"{"model":"m","input":"one two three","instructions":"be brief","max_output_tokens":19,"stream":true}"#)
             .unwrap();
-        assert_eq!((g.prompts.clone(), g.max_tokens, g.stream, g.n), (vec![5], 9, true, 1));
+        assert_eq!((g.prompts.clone(), g.max_tokens, g.stream, g.n), (vec![5], 19, true, 1));
         let g = parse(br#"{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"a b"}]},{"role":"assistant","content":"c"}]}"#)
             .unwrap();
         assert_eq!((g.prompts.clone(), g.max_tokens, g.stream), (vec![3], DEFAULT_OUTPUT_TOKENS, false));
         for bad in
-            [r#"{"input":"x"}"#, r#"{"model":"m"}"#, r#"{"model":"m","input":"x","max_output_tokens":0}"#]
+            [r#"{"input":"x"}"#, r#"{"model":"m"}"#, r#"{"model":"m","input":"x","max_output_tokens":15}"#]
         {
             assert!(parse(bad.as_bytes()).is_err(), "{bad}");
         }

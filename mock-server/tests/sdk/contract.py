@@ -139,15 +139,19 @@ def stop_sequence(client):
 
 
 def responses_api(client):
-    r = client.responses.create(model="sim-chat", input="one two three", instructions="be brief", max_output_tokens=6)
+    r = client.responses.create(model="sim-chat", input="one two three", instructions="be brief", max_output_tokens=16)
     check(r.object == "response" and r.status == "incomplete", f"{r.object} {r.status}")
     check(r.incomplete_details.reason == "max_output_tokens", f"{r.incomplete_details}")
-    check(len(r.output_text.split()) == 6, f"output_text {r.output_text!r}")
-    check(r.usage.input_tokens == 5 and r.usage.output_tokens == 6 and r.usage.total_tokens == 11, f"{r.usage}")
+    check(len(r.output_text.split()) == 16, f"output_text {r.output_text!r}")
+    check(r.usage.input_tokens == 5 and r.usage.output_tokens == 16 and r.usage.total_tokens == 21, f"{r.usage}")
+    expect_error(
+        openai.BadRequestError, 400,
+        lambda: client.responses.create(model="sim-chat", input="x", max_output_tokens=8), param="max_output_tokens",
+    )
     stream = client.responses.create(
         model="sim-chat",
         input=[{"role": "user", "content": [{"type": "input_text", "text": "a b"}]}],
-        max_output_tokens=5,
+        max_output_tokens=18,
         stream=True,
     )
     kinds, text, numbers, final = [], "", [], None
@@ -159,10 +163,10 @@ def responses_api(client):
         if event.type in ("response.completed", "response.incomplete"):
             final = event.response
     check(kinds[0] == "response.created" and kinds[-1] == "response.incomplete", f"kinds {kinds}")
-    check(kinds.count("response.output_text.delta") == 5, f"kinds {kinds}")
+    check(kinds.count("response.output_text.delta") == 18, f"kinds {kinds}")
     check(numbers == list(range(len(numbers))), f"sequence numbers {numbers}")
-    check(len(text.split()) == 5 and final.output_text == text, f"text {text!r} / {final.output_text!r}")
-    check(final.usage.output_tokens == 5 and final.usage.input_tokens == 2, f"usage {final.usage}")
+    check(len(text.split()) == 18 and final.output_text == text, f"text {text!r} / {final.output_text!r}")
+    check(final.usage.output_tokens == 18 and final.usage.input_tokens == 2, f"usage {final.usage}")
 
 
 def embeddings(client):
