@@ -213,6 +213,9 @@ prompt_tokens = 10
             .collect()
     };
     let (first, second) = (width_of("#1F77B4"), width_of("#FF7F0E"));
-    assert!(!first.is_empty() && first.len() == second.len(), "{first:?} {second:?}");
-    assert!(first.iter().zip(&second).all(|(f, s)| f > s), "{first:?} over {second:?}");
+    // Dashed p99 lines are many short polylines, as many as the data gives:
+    // counts differ, widths do not.
+    assert!(!first.is_empty() && !second.is_empty(), "{first:?} {second:?}");
+    let (narrowest_first, widest_second) = (first.iter().min().unwrap(), second.iter().max().unwrap());
+    assert!(narrowest_first > widest_second, "{first:?} over {second:?}");
 }
