@@ -205,7 +205,8 @@ impl SseState {
                         out.extend_from_slice(shown.as_bytes());
                         out.extend_from_slice(suffix);
                         if let Some((after, _)) = &self.frames.numbered {
-                            out.extend_from_slice(self.sequence.to_string().as_bytes());
+                            // Written in place: no string per event.
+                            let _ = std::io::Write::write_fmt(&mut out, format_args!("{}", self.sequence));
                             out.extend_from_slice(after);
                             self.sequence += 1;
                         }
