@@ -8,11 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
-
 use super::chunk::{Body, Usage};
-use super::error_chain;
 use super::sse::SseParser;
+use super::transport::Answer;
 use crate::metrics::ChoiceTimes;
 use crate::metrics::{Outcome, RequestRecord, TokenSource};
 use crate::tokens::{Received, Tokenizer};
@@ -232,6 +230,11 @@ pub(super) async fn count_tokens(texts: Vec<Received>, tokenizer: &Tokenizer, re
 /// (one no shorter than the request's total timeout, which bounds it anyway)
 /// no timer is set: a stream reads once per event, and a timer set and
 /// cleared per read was a measurable part of the client's CPU.
+/// How long the end of a body may take after `[DONE]` for its connection to
+/// be kept: a server that ends the body later loses the connection, not the
+/// measurement.
+const RELEASE_WITHIN: Duration = Duration::from_millis(20);
+
 pub(super) async fn bounded<F: std::future::Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
     match limit {
         Some(d) => tokio::time::timeout(d, f).await.ok(),
@@ -291,17 +294,16 @@ impl StreamDecoder {
 
 /// Reads an SSE stream to `[DONE]` (or its end).
 pub(super) async fn read_stream(
-    resp: reqwest::Response,
+    mut resp: Answer<'_>,
     rec: &mut RequestRecord,
     idle: Option<Duration>,
     req: &crate::workload::WorkRequest,
 ) {
     let tokenizer = &req.tokenizer;
     let mut decoder = StreamDecoder::for_request(req);
-    let mut stream = resp.bytes_stream();
     let mut broken = None;
     loop {
-        let Some(item) = bounded(idle, stream.next()).await else {
+        let Some(item) = bounded(idle, resp.chunk()).await else {
             return idle_timeout(rec, idle.unwrap_or_default());
         };
         let Some(item) = item else { break };
@@ -311,11 +313,15 @@ pub(super) async fn read_stream(
         match item {
             Ok(bytes) => decoder.push(&bytes, at, rec),
             Err(e) => {
-                broken = Some(error_chain(&e));
+                broken = Some(e);
                 break;
             }
         }
         if decoder.done() {
+            // The body's end (an HTTP/1.1 chunk terminator) follows `[DONE]`
+            // at once from a well-behaved server: read it, outside the
+            // measured time, so the connection can serve again.
+            resp.release(RELEASE_WITHIN).await;
             break;
         }
     }
@@ -326,16 +332,15 @@ pub(super) async fn read_stream(
 
 /// Reads a whole JSON body. The answer arrives at once: TTFT is the e2e time.
 pub(super) async fn read_whole(
-    resp: reqwest::Response,
+    mut resp: Answer<'_>,
     rec: &mut RequestRecord,
     idle: Option<Duration>,
     req: &crate::workload::WorkRequest,
 ) {
     let tokenizer = &req.tokenizer;
-    let mut stream = resp.bytes_stream();
     let mut bytes = Vec::new();
     loop {
-        let Some(item) = bounded(idle, stream.next()).await else {
+        let Some(item) = bounded(idle, resp.chunk()).await else {
             return idle_timeout(rec, idle.unwrap_or_default());
         };
         match item {
@@ -344,7 +349,7 @@ pub(super) async fn read_whole(
             Some(Err(e)) => {
                 rec.end = Instant::now();
                 rec.outcome = Outcome::StreamTruncated;
-                rec.error = Some(error_chain(&e));
+                rec.error = Some(e);
                 return;
             }
         }

@@ -95,6 +95,18 @@ impl Endpoint {
         self.build(connect_timeout, http2, false)
     }
 
+    /// The scenario's CA file, read; `None` without one.
+    pub fn ca_pem(&self) -> Result<Option<Vec<u8>>, SetupError> {
+        let Some(path) = self.live.as_ref().and_then(|l| l.ca_file.as_ref()) else { return Ok(None) };
+        std::fs::read(path).map(Some).map_err(|e| self.bad_ca(format!("cannot read: {e}")))
+    }
+
+    /// A CA file that cannot be used: bad input, named with its path.
+    pub fn bad_ca(&self, what: String) -> SetupError {
+        let path = self.live.as_ref().and_then(|l| l.ca_file.as_ref());
+        SetupError(format!("ca_file {:?}: {what}", path.map(|p| p.display().to_string()).unwrap_or_default()))
+    }
+
     fn build(&self, connect_timeout: Duration, http2: bool, pooled: bool) -> Result<reqwest::Client> {
         // One process-wide TLS provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -112,10 +124,9 @@ impl Endpoint {
         if self.is_loopback() {
             b = b.no_proxy();
         }
-        if let Some(path) = self.live.as_ref().and_then(|l| l.ca_file.as_ref()) {
-            let bad = |what: String| SetupError(format!("ca_file {:?}: {what}", path.display()));
-            let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+        if let Some(pem) = self.ca_pem()? {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| self.bad_ca(e.to_string()))?;
             b = b.tls_certs_merge(certs);
         }
         Ok(b.build().context("cannot set up the HTTP client (TLS roots?)")?)

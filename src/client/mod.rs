@@ -16,6 +16,7 @@ mod retry;
 pub mod scripted;
 pub mod sse;
 pub mod target;
+mod transport;
 
 use std::future::Future;
 

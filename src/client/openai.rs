@@ -6,19 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
-
 use super::http::Endpoint;
 use super::retry::{self, Backoff};
-use super::{Backend, body, chunk, error_chain};
+use super::transport::{Failure, Transport};
+use super::{Backend, body, chunk};
 use crate::metrics::{Outcome, RequestRecord};
 use crate::scenario::{ClientConfig, Scenario};
 use crate::workload::Ticket;
 use crate::workload::WorkRequest;
 
-/// Every request body is JSON; the endpoint's other headers are the
-/// client's defaults (`http.rs`).
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// An API key. Its `Debug` never shows the value and it is only ever turned
 /// into a header marked sensitive.
 #[derive(Clone)]
@@ -88,15 +84,7 @@ impl Policy {
 }
 
 pub struct OpenAiBackend {
-    client: reqwest::Client,
-    /// No connection reuse: where a request goes again when its pooled
-    /// connection turned out closed.
-    fresh: reqwest::Client,
-    /// The endpoints' URLs, parsed once rather than per request.
-    chat_url: reqwest::Url,
-    completions_url: reqwest::Url,
-    embeddings_url: reqwest::Url,
-    responses_url: reqwest::Url,
+    transport: Transport,
     policy: Policy,
 }
 
@@ -121,22 +109,8 @@ impl OpenAiBackend {
 
     /// The endpoint's headers, TLS roots and proxy rule (see `http.rs`).
     pub fn for_endpoint(endpoint: &Endpoint, policy: Policy) -> crate::error::Result<Self> {
-        let client = endpoint.client(policy.client.connect_timeout, policy.client.http2)?;
-        let fresh = endpoint.unpooled_client(policy.client.connect_timeout, policy.client.http2)?;
-        let base = endpoint.base_url.trim_end_matches('/');
-        let url = |path: &str| {
-            reqwest::Url::parse(&format!("{base}{path}"))
-                .map_err(|e| anyhow::anyhow!("base URL {base:?} is not a URL: {e}"))
-        };
-        Ok(OpenAiBackend {
-            client,
-            fresh,
-            chat_url: url(crate::workload::CHAT_PATH)?,
-            completions_url: url(crate::workload::COMPLETIONS_PATH)?,
-            embeddings_url: url(crate::workload::EMBEDDINGS_PATH)?,
-            responses_url: url(crate::workload::RESPONSES_PATH)?,
-            policy,
-        })
+        let transport = Transport::new(endpoint, policy.client.connect_timeout, policy.client.http2)?;
+        Ok(OpenAiBackend { transport, policy })
     }
 
     /// Attempts until one is final, retries are spent, or the next wait would
@@ -170,38 +144,30 @@ impl OpenAiBackend {
     /// One HTTP exchange; fills `rec` as it goes so a timeout keeps what was
     /// measured.
     async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
-        let url = match req.path {
-            crate::workload::CHAT_PATH => self.chat_url.clone(),
-            crate::workload::EMBEDDINGS_PATH => self.embeddings_url.clone(),
-            crate::workload::RESPONSES_PATH => self.responses_url.clone(),
-            _ => self.completions_url.clone(),
-        };
-        let post = |client: &reqwest::Client| {
-            client.post(url.clone()).header(CONTENT_TYPE, JSON).body(req.body.clone()).send()
-        };
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
         let first_byte = self.policy.client.first_byte_timeout;
-        let mut answer = body::bounded(self.policy.limit(first_byte), post(&self.client)).await;
+        let post = |fresh| self.transport.post(req.path, req.body.clone(), fresh);
+        let mut answer = body::bounded(self.policy.limit(first_byte), post(false)).await;
         // A server may close a kept-alive connection after answering (llama.cpp's
         // llama-server does, after each stream, without saying so): a request
         // written on it meets the close before any answer. Like Go's transport
         // for a server-closed idle connection, send it again, once, on a
         // connection of its own; its latency still counts from the intended start.
         if let Some(Err(e)) = &answer
-            && closed_before_answer(e)
+            && e.failure == Failure::ClosedBeforeAnswer
         {
             rec.reconnects += 1;
-            answer = body::bounded(self.policy.limit(first_byte), post(&self.fresh)).await;
+            answer = body::bounded(self.policy.limit(first_byte), post(true)).await;
         }
-        let resp = match answer {
+        let mut resp = match answer {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
-                fail(rec, transport_outcome(&e), error_chain(&e));
+                fail(rec, transport_outcome(e.failure), e.message);
                 // Only a connection never made is safe to send again: a request
                 // cut after it was sent may have been served (and billed).
-                let never_sent = e.is_connect();
+                let never_sent = matches!(e.failure, Failure::Connect | Failure::ConnectTimeout);
                 return if never_sent && self.policy.client.retry_connect {
                     Attempt::Retryable(None)
                 } else {
@@ -214,8 +180,8 @@ impl OpenAiBackend {
             }
         };
         rec.headers = Some(Instant::now());
-        rec.ratelimit = retry::limits(resp.headers());
-        let status = resp.status();
+        rec.ratelimit = retry::limits(&resp.headers);
+        let status = resp.status;
         if status.is_success() {
             let idle = self.policy.limit(self.policy.client.idle_timeout);
             if req.stream {
@@ -226,7 +192,7 @@ impl OpenAiBackend {
             return Attempt::Done;
         }
         let code = status.as_u16();
-        let hint = retry::server_hint(resp.headers());
+        let hint = retry::server_hint(&resp.headers);
         let outcome = if code == 429 {
             rec.rate_limited += 1;
             Outcome::RateLimited
@@ -239,6 +205,7 @@ impl OpenAiBackend {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
+        drop(resp);
         // Not every server sends OpenAI's error object: a plain-text body
         // (e.g. a 500 from a server that cannot take a prompt array) still
         // says more than the status alone.
@@ -263,7 +230,7 @@ impl Backend for OpenAiBackend {
 }
 
 /// The status and the start of a body that is not an OpenAI error object.
-fn plain_error(status: reqwest::StatusCode, body: &[u8]) -> String {
+fn plain_error(status: hyper::StatusCode, body: &[u8]) -> String {
     // An error object with an empty message: its type is all there is.
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
         && let Some(kind) = v["error"]["type"].as_str().or(v["error"]["code"].as_str())
@@ -286,43 +253,14 @@ fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {
     rec.error = Some(message);
 }
 
-/// The server closed the connection in order (its FIN) before any byte of an
-/// answer: hyper's incomplete message, what a kept-alive connection the
-/// server had already closed gives. A reset (RST) is not this: a server that
-/// aborts a request it read is an error, and is not sent again.
-fn closed_before_answer(e: &reqwest::Error) -> bool {
-    if e.is_connect() || e.is_timeout() {
-        return false;
+/// What a transport failure means for the record.
+fn transport_outcome(f: Failure) -> Outcome {
+    match f {
+        Failure::Connect => Outcome::Connect,
+        Failure::ConnectTimeout => Outcome::ConnectTimeout,
+        Failure::NotHttp => Outcome::NotHttp,
+        Failure::ClosedBeforeAnswer | Failure::Closed => Outcome::Closed,
     }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// What a transport error means: no connection (the request never reached
-/// the server), an answer that is not HTTP, or a connection closed or reset
-/// after the request was written. reqwest only times out connecting (we set
-/// no other reqwest timeout).
-fn transport_outcome(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        return Outcome::ConnectTimeout;
-    }
-    if e.is_connect() {
-        return Outcome::Connect;
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse) {
-            return Outcome::NotHttp;
-        }
-        source = s.source();
-    }
-    Outcome::Closed
 }
 
 #[cfg(test)]

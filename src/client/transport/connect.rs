@@ -1,0 +1,225 @@
+//! Making one connection: TCP (no Nagle), TLS with rustls when the target is
+//! https:// (ALPN offers h2 unless HTTP/1.1 only is wanted), and hyper's
+//! handshake for the protocol that results.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::{Failure, TransportError};
+use crate::client::error_chain;
+
+/// A connection's byte stream: plain TCP or TLS over it.
+pub(super) enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// What the handshake gave: an HTTP/1.1 connection, whose driver the
+/// request's own task polls (see `H1`), or an HTTP/2 one, shared by many
+/// requests, whose driver runs as a task of its own.
+pub(super) enum Made {
+    H1(H1),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// An HTTP/1.1 connection: the sender, and the connection's driver, which
+/// reads and writes the socket when polled. It is polled in the task that
+/// sends and reads the request (not spawned), so the bytes a read brings are
+/// parsed in the same wake-up that read them.
+pub(super) struct H1 {
+    pub sender: http1::SendRequest<Full<Bytes>>,
+    /// `None` once it has finished: the connection is closed. It is dropped
+    /// then, which is what fails a request or body still waiting on it.
+    pub driver: Option<Driver>,
+}
+
+pub(super) type Driver = Pin<Box<http1::Connection<TokioIo<Io>, Full<Bytes>>>>;
+
+/// Where and how to connect.
+pub(super) struct Dialer {
+    pub host: String,
+    pub port: u16,
+    /// For https:// targets.
+    pub tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
+    /// HTTP/2 with prior knowledge over plain TCP.
+    pub h2c: bool,
+    pub timeout: Duration,
+}
+
+impl Dialer {
+    /// A new connection, handshake done, within the connect timeout.
+    pub async fn dial(&self) -> Result<Made, TransportError> {
+        let after = self.timeout;
+        match tokio::time::timeout(self.timeout, self.dial_now()).await {
+            Ok(made) => made,
+            Err(_) => Err(TransportError::new(
+                Failure::ConnectTimeout,
+                format!("no connection to {}:{} within {after:?}", self.host, self.port),
+            )),
+        }
+    }
+
+    async fn dial_now(&self) -> Result<Made, TransportError> {
+        let refused = |e: io::Error| {
+            TransportError::new(
+                Failure::Connect,
+                format!("cannot connect to {}:{}: {e}", self.host, self.port),
+            )
+        };
+        let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(refused)?;
+        tcp.set_nodelay(true).map_err(refused)?;
+        let (io, h2) = match &self.tls {
+            None => (Io::Plain(tcp), self.h2c),
+            Some((connector, name)) => {
+                let tls = connector.connect(name.clone(), tcp).await.map_err(|e| {
+                    TransportError::new(
+                        Failure::Connect,
+                        format!("TLS with {}: {}", self.host, error_chain(&e)),
+                    )
+                })?;
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                (Io::Tls(Box::new(tls)), h2)
+            }
+        };
+        let io = TokioIo::new(io);
+        let handshake = |e: hyper::Error| {
+            TransportError::new(
+                Failure::Connect,
+                format!("HTTP handshake with {}: {}", self.host, error_chain(&e)),
+            )
+        };
+        if h2 {
+            let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+                // Streams' windows large enough that a fast stream never waits
+                // for a WINDOW_UPDATE round trip.
+                .initial_stream_window_size(1 << 20)
+                .initial_connection_window_size(16 << 20)
+                .handshake(io)
+                .await
+                .map_err(handshake)?;
+            tokio::spawn(conn);
+            Ok(Made::H2(sender))
+        } else {
+            let (sender, driver) = http1::Builder::new().handshake(io).await.map_err(handshake)?;
+            Ok(Made::H1(H1 { sender, driver: Some(Box::pin(driver)) }))
+        }
+    }
+}
+
+impl H1 {
+    /// Polls the driver once, so a close the server sent while the
+    /// connection sat idle is seen now (no waker is kept: nothing waits).
+    pub fn closed_while_idle(&mut self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        poll_driver(&mut self.driver, &mut cx);
+        self.driver.is_none() || self.sender.is_closed()
+    }
+
+    /// Polls the driver while `work` is not done, in this task. The work's
+    /// output decides; a driver that ends (the connection closed) is
+    /// dropped, which fails the work through hyper's own channels.
+    pub async fn beside<F: Future>(driver: &mut Option<Driver>, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            poll_driver(driver, cx);
+            work.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
+fn poll_driver(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
+    if let Some(d) = driver
+        && d.as_mut().poll(cx).is_ready()
+    {
+        *driver = None;
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS set-up for a target: the platform's roots (on Linux the system
+/// bundle, read offline) plus the scenario's CA file; ALPN offers h2 and
+/// HTTP/1.1, or HTTP/1.1 alone.
+pub(super) fn tls_config(ca_pem: Option<&[u8]>, offer_h2: bool) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let extra: Vec<CertificateDer<'static>> = match ca_pem {
+        None => Vec::new(),
+        Some(pem) => CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("not PEM certificates: {e}"))?,
+    };
+    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+        .map_err(|e| format!("cannot load the TLS roots: {e}"))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols =
+        if offer_h2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    Ok(config)
+}

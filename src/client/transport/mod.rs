@@ -1,0 +1,411 @@
+//! The request path: llmload drives its connections itself, with hyper's
+//! connection API, instead of a general client's pool and middleware.
+//!
+//! - HTTP/1.1: a connection per request in flight, kept in a small owned
+//!   pool (a closed-loop user finds its own connection again). Its driver is
+//!   polled in the requesting task, so a read and the parsing of what it
+//!   brought are one wake-up, with no hop to a connection task.
+//! - HTTP/2: with prior knowledge over http:// (`http = "2"`), or by ALPN over
+//!   https://; up to `H2_STREAMS` streams share a connection, whose driver is
+//!   a task of its own.
+//! - A target reached through a proxy (`HTTPS_PROXY` and friends, never for
+//!   loopback) goes through reqwest, which implements proxies: a proxied
+//!   target's latency is the proxy's anyway.
+//!
+//! Measured against reqwest's pooled client in BENCHMARKS.md ("A lean request
+//! path").
+
+mod connect;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http2;
+use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, StatusCode, Uri};
+
+use self::connect::{Dialer, H1, Made};
+use super::error_chain;
+use super::http::Endpoint;
+
+/// Streams per HTTP/2 connection before another is opened: below the
+/// common servers' SETTINGS_MAX_CONCURRENT_STREAMS (100 to 250), so a
+/// stream never waits for a slot the server has not given.
+const H2_STREAMS: usize = 100;
+
+/// How an exchange failed, for the outcome and the retry rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection: refused, DNS, TLS, the HTTP/2 handshake.
+    Connect,
+    ConnectTimeout,
+    /// The server closed a reused connection before any byte of an answer
+    /// (its FIN, not a reset): safe to send again on a new connection.
+    ClosedBeforeAnswer,
+    /// The answer was not HTTP.
+    NotHttp,
+    /// Closed or reset after the request was written.
+    Closed,
+}
+
+#[derive(Debug)]
+pub struct TransportError {
+    pub failure: Failure,
+    pub message: String,
+}
+
+impl TransportError {
+    fn new(failure: Failure, message: String) -> Self {
+        TransportError { failure, message }
+    }
+
+    fn hyper(e: &hyper::Error) -> Self {
+        let failure = if e.is_incomplete_message() || e.is_canceled() {
+            // Canceled: the connection was gone before the request was written.
+            Failure::ClosedBeforeAnswer
+        } else if e.is_parse() {
+            Failure::NotHttp
+        } else {
+            Failure::Closed
+        };
+        TransportError::new(failure, error_chain(e))
+    }
+
+    fn reqwest(e: &reqwest::Error) -> Self {
+        let failure = if e.is_timeout() {
+            // reqwest only times out connecting (no other timeout is set).
+            Failure::ConnectTimeout
+        } else if e.is_connect() {
+            Failure::Connect
+        } else {
+            let mut failure = Failure::Closed;
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                if let Some(h) = s.downcast_ref::<hyper::Error>() {
+                    failure = TransportError::hyper(h).failure;
+                    break;
+                }
+                source = s.source();
+            }
+            failure
+        };
+        TransportError::new(failure, error_chain(e))
+    }
+}
+
+/// Sends requests to one target.
+pub struct Transport {
+    inner: Inner,
+}
+
+enum Inner {
+    Lean(Box<Lean>),
+    /// Through a proxy: a pooled client, and one without reuse for the
+    /// reconnect rule.
+    Proxied {
+        pooled: reqwest::Client,
+        fresh: reqwest::Client,
+        base: String,
+    },
+}
+
+struct Lean {
+    dialer: Dialer,
+    /// `scheme://authority`, for HTTP/2's absolute request URIs.
+    origin: String,
+    /// The base URL's path, e.g. `/v1`.
+    base_path: String,
+    /// Sent with every request: the endpoint's (key, organization, ...),
+    /// user agent, accept, content type.
+    headers: HeaderMap,
+    host: HeaderValue,
+    idle: Mutex<Vec<H1>>,
+    h2: tokio::sync::Mutex<Vec<H2Conn>>,
+    /// HTTP/2 is spoken: prior knowledge, or a TLS server chose it.
+    h2_known: AtomicBool,
+}
+
+#[derive(Clone)]
+struct H2Conn {
+    sender: http2::SendRequest<Full<Bytes>>,
+    streams: Arc<AtomicUsize>,
+}
+
+/// An answer whose head has arrived; its body is read with `chunk`.
+pub struct Answer<'t> {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    body: Body<'t>,
+}
+
+enum Body<'t> {
+    /// The connection rides with the body and goes back to the pool when
+    /// the body has been read to its end.
+    H1 {
+        incoming: Incoming,
+        conn: Option<H1>,
+        pool: &'t Mutex<Vec<H1>>,
+    },
+    H2 {
+        incoming: Incoming,
+        _stream: StreamSlot,
+    },
+    Proxied(reqwest::Response),
+}
+
+/// Holds one of an HTTP/2 connection's streams until dropped.
+struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Transport {
+    /// For `endpoint`; `http2`: HTTP/2 only (prior knowledge over http://).
+    pub fn new(endpoint: &Endpoint, connect_timeout: Duration, http2: bool) -> crate::error::Result<Self> {
+        if !endpoint.is_loopback() && proxy_configured() {
+            let pooled = endpoint.client(connect_timeout, http2)?;
+            let fresh = endpoint.unpooled_client(connect_timeout, http2)?;
+            let base = endpoint.base_url.trim_end_matches('/').to_owned();
+            return Ok(Transport { inner: Inner::Proxied { pooled, fresh, base } });
+        }
+        let uri: Uri = endpoint
+            .base_url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("base URL {:?} is not a URL: {e}", endpoint.base_url))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => {
+                return Err(anyhow::anyhow!(
+                    "base URL {:?} must start with http:// or https://",
+                    endpoint.base_url
+                )
+                .into());
+            }
+        };
+        let authority =
+            uri.authority().ok_or_else(|| anyhow::anyhow!("base URL {:?} has no host", endpoint.base_url))?;
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tls = if https {
+            let ca = endpoint.ca_pem()?;
+            let config = connect::tls_config(ca.as_deref(), true).map_err(|e| match ca {
+                Some(_) => endpoint.bad_ca(e),
+                None => super::SetupError(e),
+            })?;
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| anyhow::anyhow!("base URL host {host:?}: {e}"))?;
+            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+        } else {
+            None
+        };
+        let mut headers = endpoint.headers()?;
+        headers.insert(USER_AGENT, HeaderValue::from_static(super::USER_AGENT));
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let lean = Lean {
+            dialer: Dialer { host, port, tls, h2c: http2 && !https, timeout: connect_timeout },
+            origin: format!("{}://{authority}", if https { "https" } else { "http" }),
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+            host: HeaderValue::from_str(authority.as_str()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            headers,
+            idle: Mutex::new(Vec::new()),
+            h2: tokio::sync::Mutex::new(Vec::new()),
+            h2_known: AtomicBool::new(http2 && !https),
+        };
+        Ok(Transport { inner: Inner::Lean(Box::new(lean)) })
+    }
+
+    /// POSTs `body` to the base URL + `path`; `fresh`: on a new connection
+    /// (the reconnect rule), not a pooled one. Returns once the answer's
+    /// head has arrived.
+    pub async fn post(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+        match &self.inner {
+            Inner::Lean(lean) => lean.post(path, body, fresh).await,
+            Inner::Proxied { pooled, fresh: unpooled, base } => {
+                let client = if fresh { unpooled } else { pooled };
+                let resp = client
+                    .post(format!("{base}{path}"))
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| TransportError::reqwest(&e))?;
+                Ok(Answer {
+                    status: resp.status(),
+                    headers: resp.headers().clone(),
+                    body: Body::Proxied(resp),
+                })
+            }
+        }
+    }
+}
+
+impl Lean {
+    async fn post(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+        if self.h2_known.load(Ordering::Relaxed) {
+            return self.post_h2(path, body, fresh).await;
+        }
+        let pooled = if fresh { None } else { self.checkout() };
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => match self.dialer.dial().await? {
+                Made::H1(c) => c,
+                Made::H2(sender) => {
+                    // A TLS server chose HTTP/2: from now on every request
+                    // multiplexes.
+                    self.h2_known.store(true, Ordering::Relaxed);
+                    self.h2.lock().await.push(H2Conn { sender, streams: Arc::new(AtomicUsize::new(0)) });
+                    return self.post_h2(path, body, false).await;
+                }
+            },
+        };
+        let mut req = Request::builder().method(Method::POST).uri(format!("{}{path}", self.base_path));
+        let headers = req.headers_mut().expect("a request builder with a valid method and URI");
+        headers.clone_from(&self.headers);
+        headers.insert(HOST, self.host.clone());
+        let req =
+            req.body(Full::new(body)).map_err(|e| TransportError::new(Failure::Connect, e.to_string()))?;
+        let H1 { sender, driver } = &mut conn;
+        let sent = H1::beside(driver, async {
+            sender.ready().await?;
+            sender.send_request(req).await
+        })
+        .await;
+        let resp = sent.map_err(|e| TransportError::hyper(&e))?;
+        let (head, incoming) = resp.into_parts();
+        Ok(Answer {
+            status: head.status,
+            headers: head.headers,
+            body: Body::H1 { incoming, conn: Some(conn), pool: &self.idle },
+        })
+    }
+
+    /// An idle connection the server has not closed, if there is one.
+    fn checkout(&self) -> Option<H1> {
+        loop {
+            let mut c = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            if !c.closed_while_idle() {
+                return Some(c);
+            }
+        }
+    }
+
+    async fn post_h2(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+        let conn = self.h2_stream(fresh).await?;
+        let mut req =
+            Request::builder().method(Method::POST).uri(format!("{}{}{path}", self.origin, self.base_path));
+        *req.headers_mut().expect("a request builder with a valid method and URI") = self.headers.clone();
+        let req =
+            req.body(Full::new(body)).map_err(|e| TransportError::new(Failure::Connect, e.to_string()))?;
+        let slot = StreamSlot(conn.streams.clone());
+        let mut sender = conn.sender;
+        sender.ready().await.map_err(|e| TransportError::hyper(&e))?;
+        let resp = sender.send_request(req).await.map_err(|e| TransportError::hyper(&e))?;
+        let (head, incoming) = resp.into_parts();
+        Ok(Answer { status: head.status, headers: head.headers, body: Body::H2 { incoming, _stream: slot } })
+    }
+
+    /// A connection with a stream free (its count taken), opened if none
+    /// has one; `fresh`: always a new one.
+    async fn h2_stream(&self, fresh: bool) -> Result<H2Conn, TransportError> {
+        let mut conns = self.h2.lock().await;
+        conns.retain(|c| !c.sender.is_closed());
+        if !fresh && let Some(c) = conns.iter().find(|c| c.streams.load(Ordering::Relaxed) < H2_STREAMS) {
+            c.streams.fetch_add(1, Ordering::Relaxed);
+            return Ok(c.clone());
+        }
+        // Opened under the lock: a burst of requests at the start shares the
+        // first connection instead of each opening one.
+        let sender = match self.dialer.dial().await? {
+            Made::H2(s) => s,
+            Made::H1(_) => {
+                return Err(TransportError::new(
+                    Failure::Connect,
+                    "the server answered HTTP/1.1 where HTTP/2 was negotiated".into(),
+                ));
+            }
+        };
+        let c = H2Conn { sender, streams: Arc::new(AtomicUsize::new(1)) };
+        conns.push(c.clone());
+        Ok(c)
+    }
+}
+
+impl Answer<'_> {
+    /// The body's next bytes; `None` at its end. An error: the connection
+    /// broke mid-body.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, String>> {
+        match &mut self.body {
+            Body::H1 { incoming, conn, pool } => {
+                let c = conn.as_mut()?;
+                loop {
+                    let frame = H1::beside(&mut c.driver, incoming.frame()).await;
+                    match frame {
+                        None => {
+                            // Read to its end: the connection can serve again.
+                            let c = conn.take()?;
+                            if c.driver.is_some() {
+                                pool.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                            }
+                            return None;
+                        }
+                        Some(Err(e)) => {
+                            *conn = None;
+                            return Some(Err(error_chain(&e)));
+                        }
+                        Some(Ok(f)) => match f.into_data() {
+                            Ok(data) => return Some(Ok(data)),
+                            Err(_trailers) => continue,
+                        },
+                    }
+                }
+            }
+            Body::H2 { incoming, .. } => loop {
+                match incoming.frame().await? {
+                    Err(e) => return Some(Err(error_chain(&e))),
+                    Ok(f) => match f.into_data() {
+                        Ok(data) => return Some(Ok(data)),
+                        Err(_trailers) => continue,
+                    },
+                }
+            },
+            Body::Proxied(resp) => resp.chunk().await.map_err(|e| error_chain(&e)).transpose(),
+        }
+    }
+
+    /// The whole body, or the error that cut it.
+    pub async fn bytes(&mut self) -> Result<Vec<u8>, String> {
+        let mut all = Vec::new();
+        while let Some(c) = self.chunk().await {
+            all.extend_from_slice(&c?);
+        }
+        Ok(all)
+    }
+
+    /// Done with the answer before its end (a stream's `[DONE]`): reads what
+    /// is left for at most `within`, so an HTTP/1.1 connection whose body
+    /// ends right after can serve again; otherwise it is closed.
+    pub async fn release(mut self, within: Duration) {
+        if matches!(self.body, Body::H1 { conn: Some(_), .. }) {
+            let drain = async { while let Some(Ok(_)) = self.chunk().await {} };
+            let _ = tokio::time::timeout(within, drain).await;
+        }
+    }
+}
+
+/// Whether a proxy is configured in the environment (reqwest reads the same
+/// variables, and `NO_PROXY`, to route).
+fn proxy_configured() -> bool {
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
