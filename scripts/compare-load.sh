@@ -7,9 +7,9 @@
 # requests: non-streaming one-token completions from a zero-latency profile, at
 #           64 and 256 connections: requests/s of llmload, oha and wrk (each
 #           $SECS s, same server, same body), and the ratio to oha.
-# streams:  1,000 and 2,000 concurrent streams, TTFT 100 ms and ITL 10 ms with
-#           zero jitter: streams/s, the client's CPU per stream, and TTFT/ITL
-#           error against that truth.
+# streams:  1,000 and 2,000 concurrent streams of 64 tokens, TTFT 100 ms and
+#           ITL 10 ms with zero jitter: streams/s, the client's CPU per stream,
+#           and TTFT/ITL error against that truth.
 # startup:  from starting `llmload run` to its first request sent
 #           (run.json client.first_request_at), tokenizer set-up included.
 #
@@ -18,7 +18,9 @@
 #
 # Binaries: LLMLOAD= and MOCK= (both given: used as they are, nothing built);
 # otherwise the release builds under $CARGO_TARGET_DIR (default target/),
-# built first. Exits 0 when every part ran; its temporary directory and the
+# built first. BEFORE= another llmload binary (e.g. main's before a change):
+# measured beside LLMLOAD in the same run, in rows of its own, so a change's
+# effect is a ratio from one run. Exits 0 when every part ran; its temporary directory and the
 # simulator it started are gone either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,8 +85,8 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$BODY'
 LUA
     echo
-    echo "| connections | llmload req/s | oha req/s | wrk req/s | llmload / oha | llmload / wrk |"
-    echo "|---:|---:|---:|---:|---:|---:|"
+    echo "| connections | llmload | req/s | client CPU per request | oha req/s | wrk req/s | llmload / oha | llmload / wrk |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
     for c in $CONNS; do
         cat > "$TMP/req.toml" <<TOML
 name = "compare"
@@ -103,10 +105,6 @@ max_tokens = 1
 stream = false
 prompt = "hello world"
 TOML
-        "$LLMLOAD" run -q --yes --out "$TMP/req-$c" "$TMP/req.toml" > /dev/null
-        ours=$(json "$TMP/req-$c/summary.json" 'd["total"]["throughput"]["requests_per_s"]')
-        errors=$(json "$TMP/req-$c/summary.json" 'd["total"]["requests"]["errors"]')
-        [ "$errors" = 0 ] || echo "warning: llmload saw $errors errors at $c connections" >&2
         oha_rps=-
         if command -v oha > /dev/null; then
             oha -z "${SECS}s" -c "$c" -m POST -H 'content-type: application/json' -d "$BODY" \
@@ -118,16 +116,31 @@ TOML
             wrk -t "$(nproc)" -c "$c" -d "${SECS}s" -s "$TMP/post.lua" "$URL/completions" > "$TMP/wrk-$c.txt"
             wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/wrk-$c.txt")
         fi
-        ratio() { [ "$1" = - ] && echo - || python3 -c "print(f'{$ours / $1:.2f}×')"; }
-        printf '| %s | %.0f | %s | %s | %s | %s |\n' "$c" "$ours" "$oha_rps" "$wrk_rps" "$(ratio "$oha_rps")" "$(ratio "$wrk_rps")"
+        # llmload last, so oha and wrk meet the same fresh simulator as it
+        # did before; BEFORE right after it.
+        for which in this ${BEFORE:+before}; do
+            bin=$LLMLOAD
+            [ "$which" = before ] && bin=$BEFORE
+            out="$TMP/req-$c-$which"
+            "$bin" run -q --yes --out "$out" "$TMP/req.toml" > /dev/null 2>&1
+            ours=$(json "$out/summary.json" 'd["total"]["throughput"]["requests_per_s"]')
+            errors=$(json "$out/summary.json" 'd["total"]["requests"]["errors"]')
+            [ "$errors" = 0 ] || echo "warning: llmload ($which) saw $errors errors at $c connections" >&2
+            all=$(($(wc -l < "$out/requests.csv") - 1))
+            cpu=$(json "$out/run.json" 'd["client"]["cpu_seconds"]')
+            ratio() { [ "$1" = - ] && echo - || python3 -c "print(f'{$ours / $1:.2f}×')"; }
+            printf '| %s | %s | %.0f | %s µs | %s | %s | %s | %s |\n' "$c" "$which" "$ours" \
+                "$(python3 -c "print(round($cpu * 1e6 / $all, 1))")" "$oha_rps" "$wrk_rps" \
+                "$(ratio "$oha_rps")" "$(ratio "$wrk_rps")"
+        done
     done
 fi
 
 if [ "$WHAT" = streams ] || [ "$WHAT" = all ]; then
     start_mock $'ttft = "100ms"\nitl = "10ms"\njitter = 0'
     echo
-    echo "| streams | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | client CPU | CPU per stream |"
-    echo "|---:|---:|---:|---|---|---:|---:|"
+    echo "| streams | llmload | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | client CPU | CPU per stream |"
+    echo "|---:|---|---:|---:|---|---|---:|---:|"
     for n in $STREAMS; do
         cat > "$TMP/stream.toml" <<TOML
 name = "streams"
@@ -144,22 +157,27 @@ duration = "${SECS}s"
 name = "stream"
 endpoint = "chat"
 model = "sim-small"
-max_tokens = 50
+max_tokens = 64
 stream = true
 include_usage = true
 prompt = "hello world"
 TOML
-        "$LLMLOAD" run -q --yes --out "$TMP/stream-$n" "$TMP/stream.toml" > /dev/null
-        s="$TMP/stream-$n/summary.json"
-        all=$(($(wc -l < "$TMP/stream-$n/requests.csv") - 1))
-        cpu=$(json "$TMP/stream-$n/run.json" 'd["client"]["cpu_seconds"]')
-        printf '| %s | %s | %s | %s / %s ms | %s / %s ms | %s s / %s s | %s ms |\n' "$n" \
-            "$(json "$s" 'round(d["total"]["throughput"]["requests_per_s"])')" \
-            "$(json "$s" 'd["total"]["requests"]["ok"]')" \
-            "$(json "$s" 'd["total"]["ttft_ms"]["p50"]')" "$(json "$s" 'd["total"]["ttft_ms"]["p99"]')" \
-            "$(json "$s" 'd["total"]["itl_ms"]["p50"]')" "$(json "$s" 'd["total"]["itl_ms"]["p99"]')" \
-            "$cpu" "$(json "$TMP/stream-$n/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
-            "$(python3 -c "print(round($cpu * 1000 / $all, 3))")"
+        for which in this ${BEFORE:+before}; do
+            bin=$LLMLOAD
+            [ "$which" = before ] && bin=$BEFORE
+            out="$TMP/stream-$n-$which"
+            "$bin" run -q --yes --out "$out" "$TMP/stream.toml" > /dev/null 2>&1
+            s="$out/summary.json"
+            all=$(($(wc -l < "$out/requests.csv") - 1))
+            cpu=$(json "$out/run.json" 'd["client"]["cpu_seconds"]')
+            printf '| %s | %s | %s | %s | %s / %s ms | %s / %s ms | %s s / %s s | %s ms |\n' "$n" "$which" \
+                "$(json "$s" 'round(d["total"]["throughput"]["requests_per_s"])')" \
+                "$(json "$s" 'd["total"]["requests"]["ok"]')" \
+                "$(json "$s" 'd["total"]["ttft_ms"]["p50"]')" "$(json "$s" 'd["total"]["ttft_ms"]["p99"]')" \
+                "$(json "$s" 'd["total"]["itl_ms"]["p50"]')" "$(json "$s" 'd["total"]["itl_ms"]["p99"]')" \
+                "$cpu" "$(json "$out/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
+                "$(python3 -c "print(round($cpu * 1000 / $all, 3))")"
+        done
     done
 fi
 

@@ -161,7 +161,7 @@ impl Sim {
         };
         let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(key);
         let due = start + model.ttft.sample(&mut rng) + model.prefill(request.tokens());
-        crate::clock::Timer::new().sleep_until(due).await;
+        crate::clock::sleep_until(due).await;
         drop(slots);
         let json = embeddings::response_json(&request, dims);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

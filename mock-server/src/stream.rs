@@ -6,13 +6,10 @@
 //! which over a 256-token stream adds up to hundreds of milliseconds of drift; with
 //! absolute deadlines a late wake-up is caught up by the next one instead.
 //!
-//! Tokio's timer has a 1 ms resolution (it rounds a deadline up to the next millisecond
-//! and parks for whole milliseconds), so a token leaves about 1.2 ms after its deadline
-//! at the median and 2.5–4 ms at p99, whatever the load. A dedicated clock thread with
-//! a heap of deadlines and high-resolution sleeps was tried (2,000 HTTP/2 streams at
-//! 20 ms, client alongside): median lateness 0.3 ms, but ~30% more server CPU (every
-//! wake-up crosses threads) and a p99 that varied from 1.5 to 8.7 ms between runs
-//! against 2.7–3.8 ms here; not worth it while CPU is what limits a 2-core run.
+//! Deadlines are awaited on the simulator's own clock (`clock.rs`): tokio's timer rounds
+//! each one up to its next millisecond, which put a token ~1.1 ms after its deadline at
+//! the median and ~3 ms at p99 with 2,000 streams; the clock batches deadlines per
+//! 250 µs slot instead.
 //!
 //! A step is one decode step of the batch: every sequence of the request still running
 //! produces one token in it. The gap to the next step is drawn when a step is taken,
@@ -78,12 +75,7 @@ impl Schedule {
 /// to look at the batch size again.
 const WHOLE_STEPS: u32 = 16;
 
-/// Waits for `due` unless it has passed: a deadline already missed costs no timer.
-async fn sleep_until(due: Instant) {
-    if due > Instant::now() {
-        tokio::time::sleep_until(due).await;
-    }
-}
+use crate::clock::sleep_until;
 
 /// Waits until every sequence of `plan` has produced its last token, freeing each
 /// sequence's slot when it does.
@@ -100,11 +92,8 @@ pub(crate) async fn generate_whole(mut schedule: Schedule, plan: &Plan, mut slot
             due = Some(schedule.next_deadline());
             done += 1;
         }
-        match due {
-            // The last deadline is the response's e2e: wait for it precisely.
-            Some(due) if done == steps => crate::clock::Timer::new().sleep_until(due).await,
-            Some(due) => sleep_until(due).await,
-            None => {}
+        if let Some(due) = due {
+            sleep_until(due).await;
         }
         let finished = ends[ended..].iter().take_while(|&&t| t <= done).count();
         slots.finish(finished as u32);
@@ -153,7 +142,6 @@ struct SseState {
     /// Steps sent before the connection is cut (an injected fault).
     cut_after: Option<u32>,
     tail_sent: bool,
-    timer: crate::clock::Timer,
     /// The next token event's sequence number, when they have one.
     sequence: u64,
 }
@@ -299,7 +287,6 @@ pub(crate) fn sse_body(
         steps: plan.steps(),
         cut_after,
         tail_sent: false,
-        timer: crate::clock::Timer::new(),
         sequence: frames_first_sequence,
     };
     let events = futures_util::stream::unfold(state, |mut s| async move {
@@ -320,11 +307,7 @@ pub(crate) fn sse_body(
                 return Some((Err(cut_error()), s));
             }
             let due = s.schedule.next_deadline();
-            if s.step == 0 || s.step + 1 == s.steps {
-                s.timer.sleep_until(due).await;
-            } else {
-                sleep_until(due).await;
-            }
+            sleep_until(due).await;
             let step = s.step;
             s.step += 1;
             let events = s.step_events(step);
