@@ -61,5 +61,6 @@ mod slo_gate;
 mod throughput;
 mod timing;
 mod trace;
+mod transport;
 mod visuals;
 mod whole_run;

@@ -128,6 +128,10 @@ struct Lean {
     h2: tokio::sync::Mutex<Vec<H2Conn>>,
     /// HTTP/2 is spoken: prior knowledge, or a TLS server chose it.
     h2_known: AtomicBool,
+    /// The protocol is known: plain http://, or a first TLS connection was
+    /// made. Until then, `first` lets one request at a time dial.
+    learned: AtomicBool,
+    first: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -220,6 +224,8 @@ impl Transport {
             idle: Mutex::new(Vec::new()),
             h2: tokio::sync::Mutex::new(Vec::new()),
             h2_known: AtomicBool::new(http2 && !https),
+            learned: AtomicBool::new(!https),
+            first: tokio::sync::Mutex::new(()),
         };
         Ok(Transport { inner: Inner::Lean(Box::new(lean)) })
     }
@@ -251,21 +257,26 @@ impl Transport {
 
 impl Lean {
     async fn post(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+        let mut first = None;
+        if !self.learned.load(Ordering::Acquire) {
+            // Over TLS the first connection says which protocol the server
+            // speaks: the others wait for it, or a burst of users would each
+            // open an HTTP/2 connection where one serves them all.
+            let _first = self.first.lock().await;
+            if !self.learned.load(Ordering::Acquire) {
+                first = Some(self.dial().await?);
+                self.learned.store(true, Ordering::Release);
+            }
+        }
         if self.h2_known.load(Ordering::Relaxed) {
             return self.post_h2(path, body, fresh).await;
         }
-        let pooled = if fresh { None } else { self.checkout() };
+        let pooled = if fresh { None } else { first.flatten().or_else(|| self.checkout()) };
         let mut conn = match pooled {
             Some(c) => c,
-            None => match self.dialer.dial().await? {
-                Made::H1(c) => c,
-                Made::H2(sender) => {
-                    // A TLS server chose HTTP/2: from now on every request
-                    // multiplexes.
-                    self.h2_known.store(true, Ordering::Relaxed);
-                    self.h2.lock().await.push(H2Conn { sender, streams: Arc::new(AtomicUsize::new(0)) });
-                    return self.post_h2(path, body, false).await;
-                }
+            None => match self.dial().await? {
+                Some(c) => c,
+                None => return self.post_h2(path, body, false).await,
             },
         };
         let mut req = Request::builder().method(Method::POST).uri(format!("{}{path}", self.base_path));
@@ -287,6 +298,20 @@ impl Lean {
             headers: head.headers,
             body: Body::H1 { incoming, conn: Some(conn), pool: &self.idle },
         })
+    }
+
+    /// A new connection: HTTP/1.1's, or `None` when a TLS server chose
+    /// HTTP/2 (from then on every request multiplexes; the connection joins
+    /// the shared ones).
+    async fn dial(&self) -> Result<Option<H1>, TransportError> {
+        match self.dialer.dial().await? {
+            Made::H1(c) => Ok(Some(c)),
+            Made::H2(sender) => {
+                self.h2_known.store(true, Ordering::Relaxed);
+                self.h2.lock().await.push(H2Conn { sender, streams: Arc::new(AtomicUsize::new(0)) });
+                Ok(None)
+            }
+        }
     }
 
     /// An idle connection the server has not closed, if there is one.

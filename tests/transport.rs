@@ -1,0 +1,177 @@
+//! The request path's connections, seen from the server's side: a proxy in
+//! front of `llmload mock` counts the connections llmload makes and, with
+//! TLS, terminates it (the test CA's certificate, ALPN as the test chooses)
+//! and records the protocol negotiated.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::util::{run_alone, start_mock};
+
+/// What the proxy saw.
+#[derive(Default)]
+struct Seen {
+    connections: AtomicU64,
+    /// The ALPN protocol of each TLS connection ("none" without one).
+    protocols: Mutex<Vec<String>>,
+}
+
+/// A proxy to `target` (host:port) on 127.0.0.1:0; with `alpn`, TLS for
+/// `localhost` offering those protocols. Returns its port and what it saw.
+async fn proxy(target: String, alpn: Option<&[&str]>) -> (u16, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Seen::default());
+    let tls = alpn.map(|protocols| tokio_rustls::TlsAcceptor::from(Arc::new(server_config(protocols))));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            log.connections.fetch_add(1, Ordering::Relaxed);
+            let (tls, log, target) = (tls.clone(), log.clone(), target.clone());
+            tokio::spawn(async move {
+                let Ok(mut server) = TcpStream::connect(&target).await else { return };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                match tls {
+                    None => {
+                        let mut client = client;
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                    Some(acceptor) => {
+                        // A client that refuses the certificate ends here.
+                        let Ok(mut client) = acceptor.accept(client).await else { return };
+                        let alpn = client
+                            .get_ref()
+                            .1
+                            .alpn_protocol()
+                            .map(|p| String::from_utf8_lossy(p).into_owned());
+                        log.protocols.lock().unwrap().push(alpn.unwrap_or_else(|| "none".into()));
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn server_config(alpn: &[&str]) -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/");
+    let certs: Vec<CertificateDer> =
+        CertificateDer::pem_file_iter(format!("{data}server.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(format!("{data}server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config
+}
+
+/// A simulator answering after 20 ms then every 2 ms; its host:port.
+fn simulator() -> (crate::util::Killed, String) {
+    let (_d, profile) = crate::util::scenario_file("ttft = \"20ms\"\nitl = \"2ms\"\njitter = 0\n");
+    let (mock, url) = start_mock(&["--config", profile.to_str().unwrap()]);
+    let hostport = url.trim_start_matches("http://").trim_end_matches("/v1").to_owned();
+    (mock, hostport)
+}
+
+/// Users × requests, a streamed and a whole-answer variant mixed, against
+/// `base_url`; `extra` goes into [target].
+fn scenario(base_url: &str, extra: &str, users: u32, requests: u32) -> String {
+    format!(
+        r#"name = "connections"
+[target]
+kind = "openai"
+base_url = "{base_url}"
+api_key_env = ""
+{extra}
+[load]
+concurrency = {users}
+requests = {requests}
+[[variant]]
+name = "streamed"
+endpoint = "chat"
+model = "sim-small"
+max_tokens = 6
+stream = true
+prompt_tokens = 8
+[[variant]]
+name = "whole"
+endpoint = "completions"
+model = "sim-small"
+max_tokens = 6
+stream = false
+prompt_tokens = 8
+"#
+    )
+}
+
+fn ok(outcome: &llmload::RunOutcome) -> u64 {
+    let r = &outcome.summary.total.requests;
+    assert_eq!(r.errors, 0, "{:?}", outcome.summary.total.errors);
+    r.ok
+}
+
+/// Each closed-loop user keeps one connection for the whole run, streamed
+/// answers (read to `[DONE]`) and whole ones alike: as many connections as
+/// users, never one per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_keeps_its_connection() {
+    let (_mock, sim) = simulator();
+    let (port, seen) = proxy(sim, None).await;
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let (_dir, outcome) = run_alone(&scenario(&url, "", 3, 90)).await;
+    assert_eq!(ok(&outcome), 90);
+    assert_eq!(seen.connections.load(Ordering::Relaxed), 3, "one connection per user");
+}
+
+/// Over https:// the server is verified against the system's roots plus the
+/// scenario's `ca_file`: without it the test CA is unknown and no request is
+/// sent (each a `connect` error naming why); with it, requests go over
+/// HTTP/1.1 when that is all the server offers, and over one multiplexed
+/// HTTP/2 connection when ALPN agrees on h2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_ca_file_speaks_what_alpn_agrees() {
+    let (_mock, sim) = simulator();
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let with_ca = format!("ca_file = \"{ca}\"");
+
+    let (port, seen) = proxy(sim.clone(), Some(&["http/1.1"])).await;
+    let url = format!("https://localhost:{port}/v1");
+    let (_dir, outcome) = run_alone(&scenario(&url, "", 2, 6)).await;
+    let r = &outcome.summary.total.requests;
+    assert_eq!((r.ok, r.errors), (0, 6));
+    let errors = &outcome.summary.total.errors;
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.class == "connect" && e.messages.iter().all(|m| m.message.contains("UnknownIssuer"))),
+        "{errors:?}"
+    );
+    assert!(seen.protocols.lock().unwrap().is_empty(), "no handshake completed");
+
+    let (port, seen) = proxy(sim.clone(), Some(&["http/1.1"])).await;
+    let url = format!("https://localhost:{port}/v1");
+    let (_dir, outcome) = run_alone(&scenario(&url, &with_ca, 3, 60)).await;
+    assert_eq!(ok(&outcome), 60);
+    assert_eq!(seen.connections.load(Ordering::Relaxed), 3);
+    assert_eq!(*seen.protocols.lock().unwrap(), ["http/1.1"; 3]);
+
+    let (port, seen) = proxy(sim, Some(&["h2", "http/1.1"])).await;
+    let url = format!("https://localhost:{port}/v1");
+    let (_dir, outcome) = run_alone(&scenario(&url, &with_ca, 8, 80)).await;
+    assert_eq!(ok(&outcome), 80);
+    assert_eq!(*seen.protocols.lock().unwrap(), ["h2"], "8 streams share one HTTP/2 connection");
+    // The simulator's schedule is the truth: the first token 20 ms after
+    // the request, whatever the protocol.
+    let ttft = &crate::util::variant(&outcome.summary, "streamed").ttft_ms;
+    assert!(ttft.p50.unwrap() >= 20.0 && ttft.p50.unwrap() < 40.0, "{ttft:?}");
+}
