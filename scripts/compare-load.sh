@@ -9,7 +9,7 @@
 #           $SECS s, same server, same body), and the ratio to oha.
 # streams:  1,000 and 2,000 concurrent streams of 64 tokens, TTFT 100 ms and
 #           ITL 10 ms with zero jitter: streams/s, the client's CPU per stream,
-#           and TTFT/ITL error against that truth.
+#           and TTFT/ITL error against that truth (HTTP=2: over HTTP/2).
 # startup:  from starting `llmload run` to its first request sent
 #           (run.json client.first_request_at), tokenizer set-up included.
 #
@@ -29,6 +29,8 @@ WHAT=${1:-all}
 SECS=${SECS:-10}
 CONNS=${CONNS:-"64 256"}
 STREAMS=${STREAMS:-"1000 2000"}
+# HTTP=2: the streams over HTTP/2 (prior knowledge), many to a connection.
+HTTP=${HTTP:-1.1}
 TARGET=${CARGO_TARGET_DIR:-target}
 TMP=$(mktemp -d)
 MOCK_PID=
@@ -150,6 +152,7 @@ base_url = "$URL"
 api_key_env = ""
 [load]
 concurrency = $n
+http = "$HTTP"
 ramp_up = "2s"
 warmup = "3s"
 duration = "${SECS}s"

@@ -175,3 +175,26 @@ async fn tls_with_a_ca_file_speaks_what_alpn_agrees() {
     let ttft = &crate::util::variant(&outcome.summary, "streamed").ttft_ms;
     assert!(ttft.p50.unwrap() >= 20.0 && ttft.p50.unwrap() < 40.0, "{ttft:?}");
 }
+
+/// A remote target behind `HTTP_PROXY` is reached through the proxy, runs
+/// included (here the simulator plays the proxy: it routes the absolute
+/// URIs a proxy receives by their path).
+#[test]
+fn a_run_goes_through_the_proxy_the_environment_names() {
+    let (_mock, url) = start_mock(&[]);
+    let proxy = url.trim_end_matches("/v1").to_owned();
+    let toml = scenario("http://llm.example.invalid/v1", "", 2, 10);
+    let (dir, path) = crate::util::scenario_file(&toml);
+    let o = crate::util::llmload()
+        .env("HTTP_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args(["run", "-q", "--yes", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = crate::util::read_json(&dir.path().join("out/summary.json"));
+    assert_eq!(summary["total"]["requests"]["ok"], 10, "{summary}");
+}

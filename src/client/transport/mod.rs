@@ -65,8 +65,9 @@ impl TransportError {
     }
 
     fn hyper(e: &hyper::Error) -> Self {
-        let failure = if e.is_incomplete_message() || e.is_canceled() {
-            // Canceled: the connection was gone before the request was written.
+        let failure = if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+            // Canceled or closed: the connection was gone before the request
+            // was written.
             Failure::ClosedBeforeAnswer
         } else if e.is_parse() {
             Failure::NotHttp
