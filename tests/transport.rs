@@ -137,7 +137,7 @@ async fn each_user_keeps_its_connection() {
 /// scenario's `ca_file`: without it the test CA is unknown and no request is
 /// sent (each a `connect` error naming why); with it, requests go over
 /// HTTP/1.1 when that is all the server offers, and over one multiplexed
-/// HTTP/2 connection when ALPN agrees on h2.
+/// HTTP/2 connection when ALPN agrees on h2; `http = "2"` insists on h2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_ca_file_speaks_what_alpn_agrees() {
     let (_mock, sim) = simulator();
@@ -165,7 +165,7 @@ async fn tls_with_a_ca_file_speaks_what_alpn_agrees() {
     assert_eq!(seen.connections.load(Ordering::Relaxed), 3);
     assert_eq!(*seen.protocols.lock().unwrap(), ["http/1.1"; 3]);
 
-    let (port, seen) = proxy(sim, Some(&["h2", "http/1.1"])).await;
+    let (port, seen) = proxy(sim.clone(), Some(&["h2", "http/1.1"])).await;
     let url = format!("https://localhost:{port}/v1");
     let (_dir, outcome) = run_alone(&scenario(&url, &with_ca, 8, 80)).await;
     assert_eq!(ok(&outcome), 80);
@@ -174,6 +174,21 @@ async fn tls_with_a_ca_file_speaks_what_alpn_agrees() {
     // the request, whatever the protocol.
     let ttft = &crate::util::variant(&outcome.summary, "streamed").ttft_ms;
     assert!(ttft.p50.unwrap() >= 20.0 && ttft.p50.unwrap() < 40.0, "{ttft:?}");
+
+    // `http = "2"` over TLS offers h2 alone: a server without it is refused
+    // at the handshake, not spoken to in HTTP/1.1.
+    let (port, seen) = proxy(sim, Some(&["http/1.1"])).await;
+    let url = format!("https://localhost:{port}/v1");
+    let h2_only = scenario(&url, &with_ca, 2, 4).replace("[load]\n", "[load]\nhttp = \"2\"\n");
+    let (_dir, outcome) = run_alone(&h2_only).await;
+    let r = &outcome.summary.total.requests;
+    assert_eq!((r.ok, r.errors), (0, 4), "{:?}", outcome.summary.total.errors);
+    assert!(
+        outcome.summary.total.errors.iter().all(|e| e.class == "connect"),
+        "{:?}",
+        outcome.summary.total.errors
+    );
+    assert!(seen.protocols.lock().unwrap().is_empty(), "no handshake completed");
 }
 
 /// A remote target behind `HTTP_PROXY` is reached through the proxy, runs

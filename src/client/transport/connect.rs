@@ -53,8 +53,9 @@ pub(super) struct Dialer {
     pub port: u16,
     /// For https:// targets.
     pub tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    /// HTTP/2 with prior knowledge over plain TCP.
-    pub h2c: bool,
+    /// HTTP/2 only (`http = "2"`): with prior knowledge over plain TCP, by
+    /// ALPN (offering h2 alone) over TLS.
+    pub h2_only: bool,
     pub timeout: Duration,
 }
 
@@ -81,7 +82,7 @@ impl Dialer {
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(refused)?;
         tcp.set_nodelay(true).map_err(refused)?;
         let (io, h2) = match &self.tls {
-            None => (Io::Plain(tcp), self.h2c),
+            None => (Io::Plain(tcp), self.h2_only),
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await.map_err(|e| {
                     TransportError::new(
@@ -89,7 +90,7 @@ impl Dialer {
                         format!("TLS with {}: {}", self.host, error_chain(&e)),
                     )
                 })?;
-                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let h2 = self.h2_only || tls.get_ref().1.alpn_protocol() == Some(b"h2");
                 (Io::Tls(Box::new(tls)), h2)
             }
         };
@@ -200,8 +201,8 @@ impl AsyncWrite for Io {
 
 /// The TLS set-up for a target: the platform's roots (on Linux the system
 /// bundle, read offline) plus the scenario's CA file; ALPN offers h2 and
-/// HTTP/1.1, or HTTP/1.1 alone.
-pub(super) fn tls_config(ca_pem: Option<&[u8]>, offer_h2: bool) -> Result<rustls::ClientConfig, String> {
+/// HTTP/1.1, or h2 alone (`h2_only`).
+pub(super) fn tls_config(ca_pem: Option<&[u8]>, h2_only: bool) -> Result<rustls::ClientConfig, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -220,6 +221,6 @@ pub(super) fn tls_config(ca_pem: Option<&[u8]>, offer_h2: bool) -> Result<rustls
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols =
-        if offer_h2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+        if h2_only { vec![b"h2".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
     Ok(config)
 }

@@ -173,7 +173,8 @@ impl Drop for StreamSlot {
 }
 
 impl Transport {
-    /// For `endpoint`; `http2`: HTTP/2 only (prior knowledge over http://).
+    /// For `endpoint`; `http2`: HTTP/2 only (prior knowledge over http://,
+    /// ALPN offering h2 alone over https://).
     pub fn new(endpoint: &Endpoint, connect_timeout: Duration, http2: bool) -> crate::error::Result<Self> {
         if !endpoint.is_loopback() && proxy_configured() {
             let pooled = endpoint.client(connect_timeout, http2)?;
@@ -202,7 +203,7 @@ impl Transport {
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tls = if https {
             let ca = endpoint.ca_pem()?;
-            let config = connect::tls_config(ca.as_deref(), true).map_err(|e| match ca {
+            let config = connect::tls_config(ca.as_deref(), http2).map_err(|e| match ca {
                 Some(_) => endpoint.bad_ca(e),
                 None => super::SetupError(e),
             })?;
@@ -217,15 +218,15 @@ impl Transport {
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let lean = Lean {
-            dialer: Dialer { host, port, tls, h2c: http2 && !https, timeout: connect_timeout },
+            dialer: Dialer { host, port, tls, h2_only: http2, timeout: connect_timeout },
             origin: format!("{}://{authority}", if https { "https" } else { "http" }),
             base_path: uri.path().trim_end_matches('/').to_owned(),
             host: HeaderValue::from_str(authority.as_str()).map_err(|e| anyhow::anyhow!("{e}"))?,
             headers,
             idle: Mutex::new(Vec::new()),
             h2: tokio::sync::Mutex::new(Vec::new()),
-            h2_known: AtomicBool::new(http2 && !https),
-            learned: AtomicBool::new(!https),
+            h2_known: AtomicBool::new(http2),
+            learned: AtomicBool::new(http2 || !https),
             first: tokio::sync::Mutex::new(()),
         };
         Ok(Transport { inner: Inner::Lean(Box::new(lean)) })
