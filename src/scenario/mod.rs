@@ -241,7 +241,8 @@ pub struct ClientConfig {
     /// DNS, TLS): the request never reached the server.
     pub retry_connect: bool,
     /// HTTP/2 only (`[load] http = "2"`): with prior knowledge over plain
-    /// http://. Otherwise HTTP/1.1, or HTTP/2 over https when ALPN agrees.
+    /// http://, by ALPN offering h2 alone over https. Otherwise HTTP/1.1, or
+    /// HTTP/2 over https when ALPN agrees.
     pub http2: bool,
 }
 
