@@ -213,3 +213,59 @@ fn a_run_goes_through_the_proxy_the_environment_names() {
     let summary = crate::util::read_json(&dir.path().join("out/summary.json"));
     assert_eq!(summary["total"]["requests"]["ok"], 10, "{summary}");
 }
+
+/// An HTTP/2 server that allows 4 streams at once per connection: once its
+/// SETTINGS are known, llmload opens another connection rather than queue a
+/// fifth stream inside the client, a wait the server never caused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
+    use hyper::server::conn::http2;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicU64::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::Relaxed);
+            let service = hyper::service::service_fn(|_req| async {
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                let body = r#"{"choices":[{"index":0,"text":"hi","finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}"#;
+                let resp = hyper::Response::builder()
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(body.as_bytes())))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(resp)
+            });
+            tokio::spawn(
+                http2::Builder::new(TokioExecutor::new())
+                    .max_concurrent_streams(4)
+                    .serve_connection(TokioIo::new(sock), service),
+            );
+        }
+    });
+    let toml = format!(
+        r#"name = "h2-limit"
+[target]
+kind = "openai"
+base_url = "{url}"
+api_key_env = ""
+[load]
+concurrency = 8
+requests = 48
+http = "2"
+[[variant]]
+name = "whole"
+endpoint = "completions"
+model = "m"
+max_tokens = 1
+stream = false
+prompt_tokens = 8
+"#
+    );
+    let (_dir, outcome) = run_alone(&toml).await;
+    assert_eq!(ok(&outcome), 48);
+    // The first burst goes out before the server's SETTINGS arrive; from
+    // then on 8 users need two connections of 4.
+    assert_eq!(connections.load(Ordering::Relaxed), 2);
+}

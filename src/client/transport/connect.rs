@@ -5,6 +5,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,7 +32,29 @@ pub(super) enum Io {
 /// requests, whose driver runs as a task of its own.
 pub(super) enum Made {
     H1(H1),
-    H2(http2::SendRequest<Full<Bytes>>),
+    H2(H2),
+}
+
+/// An HTTP/2 connection's sender, and how many streams the server allows
+/// at once (its SETTINGS_MAX_CONCURRENT_STREAMS, which may change), kept
+/// current by the task that drives the connection.
+pub(super) struct H2 {
+    pub sender: http2::SendRequest<Full<Bytes>>,
+    pub limit: Arc<AtomicUsize>,
+}
+
+type H2Driver = Pin<Box<http2::Connection<TokioIo<Io>, Full<Bytes>, TokioExecutor>>>;
+
+/// Drives an HTTP/2 connection and publishes its stream limit after each
+/// poll: a stream past the limit would wait inside the client, a delay the
+/// server never caused, counted in its TTFT.
+async fn drive_h2(mut conn: H2Driver, limit: Arc<AtomicUsize>) {
+    std::future::poll_fn(|cx| {
+        let done = conn.as_mut().poll(cx);
+        limit.store(conn.current_max_send_streams(), Ordering::Relaxed);
+        done.map(|_| ())
+    })
+    .await;
 }
 
 /// An HTTP/1.1 connection: the sender, and the connection's driver, which
@@ -110,8 +133,9 @@ impl Dialer {
                 .handshake(io)
                 .await
                 .map_err(handshake)?;
-            tokio::spawn(conn);
-            Ok(Made::H2(sender))
+            let limit = Arc::new(AtomicUsize::new(conn.current_max_send_streams()));
+            tokio::spawn(drive_h2(Box::pin(conn), limit.clone()));
+            Ok(Made::H2(H2 { sender, limit }))
         } else {
             let (sender, driver) = http1::Builder::new().handshake(io).await.map_err(handshake)?;
             Ok(Made::H1(H1 { sender, driver: Some(Box::pin(driver)) }))

@@ -33,9 +33,9 @@ use self::connect::{Dialer, H1, Made};
 use super::error_chain;
 use super::http::Endpoint;
 
-/// Streams per HTTP/2 connection before another is opened: below the
-/// common servers' SETTINGS_MAX_CONCURRENT_STREAMS (100 to 250), so a
-/// stream never waits for a slot the server has not given.
+/// Streams per HTTP/2 connection before another is opened, or the
+/// server's own limit (SETTINGS_MAX_CONCURRENT_STREAMS) when lower: a stream
+/// never waits inside the client for a slot the server has not given.
 const H2_STREAMS: usize = 100;
 
 /// How an exchange failed, for the outcome and the retry rules.
@@ -138,7 +138,21 @@ struct Lean {
 #[derive(Clone)]
 struct H2Conn {
     sender: http2::SendRequest<Full<Bytes>>,
+    /// Streams open on it.
     streams: Arc<AtomicUsize>,
+    /// Streams the server allows on it (see `connect::H2`).
+    limit: Arc<AtomicUsize>,
+}
+
+impl H2Conn {
+    fn new(c: connect::H2, streams: usize) -> Self {
+        H2Conn { sender: c.sender, streams: Arc::new(AtomicUsize::new(streams)), limit: c.limit }
+    }
+
+    fn has_room(&self) -> bool {
+        let limit = self.limit.load(Ordering::Relaxed).min(H2_STREAMS);
+        self.streams.load(Ordering::Relaxed) < limit
+    }
 }
 
 /// An answer whose head has arrived; its body is read with `chunk`.
@@ -308,9 +322,9 @@ impl Lean {
     async fn dial(&self) -> Result<Option<H1>, TransportError> {
         match self.dialer.dial().await? {
             Made::H1(c) => Ok(Some(c)),
-            Made::H2(sender) => {
+            Made::H2(c) => {
                 self.h2_known.store(true, Ordering::Relaxed);
-                self.h2.lock().await.push(H2Conn { sender, streams: Arc::new(AtomicUsize::new(0)) });
+                self.h2.lock().await.push(H2Conn::new(c, 0));
                 Ok(None)
             }
         }
@@ -346,14 +360,14 @@ impl Lean {
     async fn h2_stream(&self, fresh: bool) -> Result<H2Conn, TransportError> {
         let mut conns = self.h2.lock().await;
         conns.retain(|c| !c.sender.is_closed());
-        if !fresh && let Some(c) = conns.iter().find(|c| c.streams.load(Ordering::Relaxed) < H2_STREAMS) {
+        if !fresh && let Some(c) = conns.iter().find(|c| c.has_room()) {
             c.streams.fetch_add(1, Ordering::Relaxed);
             return Ok(c.clone());
         }
         // Opened under the lock: a burst of requests at the start shares the
         // first connection instead of each opening one.
-        let sender = match self.dialer.dial().await? {
-            Made::H2(s) => s,
+        let made = match self.dialer.dial().await? {
+            Made::H2(c) => c,
             Made::H1(_) => {
                 return Err(TransportError::new(
                     Failure::Connect,
@@ -361,7 +375,7 @@ impl Lean {
                 ));
             }
         };
-        let c = H2Conn { sender, streams: Arc::new(AtomicUsize::new(1)) };
+        let c = H2Conn::new(made, 1);
         conns.push(c.clone());
         Ok(c)
     }
