@@ -341,18 +341,37 @@ impl Lean {
     }
 
     async fn post_h2(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
-        let conn = self.h2_stream(fresh).await?;
-        let mut req =
-            Request::builder().method(Method::POST).uri(format!("{}{}{path}", self.origin, self.base_path));
-        *req.headers_mut().expect("a request builder with a valid method and URI") = self.headers.clone();
-        let req =
-            req.body(Full::new(body)).map_err(|e| TransportError::new(Failure::Connect, e.to_string()))?;
-        let slot = StreamSlot(conn.streams.clone());
-        let mut sender = conn.sender;
-        sender.ready().await.map_err(|e| TransportError::hyper(&e))?;
-        let resp = sender.send_request(req).await.map_err(|e| TransportError::hyper(&e))?;
-        let (head, incoming) = resp.into_parts();
-        Ok(Answer { status: head.status, headers: head.headers, body: Body::H2 { incoming, _stream: slot } })
+        let mut fresh = fresh;
+        let mut refusals = 0;
+        loop {
+            let conn = self.h2_stream(fresh).await?;
+            let mut req = Request::builder()
+                .method(Method::POST)
+                .uri(format!("{}{}{path}", self.origin, self.base_path));
+            *req.headers_mut().expect("a request builder with a valid method and URI") = self.headers.clone();
+            let req = req
+                .body(Full::new(body.clone()))
+                .map_err(|e| TransportError::new(Failure::Connect, e.to_string()))?;
+            let slot = StreamSlot(conn.streams.clone());
+            let mut sender = conn.sender;
+            sender.ready().await.map_err(|e| TransportError::hyper(&e))?;
+            match sender.send_request(req).await {
+                Ok(resp) => {
+                    let (head, incoming) = resp.into_parts();
+                    let body = Body::H2 { incoming, _stream: slot };
+                    return Ok(Answer { status: head.status, headers: head.headers, body });
+                }
+                // REFUSED_STREAM: the server processed none of it (RFC 9113,
+                // 8.7), as when a new connection's first burst goes past a
+                // limit its SETTINGS had not yet announced. Sent again, on a
+                // connection with room (the limit is known by then).
+                Err(e) if refused_stream(&e) && refusals < 3 => {
+                    refusals += 1;
+                    fresh = false;
+                }
+                Err(e) => return Err(TransportError::hyper(&e)),
+            }
+        }
     }
 
     /// A connection with a stream free (its count taken), opened if none
@@ -441,6 +460,18 @@ impl Answer<'_> {
             let _ = tokio::time::timeout(within, drain).await;
         }
     }
+}
+
+/// An HTTP/2 stream the server refused before processing it.
+fn refused_stream(e: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h2) = s.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Whether a proxy is configured in the environment (reqwest reads the same
