@@ -65,16 +65,7 @@ impl TransportError {
     }
 
     fn hyper(e: &hyper::Error) -> Self {
-        let failure = if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
-            // Canceled or closed: the connection was gone before the request
-            // was written.
-            Failure::ClosedBeforeAnswer
-        } else if e.is_parse() {
-            Failure::NotHttp
-        } else {
-            Failure::Closed
-        };
-        TransportError::new(failure, error_chain(e))
+        TransportError::new(failure_of(e), error_chain(e))
     }
 
     fn reqwest(e: &reqwest::Error) -> Self {
@@ -84,19 +75,28 @@ impl TransportError {
         } else if e.is_connect() {
             Failure::Connect
         } else {
-            let mut failure = Failure::Closed;
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                if let Some(h) = s.downcast_ref::<hyper::Error>() {
-                    failure = TransportError::hyper(h).failure;
-                    break;
-                }
-                source = s.source();
-            }
-            failure
+            cause::<hyper::Error>(e).map_or(Failure::Closed, failure_of)
         };
         TransportError::new(failure, error_chain(e))
     }
+}
+
+/// What a hyper error means for the outcome and the retry rules.
+fn failure_of(e: &hyper::Error) -> Failure {
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        // Canceled or closed: the connection was gone before the request
+        // was written.
+        Failure::ClosedBeforeAnswer
+    } else if e.is_parse() {
+        Failure::NotHttp
+    } else {
+        Failure::Closed
+    }
+}
+
+/// The first error of type `T` in `e`'s chain of causes, `e` included.
+fn cause<'e, T: std::error::Error + 'static>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e T> {
+    std::iter::successors(Some(e), |e| e.source()).find_map(|e| e.downcast_ref::<T>())
 }
 
 /// Sends requests to one target.
@@ -119,6 +119,8 @@ struct Lean {
     dialer: Dialer,
     /// `scheme://authority`, for HTTP/2's absolute request URIs.
     origin: String,
+    /// Each endpoint's path, with its origin-form and absolute URIs.
+    uris: Vec<(&'static str, Uri, Uri)>,
     /// The base URL's path, e.g. `/v1`.
     base_path: String,
     /// Sent with every request: the endpoint's (key, organization, ...),
@@ -231,7 +233,8 @@ impl Transport {
         headers.insert(USER_AGENT, HeaderValue::from_static(super::USER_AGENT));
         headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let lean = Lean {
+        let mut lean = Lean {
+            uris: Vec::new(),
             dialer: Dialer { host, port, tls, h2_only: http2, timeout: connect_timeout },
             origin: format!("{}://{authority}", if https { "https" } else { "http" }),
             base_path: uri.path().trim_end_matches('/').to_owned(),
@@ -243,6 +246,12 @@ impl Transport {
             learned: AtomicBool::new(http2 || !https),
             first: tokio::sync::Mutex::new(()),
         };
+        use crate::workload::{CHAT_PATH, COMPLETIONS_PATH, EMBEDDINGS_PATH, RESPONSES_PATH};
+        for path in [CHAT_PATH, COMPLETIONS_PATH, EMBEDDINGS_PATH, RESPONSES_PATH] {
+            let uris = (lean.uri(path, false), lean.uri(path, true));
+            let (Ok(h1), Ok(h2)) = uris else { continue };
+            lean.uris.push((path, h1, h2));
+        }
         Ok(Transport { inner: Inner::Lean(Box::new(lean)) })
     }
 
@@ -295,12 +304,7 @@ impl Lean {
                 None => return self.post_h2(path, body, false).await,
             },
         };
-        let mut req = Request::builder().method(Method::POST).uri(format!("{}{path}", self.base_path));
-        let headers = req.headers_mut().expect("a request builder with a valid method and URI");
-        headers.clone_from(&self.headers);
-        headers.insert(HOST, self.host.clone());
-        let req =
-            req.body(Full::new(body)).map_err(|e| TransportError::new(Failure::Connect, e.to_string()))?;
+        let req = self.request(path, body, false)?;
         let H1 { sender, driver } = &mut conn;
         let sent = H1::beside(driver, async {
             sender.ready().await?;
@@ -330,6 +334,33 @@ impl Lean {
         }
     }
 
+    /// A POST of `body` to the base URL + `path`: origin-form with a `Host`
+    /// header for HTTP/1.1, absolute for HTTP/2 (its `:authority`). The
+    /// endpoints' URIs are made once (`Lean::uris`), not per request.
+    fn request(&self, path: &str, body: Bytes, h2: bool) -> Result<Request<Full<Bytes>>, TransportError> {
+        let made =
+            self.uris.iter().find(|(p, ..)| *p == path).map(|(_, h1, h2_uri)| if h2 { h2_uri } else { h1 });
+        let uri = match made {
+            Some(u) => u.clone(),
+            None => self.uri(path, h2).map_err(|e| TransportError::new(Failure::Connect, e))?,
+        };
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        headers.clone_from(&self.headers);
+        if !h2 {
+            headers.insert(HOST, self.host.clone());
+        }
+        Ok(req)
+    }
+
+    /// The URI of `path`: origin-form, or absolute (`h2`).
+    fn uri(&self, path: &str, h2: bool) -> Result<Uri, String> {
+        let origin = if h2 { self.origin.as_str() } else { "" };
+        format!("{origin}{}{path}", self.base_path).parse().map_err(|e| format!("{path:?}: {e}"))
+    }
+
     /// An idle connection the server has not closed, if there is one.
     fn checkout(&self) -> Option<H1> {
         loop {
@@ -345,13 +376,7 @@ impl Lean {
         let mut refusals = 0;
         loop {
             let conn = self.h2_stream(fresh).await?;
-            let mut req = Request::builder()
-                .method(Method::POST)
-                .uri(format!("{}{}{path}", self.origin, self.base_path));
-            *req.headers_mut().expect("a request builder with a valid method and URI") = self.headers.clone();
-            let req = req
-                .body(Full::new(body.clone()))
-                .map_err(|e| TransportError::new(Failure::Connect, e.to_string()))?;
+            let req = self.request(path, body.clone(), true)?;
             let slot = StreamSlot(conn.streams.clone());
             let mut sender = conn.sender;
             sender.ready().await.map_err(|e| TransportError::hyper(&e))?;
@@ -464,14 +489,7 @@ impl Answer<'_> {
 
 /// An HTTP/2 stream the server refused before processing it.
 fn refused_stream(e: &hyper::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(h2) = s.downcast_ref::<h2::Error>() {
-            return h2.reason() == Some(h2::Reason::REFUSED_STREAM);
-        }
-        source = s.source();
-    }
-    false
+    cause::<h2::Error>(e).is_some_and(|h2| h2.reason() == Some(h2::Reason::REFUSED_STREAM))
 }
 
 /// Whether a proxy is configured in the environment (reqwest reads the same
