@@ -5,7 +5,7 @@
 //! prompt_tokens, the simulator's own usage, gives) and counts from
 //! requests.csv.
 
-use crate::util::{CPU_HEAVY, read_json, run_alone};
+use crate::util::{CPU_HEAVY, few_late, read_json, run_alone};
 
 const MIXED: &str = r#"
 name = "embeddings mix"
@@ -50,7 +50,7 @@ async fn a_mix_of_chat_and_embeddings_reports_each_as_what_it_is() {
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     let embed: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[col("variant")] == "embed").collect();
     assert!(embed.len() > 10, "{} embeddings requests", embed.len());
-    let mut input_tokens = 0u64;
+    let (mut input_tokens, mut late) = (0u64, Vec::new());
     for r in &embed {
         assert_eq!(&r[col("outcome")], "ok", "{r:?}");
         assert_eq!(&r[col("output_tokens")], "0");
@@ -62,8 +62,12 @@ async fn a_mix_of_chat_and_embeddings_reports_each_as_what_it_is() {
         let service =
             r[col("e2e_ms")].parse::<f64>().unwrap() - r[col("queue_delay_ms")].parse::<f64>().unwrap();
         let due = 20.0 + 0.2 * prompt;
-        assert!(service >= due - 0.5 && service <= due + 10.0, "service {service} ms, due {due} ms: {r:?}");
+        assert!(service >= due - 0.5, "service {service} ms before its due {due} ms: {r:?}");
+        if service > due + 10.0 {
+            late.push(format!("service {service} ms, due {due} ms: {r:?}"));
+        }
     }
+    few_late("embeddings", &late, embed.len());
     let s = read_json(&out.dir.join("summary.json"));
     let v = s["variants"].as_array().unwrap().iter().find(|v| v["name"] == "embed").unwrap().clone();
     assert_eq!(v["embeddings"], true);

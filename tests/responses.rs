@@ -3,7 +3,7 @@
 //! Independent truths: the simulator's exact schedule (zero jitter) and
 //! its usage, and sums from requests.csv.
 
-use crate::util::{CPU_HEAVY, read_json, run_alone};
+use crate::util::{CPU_HEAVY, few_late, read_json, run_alone};
 
 const MIXED: &str = r#"
 name = "three apis"
@@ -64,6 +64,7 @@ async fn chat_responses_and_embeddings_in_one_run_are_each_reported_as_what_they
         rows.iter().filter(|r| &r[col("variant")] == v && &r[col("phase")] == "measured").collect::<Vec<_>>()
     };
     let num = |r: &csv::StringRecord, c: &str| r[col(c)].parse::<f64>().unwrap();
+    let mut late = Vec::new();
     for r in of("responses") {
         assert_eq!(&r[col("outcome")], "ok", "{r:?}");
         assert_eq!(
@@ -75,12 +76,15 @@ async fn chat_responses_and_embeddings_in_one_run_are_each_reported_as_what_they
         // The simulator's schedule from the send: TTFT 30 ms, then 15 gaps of 3 ms.
         let q = num(r, "queue_delay_ms");
         let (ttft, e2e) = (num(r, "ttft_ms") - q, num(r, "e2e_ms") - q);
-        assert!((30.0..40.0).contains(&ttft), "ttft {ttft}: {r:?}");
-        assert!((75.0..88.0).contains(&e2e), "e2e {e2e}: {r:?}");
-        assert!((num(r, "itl_mean_ms") - 3.0).abs() < 0.6, "itl {r:?}");
+        // Never before the schedule; within its slack but for a machine's pause.
+        assert!(ttft >= 30.0 && e2e >= 75.0, "earlier than scheduled: ttft {ttft}, e2e {e2e}: {r:?}");
+        if ttft >= 40.0 || e2e >= 88.0 || (num(r, "itl_mean_ms") - 3.0).abs() >= 0.6 {
+            late.push(format!("ttft {ttft}, e2e {e2e}: {r:?}"));
+        }
         // The input and the instructions, in the simulator's words.
         assert!(num(r, "prompt_tokens") > 2.0 && &r[col("prompt_token_source")] == "usage");
     }
+    few_late("responses", &late, of("responses").len());
     for r in of("responses-whole") {
         assert_eq!(&r[col("outcome")], "ok", "{r:?}");
         assert_eq!(num(r, "output_tokens"), 16.0);
