@@ -275,3 +275,41 @@ prompt_tokens = 8
     // refused and sent again); from then on 8 users need two connections of 4.
     assert_eq!(connections.load(Ordering::Relaxed), 2);
 }
+
+/// Bytes are timed by the connection's read that brought them, not by when
+/// the request's task got to them; on a kept-alive connection (HTTP/1.1,
+/// each user's own) or a shared one (HTTP/2), that is never a read made for
+/// an earlier answer. The simulator's schedule is the truth: the first
+/// token 20 ms after the request and five more 2 ms apart, row by row never
+/// sooner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_answer_is_timed_by_the_reads_of_its_own_bytes() {
+    let _alone = crate::util::CPU_HEAVY.write().await;
+    let (_mock, sim) = simulator();
+    let url = format!("http://{sim}/v1");
+    for http in ["1.1", "2"] {
+        let toml = scenario(&url, "", 4, 120).replace("[load]\n", &format!("[load]\nhttp = \"{http}\"\n"));
+        let (_dir, outcome) = run_alone(&toml).await;
+        assert_eq!(ok(&outcome), 120, "http {http}");
+        let mut rdr = csv::Reader::from_path(outcome.dir.join("requests.csv")).unwrap();
+        let headers = rdr.headers().unwrap().clone();
+        let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        let (mut rows, mut late) = (0, Vec::new());
+        for r in rdr.records().map(Result::unwrap) {
+            let num = |c: &str| r[col(c)].parse::<f64>().unwrap();
+            let q = num("queue_delay_ms");
+            let e2e = num("e2e_ms") - q;
+            // The first bytes (TTFT; a whole answer's only ones) and the last.
+            let (first, first_due) = match &r[col("variant")] {
+                "streamed" => (num("ttft_ms") - q, 20.0),
+                _ => (e2e, 30.0),
+            };
+            assert!(first >= first_due && e2e >= 30.0, "http {http}: sooner than the schedule: {r:?}");
+            if first > first_due + 10.0 || e2e > 40.0 {
+                late.push(format!("{r:?}"));
+            }
+            rows += 1;
+        }
+        crate::util::few_late(&format!("http {http}"), &late, rows);
+    }
+}

@@ -307,8 +307,10 @@ pub(super) async fn read_stream(
             return idle_timeout(rec, idle.unwrap_or_default());
         };
         let Some(item) = item else { break };
-        // Taken before any parsing: parsing cost is not server latency.
-        let at = Instant::now();
+        // When the read that brought it happened (`Answer::arrived`), not
+        // when this task got to it, and before any parsing: neither the
+        // client's scheduling nor its parsing is server latency.
+        let at = resp.arrived();
         rec.end = at;
         match item {
             Ok(bytes) => decoder.push(&bytes, at, rec),
@@ -354,7 +356,7 @@ pub(super) async fn read_whole(
             }
         }
     }
-    let at = Instant::now();
+    let at = resp.arrived();
     rec.end = at;
     let parsed = match req.endpoint {
         crate::scenario::Endpoint::Embeddings => return read_embeddings(&bytes, at, rec, req.prompts),

@@ -1,6 +1,7 @@
 //! The HTTP backend for OpenAI-compatible APIs (the simulator included).
 //!
-//! Timestamps are taken as bytes arrive, before any parsing, so parsing cost
+//! Timestamps are taken as bytes arrive (the connection's read that brought
+//! them, `Answer::arrived`), before any parsing, so parsing cost
 //! never counts as server latency. Retries happen here, inside one `send`,
 //! so the runner sees one request with one intended start whatever it took.
 
@@ -179,7 +180,7 @@ impl OpenAiBackend {
                 return Attempt::Done;
             }
         };
-        rec.headers = Some(Instant::now());
+        rec.headers = Some(resp.arrived());
         rec.ratelimit = retry::limits(&resp.headers);
         let status = resp.status;
         if status.is_success() {

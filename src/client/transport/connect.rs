@@ -5,9 +5,10 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -21,10 +22,50 @@ use tokio_rustls::client::TlsStream;
 use super::{Failure, TransportError};
 use crate::client::error_chain;
 
-/// A connection's byte stream: plain TCP or TLS over it.
-pub(super) enum Io {
+/// A connection's byte stream, and when a read last brought bytes.
+pub(super) struct Io {
+    stream: Stream,
+    read_at: Arc<ReadAt>,
+}
+
+/// Plain TCP or TLS over it.
+enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// When the last read of a connection brought bytes.
+///
+/// A body's bytes are timed by it rather than by the clock when the
+/// request's task gets them. Over HTTP/2 the connection's task reads the
+/// socket and wakes each stream's task in turn: at a thousand streams the
+/// last of those woken by one read runs a while after it. The bytes a task
+/// holds came in a read no later than the last one, and every read comes
+/// after the server sent what it brought, so the stamp is never early; it
+/// is only as late as the reads that followed.
+#[derive(Debug, Default)]
+pub(super) struct ReadAt(AtomicU64);
+
+/// The zero of `ReadAt`'s nanoseconds.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl ReadAt {
+    fn mark(&self) {
+        let nanos = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.0.store(nanos.max(1), Ordering::Release);
+    }
+
+    /// The last read that brought bytes; `now` if none has (nor could the
+    /// caller hold any), and never later than `now`.
+    pub fn get(&self, now: Instant) -> Instant {
+        match self.0.load(Ordering::Acquire) {
+            0 => now,
+            nanos => (epoch() + Duration::from_nanos(nanos)).min(now),
+        }
+    }
 }
 
 /// What the handshake gave: an HTTP/1.1 connection, whose driver the
@@ -41,6 +82,7 @@ pub(super) enum Made {
 pub(super) struct H2 {
     pub sender: http2::SendRequest<Full<Bytes>>,
     pub limit: Arc<AtomicUsize>,
+    pub read_at: Arc<ReadAt>,
 }
 
 type H2Driver = Pin<Box<http2::Connection<TokioIo<Io>, Full<Bytes>, TokioExecutor>>>;
@@ -66,6 +108,7 @@ pub(super) struct H1 {
     /// `None` once it has finished: the connection is closed. It is dropped
     /// then, which is what fails a request or body still waiting on it.
     pub driver: Option<Driver>,
+    pub read_at: Arc<ReadAt>,
 }
 
 pub(super) type Driver = Pin<Box<http1::Connection<TokioIo<Io>, Full<Bytes>>>>;
@@ -105,7 +148,7 @@ impl Dialer {
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(refused)?;
         tcp.set_nodelay(true).map_err(refused)?;
         let (io, h2) = match &self.tls {
-            None => (Io::Plain(tcp), self.h2_only),
+            None => (Stream::Plain(tcp), self.h2_only),
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await.map_err(|e| {
                     TransportError::new(
@@ -114,10 +157,11 @@ impl Dialer {
                     )
                 })?;
                 let h2 = self.h2_only || tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                (Io::Tls(Box::new(tls)), h2)
+                (Stream::Tls(Box::new(tls)), h2)
             }
         };
-        let io = TokioIo::new(io);
+        let read_at = Arc::new(ReadAt::default());
+        let io = TokioIo::new(Io { stream: io, read_at: read_at.clone() });
         let handshake = |e: hyper::Error| {
             TransportError::new(
                 Failure::Connect,
@@ -135,10 +179,10 @@ impl Dialer {
                 .map_err(handshake)?;
             let limit = Arc::new(AtomicUsize::new(conn.current_max_send_streams()));
             tokio::spawn(drive_h2(Box::pin(conn), limit.clone()));
-            Ok(Made::H2(H2 { sender, limit }))
+            Ok(Made::H2(H2 { sender, limit, read_at }))
         } else {
             let (sender, driver) = http1::Builder::new().handshake(io).await.map_err(handshake)?;
-            Ok(Made::H1(H1 { sender, driver: Some(Box::pin(driver)) }))
+            Ok(Made::H1(H1 { sender, driver: Some(Box::pin(driver)), read_at }))
         }
     }
 }
@@ -175,18 +219,24 @@ fn poll_driver(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
 
 impl AsyncRead for Io {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let io = self.get_mut();
+        let before = buf.filled().len();
+        let read = match &mut io.stream {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if buf.filled().len() > before {
+            io.read_at.mark();
         }
+        read
     }
 }
 
 impl AsyncWrite for Io {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -195,30 +245,30 @@ impl AsyncWrite for Io {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Io::Plain(s) => s.is_write_vectored(),
-            Io::Tls(s) => s.is_write_vectored(),
+        match &self.stream {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_flush(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -247,4 +297,38 @@ pub(super) fn tls_config(ca_pem: Option<&[u8]>, h2_only: bool) -> Result<rustls:
     config.alpn_protocols =
         if h2_only { vec![b"h2".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A read that brings bytes is timed as it returns; one that brings none
+    /// (the peer's end) leaves the time as it was; the time is never later
+    /// than the caller's now, and is now before any read.
+    #[tokio::test]
+    async fn reads_that_bring_bytes_are_timed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (mut server, read_at) = (server.unwrap().0, Arc::new(ReadAt::default()));
+        let mut io = Io { stream: Stream::Plain(client.unwrap()), read_at: read_at.clone() };
+        let now = Instant::now();
+        assert_eq!(read_at.get(now), now, "nothing read yet");
+
+        server.write_all(b"data: 1\n\n").await.unwrap();
+        let before = Instant::now();
+        let mut buf = [0u8; 64];
+        assert!(io.read(&mut buf).await.unwrap() > 0);
+        let after = Instant::now();
+        let at = read_at.get(Instant::now());
+        assert!(before <= at && at <= after, "{before:?} <= {at:?} <= {after:?}");
+        assert_eq!(read_at.get(before), before, "never later than the caller's now");
+
+        drop(server);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(io.read(&mut buf).await.unwrap(), 0, "the peer's end");
+        assert_eq!(read_at.get(Instant::now()), at, "a read that brought nothing");
+    }
 }

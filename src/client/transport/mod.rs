@@ -20,7 +20,7 @@ mod connect;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -29,7 +29,7 @@ use hyper::client::conn::http2;
 use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, StatusCode, Uri};
 
-use self::connect::{Dialer, H1, Made};
+use self::connect::{Dialer, H1, Made, ReadAt};
 use super::error_chain;
 use super::http::Endpoint;
 
@@ -144,11 +144,17 @@ struct H2Conn {
     streams: Arc<AtomicUsize>,
     /// Streams the server allows on it (see `connect::H2`).
     limit: Arc<AtomicUsize>,
+    read_at: Arc<ReadAt>,
 }
 
 impl H2Conn {
     fn new(c: connect::H2, streams: usize) -> Self {
-        H2Conn { sender: c.sender, streams: Arc::new(AtomicUsize::new(streams)), limit: c.limit }
+        H2Conn {
+            sender: c.sender,
+            streams: Arc::new(AtomicUsize::new(streams)),
+            limit: c.limit,
+            read_at: c.read_at,
+        }
     }
 
     fn has_room(&self) -> bool {
@@ -162,6 +168,8 @@ pub struct Answer<'t> {
     pub status: StatusCode,
     pub headers: HeaderMap,
     body: Body<'t>,
+    /// The connection's reads (`None` through a proxy).
+    read_at: Option<Arc<ReadAt>>,
 }
 
 enum Body<'t> {
@@ -274,6 +282,7 @@ impl Transport {
                     status: resp.status(),
                     headers: resp.headers().clone(),
                     body: Body::Proxied(resp),
+                    read_at: None,
                 })
             }
         }
@@ -305,7 +314,7 @@ impl Lean {
             },
         };
         let req = self.request(path, body, false)?;
-        let H1 { sender, driver } = &mut conn;
+        let H1 { sender, driver, .. } = &mut conn;
         let sent = H1::beside(driver, async {
             sender.ready().await?;
             sender.send_request(req).await
@@ -316,6 +325,7 @@ impl Lean {
         Ok(Answer {
             status: head.status,
             headers: head.headers,
+            read_at: Some(conn.read_at.clone()),
             body: Body::H1 { incoming, conn: Some(conn), pool: &self.idle },
         })
     }
@@ -384,7 +394,8 @@ impl Lean {
                 Ok(resp) => {
                     let (head, incoming) = resp.into_parts();
                     let body = Body::H2 { incoming, _stream: slot };
-                    return Ok(Answer { status: head.status, headers: head.headers, body });
+                    let read_at = Some(conn.read_at);
+                    return Ok(Answer { status: head.status, headers: head.headers, body, read_at });
                 }
                 // REFUSED_STREAM: the server processed none of it (RFC 9113,
                 // 8.7), as when a new connection's first burst goes past a
@@ -465,6 +476,14 @@ impl Answer<'_> {
             },
             Body::Proxied(resp) => resp.chunk().await.map_err(|e| error_chain(&e)).transpose(),
         }
+    }
+
+    /// When the bytes last returned (or the head) arrived: the time of the
+    /// connection's last read that brought any, never later than now
+    /// (`connect::ReadAt`); now through a proxy.
+    pub fn arrived(&self) -> Instant {
+        let now = Instant::now();
+        self.read_at.as_ref().map_or(now, |r| r.get(now))
     }
 
     /// The whole body, or the error that cut it.
