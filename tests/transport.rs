@@ -217,7 +217,8 @@ fn a_run_goes_through_the_proxy_the_environment_names() {
 /// An HTTP/2 server that allows 4 streams at once per connection: once its
 /// SETTINGS are known, llmload opens another connection rather than queue a
 /// fifth stream inside the client, a wait the server never caused; streams
-/// it refused before they were processed are sent again, not errors.
+/// it refused before they were processed are sent again, not errors, and
+/// counted as reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
     use hyper::server::conn::http2;
@@ -250,15 +251,16 @@ async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
             });
         }
     });
-    let toml = format!(
-        r#"name = "h2-limit"
+    let toml = |requests: u32| {
+        format!(
+            r#"name = "h2-limit"
 [target]
 kind = "openai"
 base_url = "{url}"
 api_key_env = ""
 [load]
 concurrency = 8
-requests = 48
+requests = {requests}
 http = "2"
 [[variant]]
 name = "whole"
@@ -268,11 +270,20 @@ max_tokens = 1
 stream = false
 prompt_tokens = 8
 "#
-    );
-    let (_dir, outcome) = run_alone(&toml).await;
+        )
+    };
+    // One burst of 8 before the server's SETTINGS arrive: exactly 4 of it
+    // refused, each sent again once on a second connection, and counted
+    // (the round trip is in its latency).
+    let (_dir, outcome) = run_alone(&toml(8)).await;
+    assert_eq!(ok(&outcome), 8);
+    assert_eq!(outcome.summary.total.requests.reconnects, 4, "{:?}", outcome.summary.notes);
+    assert!(outcome.summary.notes.iter().any(|n| n.contains("HTTP/2 stream the server refused")));
+    assert_eq!(connections.swap(0, Ordering::Relaxed), 2);
+    // The first burst as above; from then on 8 users need two connections of 4.
+    let (_dir, outcome) = run_alone(&toml(48)).await;
     assert_eq!(ok(&outcome), 48);
-    // The first burst goes out before the server's SETTINGS arrive (4 of it
-    // refused and sent again); from then on 8 users need two connections of 4.
+    assert!(outcome.summary.total.requests.reconnects >= 4);
     assert_eq!(connections.load(Ordering::Relaxed), 2);
 }
 

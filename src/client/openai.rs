@@ -151,6 +151,7 @@ impl OpenAiBackend {
         let first_byte = self.policy.client.first_byte_timeout;
         let post = |fresh| self.transport.post(req.path, req.body.clone(), fresh);
         let mut answer = body::bounded(self.policy.limit(first_byte), post(false)).await;
+        rec.reconnects += resent(&answer);
         // A server may close a kept-alive connection after answering (llama.cpp's
         // llama-server does, after each stream, without saying so): a request
         // written on it meets the close before any answer. Like Go's transport
@@ -161,6 +162,7 @@ impl OpenAiBackend {
         {
             rec.reconnects += 1;
             answer = body::bounded(self.policy.limit(first_byte), post(true)).await;
+            rec.reconnects += resent(&answer);
         }
         let mut resp = match answer {
             Some(Ok(r)) => r,
@@ -246,6 +248,16 @@ fn plain_error(status: hyper::StatusCode, body: &[u8]) -> String {
     let clipped: String = text.chars().take(160).collect();
     let more = if clipped.len() < text.len() { "…" } else { "" };
     format!("{status}: {clipped}{more}")
+}
+
+/// Times an attempt's request was sent again inside the transport (HTTP/2
+/// streams the server refused unprocessed), answered or not.
+fn resent(answer: &Option<Result<super::transport::Answer<'_>, super::transport::TransportError>>) -> u32 {
+    match answer {
+        Some(Ok(a)) => a.resent,
+        Some(Err(e)) => e.resent,
+        None => 0,
+    }
 }
 
 fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {

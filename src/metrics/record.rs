@@ -170,8 +170,10 @@ pub struct RequestRecord {
     /// The server's `x-ratelimit-limit-requests` and `-tokens` headers on
     /// the last answer, when it sent them.
     pub ratelimit: [Option<u64>; 2],
-    /// Times it was sent again on a fresh connection because the reused one
-    /// had been closed by the server before any answer.
+    /// Times it was sent again before any answer without counting as a
+    /// retry: on a fresh connection because the reused one had been closed
+    /// by the server, or because the server refused its HTTP/2 stream
+    /// unprocessed (REFUSED_STREAM).
     pub reconnects: u32,
 }
 

@@ -57,11 +57,14 @@ pub enum Failure {
 pub struct TransportError {
     pub failure: Failure,
     pub message: String,
+    /// HTTP/2 streams the server refused before this failure, each sent
+    /// again (see `Answer::resent`).
+    pub resent: u32,
 }
 
 impl TransportError {
     fn new(failure: Failure, message: String) -> Self {
-        TransportError { failure, message }
+        TransportError { failure, message, resent: 0 }
     }
 
     fn hyper(e: &hyper::Error) -> Self {
@@ -170,6 +173,10 @@ pub struct Answer<'t> {
     body: Body<'t>,
     /// The connection's reads (`None` through a proxy).
     read_at: Option<Arc<ReadAt>>,
+    /// Times the request was sent again before this answer because the
+    /// server refused its HTTP/2 stream unprocessed (REFUSED_STREAM): a
+    /// round trip its latency includes, counted as a reconnect.
+    pub resent: u32,
 }
 
 enum Body<'t> {
@@ -283,6 +290,7 @@ impl Transport {
                     headers: resp.headers().clone(),
                     body: Body::Proxied(resp),
                     read_at: None,
+                    resent: 0,
                 })
             }
         }
@@ -327,6 +335,7 @@ impl Lean {
             headers: head.headers,
             read_at: Some(conn.read_at.clone()),
             body: Body::H1 { incoming, conn: Some(conn), pool: &self.idle },
+            resent: 0,
         })
     }
 
@@ -384,18 +393,25 @@ impl Lean {
     async fn post_h2(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
         let mut fresh = fresh;
         let mut refusals = 0;
+        // Whatever ends the request, it says how often it was sent again.
+        let resent = |e: TransportError, n: u32| TransportError { resent: n, ..e };
+        // The connection that refused the last try: not the one for the
+        // next, even if its new limit is not yet published (`drive_h2`
+        // publishes it after the poll in which the refusal arrived).
+        let mut refused_on = None;
         loop {
-            let conn = self.h2_stream(fresh).await?;
-            let req = self.request(path, body.clone(), true)?;
+            let conn = self.h2_stream(fresh, refused_on.take()).await.map_err(|e| resent(e, refusals))?;
+            let req = self.request(path, body.clone(), true).map_err(|e| resent(e, refusals))?;
             let slot = StreamSlot(conn.streams.clone());
             let mut sender = conn.sender;
-            sender.ready().await.map_err(|e| TransportError::hyper(&e))?;
+            sender.ready().await.map_err(|e| resent(TransportError::hyper(&e), refusals))?;
             match sender.send_request(req).await {
                 Ok(resp) => {
                     let (head, incoming) = resp.into_parts();
                     let body = Body::H2 { incoming, _stream: slot };
                     let read_at = Some(conn.read_at);
-                    return Ok(Answer { status: head.status, headers: head.headers, body, read_at });
+                    let (status, headers) = (head.status, head.headers);
+                    return Ok(Answer { status, headers, body, read_at, resent: refusals });
                 }
                 // REFUSED_STREAM: the server processed none of it (RFC 9113,
                 // 8.7), as when a new connection's first burst goes past a
@@ -404,18 +420,26 @@ impl Lean {
                 Err(e) if refused_stream(&e) && refusals < 3 => {
                     refusals += 1;
                     fresh = false;
+                    refused_on = Some(slot.0.clone());
                 }
-                Err(e) => return Err(TransportError::hyper(&e)),
+                Err(e) => return Err(resent(TransportError::hyper(&e), refusals)),
             }
         }
     }
 
     /// A connection with a stream free (its count taken), opened if none
-    /// has one; `fresh`: always a new one.
-    async fn h2_stream(&self, fresh: bool) -> Result<H2Conn, TransportError> {
+    /// has one; `fresh`: always a new one; never the one whose stream count
+    /// is `avoid`.
+    async fn h2_stream(
+        &self,
+        fresh: bool,
+        avoid: Option<Arc<AtomicUsize>>,
+    ) -> Result<H2Conn, TransportError> {
         let mut conns = self.h2.lock().await;
         conns.retain(|c| !c.sender.is_closed());
-        if !fresh && let Some(c) = conns.iter().find(|c| c.has_room()) {
+        let usable =
+            |c: &&H2Conn| c.has_room() && !avoid.as_ref().is_some_and(|a| Arc::ptr_eq(a, &c.streams));
+        if !fresh && let Some(c) = conns.iter().find(usable) {
             c.streams.fetch_add(1, Ordering::Relaxed);
             return Ok(c.clone());
         }

@@ -228,8 +228,9 @@ pub async fn execute_with<B: Backend>(
     let reconnects = summary.total.requests.reconnects;
     if reconnects > 0 {
         summary.notes.push(format!(
-            "{reconnects} requests met a kept-alive connection the server had closed, before any answer, and \
-             were sent again once on a new connection (counted as reconnects, not errors nor retries)"
+            "{reconnects} times a request was sent again before any answer, not as an error nor a retry: \
+             a kept-alive connection the server had closed (sent again once, on a new connection) or an \
+             HTTP/2 stream the server refused unprocessed (up to 3 times); counted as reconnects"
         ));
     }
     summary.notes.extend(client_stall_note(&dispatch_lateness, &summary));
