@@ -307,14 +307,19 @@ pub(super) async fn read_stream(
             return idle_timeout(rec, idle.unwrap_or_default());
         };
         let Some(item) = item else { break };
-        // When the read that brought it happened (`Answer::arrived`), not
-        // when this task got to it, and before any parsing: neither the
-        // client's scheduling nor its parsing is server latency.
-        let at = resp.arrived();
-        rec.end = at;
         match item {
-            Ok(bytes) => decoder.push(&bytes, at, rec),
+            Ok(bytes) => {
+                // When the read that brought it happened (`Answer::arrived`),
+                // not when this task got to it, and before any parsing:
+                // neither the client's scheduling nor its parsing is server
+                // latency.
+                let at = resp.arrived();
+                rec.end = at;
+                decoder.push(&bytes, at, rec);
+            }
             Err(e) => {
+                // A close or a reset brings no bytes to time it by.
+                rec.end = Instant::now();
                 broken = Some(e);
                 break;
             }
@@ -341,13 +346,20 @@ pub(super) async fn read_whole(
 ) {
     let tokenizer = &req.tokenizer;
     let mut bytes = Vec::new();
+    // When the last bytes came: taken as they are handed over, since the
+    // body's end gives an HTTP/1.1 connection back to the pool, where
+    // another request's reads may move the connection's time on.
+    let mut last = None;
     loop {
         let Some(item) = bounded(idle, resp.chunk()).await else {
             return idle_timeout(rec, idle.unwrap_or_default());
         };
         match item {
             None => break,
-            Some(Ok(b)) => bytes.extend_from_slice(&b),
+            Some(Ok(b)) => {
+                last = Some(resp.arrived());
+                bytes.extend_from_slice(&b);
+            }
             Some(Err(e)) => {
                 rec.end = Instant::now();
                 rec.outcome = Outcome::StreamTruncated;
@@ -356,7 +368,7 @@ pub(super) async fn read_whole(
             }
         }
     }
-    let at = resp.arrived();
+    let at = last.unwrap_or_else(Instant::now);
     rec.end = at;
     let parsed = match req.endpoint {
         crate::scenario::Endpoint::Embeddings => return read_embeddings(&bytes, at, rec, req.prompts),

@@ -5,6 +5,7 @@
 //! never counts as server latency. Retries happen here, inside one `send`,
 //! so the runner sees one request with one intended start whatever it took.
 
+use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use super::http::Endpoint;
@@ -118,10 +119,16 @@ impl OpenAiBackend {
     /// pass the total deadline. Statuses in `retry_on` are retried, and with
     /// `retry_connect` connections never made; a 2xx never is, so nothing is
     /// retried once content has started streaming.
-    async fn attempts(&self, req: &WorkRequest, rec: &mut RequestRecord, deadline: Instant) {
+    async fn attempts(
+        &self,
+        req: &WorkRequest,
+        rec: &mut RequestRecord,
+        deadline: Instant,
+        resent: &AtomicU32,
+    ) {
         let mut backoff = Backoff::new(req.seq);
         loop {
-            let Attempt::Retryable(hint) = self.attempt(req, rec).await else { return };
+            let Attempt::Retryable(hint) = self.attempt(req, rec, resent).await else { return };
             let retry = rec.attempts;
             if retry > self.policy.client.retries {
                 return;
@@ -143,15 +150,15 @@ impl OpenAiBackend {
     }
 
     /// One HTTP exchange; fills `rec` as it goes so a timeout keeps what was
-    /// measured.
-    async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
+    /// measured. `resent` counts re-sends inside the transport (`send`
+    /// adds them to the record, whatever ended the request).
+    async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord, resent: &AtomicU32) -> Attempt {
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
         let first_byte = self.policy.client.first_byte_timeout;
-        let post = |fresh| self.transport.post(req.path, req.body.clone(), fresh);
+        let post = |fresh| self.transport.post(req.path, req.body.clone(), fresh, resent);
         let mut answer = body::bounded(self.policy.limit(first_byte), post(false)).await;
-        rec.reconnects += resent(&answer);
         // A server may close a kept-alive connection after answering (llama.cpp's
         // llama-server does, after each stream, without saying so): a request
         // written on it meets the close before any answer. Like Go's transport
@@ -162,7 +169,6 @@ impl OpenAiBackend {
         {
             rec.reconnects += 1;
             answer = body::bounded(self.policy.limit(first_byte), post(true)).await;
-            rec.reconnects += resent(&answer);
         }
         let mut resp = match answer {
             Some(Ok(r)) => r,
@@ -223,11 +229,13 @@ impl Backend for OpenAiBackend {
         let now = Instant::now();
         let mut rec = RequestRecord::new(req, ticket, now);
         let deadline = now + self.policy.timeout;
-        let run = self.attempts(req, &mut rec, deadline);
+        let resent = AtomicU32::new(0);
+        let run = self.attempts(req, &mut rec, deadline, &resent);
         if tokio::time::timeout_at(deadline.into(), run).await.is_err() {
             let after = self.policy.timeout;
             fail(&mut rec, Outcome::Timeout, format!("no complete response within {after:?}"));
         }
+        rec.reconnects += resent.into_inner();
         rec
     }
 }
@@ -248,16 +256,6 @@ fn plain_error(status: hyper::StatusCode, body: &[u8]) -> String {
     let clipped: String = text.chars().take(160).collect();
     let more = if clipped.len() < text.len() { "…" } else { "" };
     format!("{status}: {clipped}{more}")
-}
-
-/// Times an attempt's request was sent again inside the transport (HTTP/2
-/// streams the server refused unprocessed), answered or not.
-fn resent(answer: &Option<Result<super::transport::Answer<'_>, super::transport::TransportError>>) -> u32 {
-    match answer {
-        Some(Ok(a)) => a.resent,
-        Some(Err(e)) => e.resent,
-        None => 0,
-    }
 }
 
 fn fail(rec: &mut RequestRecord, outcome: Outcome, message: String) {

@@ -19,7 +19,7 @@ mod connect;
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -57,14 +57,11 @@ pub enum Failure {
 pub struct TransportError {
     pub failure: Failure,
     pub message: String,
-    /// HTTP/2 streams the server refused before this failure, each sent
-    /// again (see `Answer::resent`).
-    pub resent: u32,
 }
 
 impl TransportError {
     fn new(failure: Failure, message: String) -> Self {
-        TransportError { failure, message, resent: 0 }
+        TransportError { failure, message }
     }
 
     fn hyper(e: &hyper::Error) -> Self {
@@ -173,10 +170,6 @@ pub struct Answer<'t> {
     body: Body<'t>,
     /// The connection's reads (`None` through a proxy).
     read_at: Option<Arc<ReadAt>>,
-    /// Times the request was sent again before this answer because the
-    /// server refused its HTTP/2 stream unprocessed (REFUSED_STREAM): a
-    /// round trip its latency includes, counted as a reconnect.
-    pub resent: u32,
 }
 
 enum Body<'t> {
@@ -273,9 +266,19 @@ impl Transport {
     /// POSTs `body` to the base URL + `path`; `fresh`: on a new connection
     /// (the reconnect rule), not a pooled one. Returns once the answer's
     /// head has arrived.
-    pub async fn post(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+    ///
+    /// `resent` counts the times the request was sent again inside this
+    /// call: HTTP/2 streams the server refused unprocessed. Their round
+    /// trips are in the request's latency; the caller records them.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+        fresh: bool,
+        resent: &AtomicU32,
+    ) -> Result<Answer<'_>, TransportError> {
         match &self.inner {
-            Inner::Lean(lean) => lean.post(path, body, fresh).await,
+            Inner::Lean(lean) => lean.post(path, body, fresh, resent).await,
             Inner::Proxied { pooled, fresh: unpooled, base } => {
                 let client = if fresh { unpooled } else { pooled };
                 let resp = client
@@ -290,7 +293,6 @@ impl Transport {
                     headers: resp.headers().clone(),
                     body: Body::Proxied(resp),
                     read_at: None,
-                    resent: 0,
                 })
             }
         }
@@ -298,7 +300,13 @@ impl Transport {
 }
 
 impl Lean {
-    async fn post(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+    async fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+        fresh: bool,
+        resent: &AtomicU32,
+    ) -> Result<Answer<'_>, TransportError> {
         let mut first = None;
         if !self.learned.load(Ordering::Acquire) {
             // Over TLS the first connection says which protocol the server
@@ -311,14 +319,14 @@ impl Lean {
             }
         }
         if self.h2_known.load(Ordering::Relaxed) {
-            return self.post_h2(path, body, fresh).await;
+            return self.post_h2(path, body, fresh, resent).await;
         }
         let pooled = if fresh { None } else { first.flatten().or_else(|| self.checkout()) };
         let mut conn = match pooled {
             Some(c) => c,
             None => match self.dial().await? {
                 Some(c) => c,
-                None => return self.post_h2(path, body, false).await,
+                None => return self.post_h2(path, body, false, resent).await,
             },
         };
         let req = self.request(path, body, false)?;
@@ -335,7 +343,6 @@ impl Lean {
             headers: head.headers,
             read_at: Some(conn.read_at.clone()),
             body: Body::H1 { incoming, conn: Some(conn), pool: &self.idle },
-            resent: 0,
         })
     }
 
@@ -390,39 +397,46 @@ impl Lean {
         }
     }
 
-    async fn post_h2(&self, path: &str, body: Bytes, fresh: bool) -> Result<Answer<'_>, TransportError> {
+    async fn post_h2(
+        &self,
+        path: &str,
+        body: Bytes,
+        fresh: bool,
+        resent: &AtomicU32,
+    ) -> Result<Answer<'_>, TransportError> {
         let mut fresh = fresh;
         let mut refusals = 0;
-        // Whatever ends the request, it says how often it was sent again.
-        let resent = |e: TransportError, n: u32| TransportError { resent: n, ..e };
         // The connection that refused the last try: not the one for the
         // next, even if its new limit is not yet published (`drive_h2`
         // publishes it after the poll in which the refusal arrived).
         let mut refused_on = None;
         loop {
-            let conn = self.h2_stream(fresh, refused_on.take()).await.map_err(|e| resent(e, refusals))?;
-            let req = self.request(path, body.clone(), true).map_err(|e| resent(e, refusals))?;
+            let conn = self.h2_stream(fresh, refused_on.take()).await?;
+            // Made before anything can fail: it gives the stream back.
             let slot = StreamSlot(conn.streams.clone());
+            let req = self.request(path, body.clone(), true)?;
             let mut sender = conn.sender;
-            sender.ready().await.map_err(|e| resent(TransportError::hyper(&e), refusals))?;
+            sender.ready().await.map_err(|e| TransportError::hyper(&e))?;
             match sender.send_request(req).await {
                 Ok(resp) => {
                     let (head, incoming) = resp.into_parts();
                     let body = Body::H2 { incoming, _stream: slot };
                     let read_at = Some(conn.read_at);
-                    let (status, headers) = (head.status, head.headers);
-                    return Ok(Answer { status, headers, body, read_at, resent: refusals });
+                    return Ok(Answer { status: head.status, headers: head.headers, body, read_at });
                 }
                 // REFUSED_STREAM: the server processed none of it (RFC 9113,
                 // 8.7), as when a new connection's first burst goes past a
                 // limit its SETTINGS had not yet announced. Sent again, on a
-                // connection with room (the limit is known by then).
+                // connection with room (the limit is known by then), and
+                // counted where the caller sees it even if it gives up on
+                // this future (a timeout).
                 Err(e) if refused_stream(&e) && refusals < 3 => {
                     refusals += 1;
+                    resent.fetch_add(1, Ordering::Relaxed);
                     fresh = false;
                     refused_on = Some(slot.0.clone());
                 }
-                Err(e) => return Err(resent(TransportError::hyper(&e), refusals)),
+                Err(e) => return Err(TransportError::hyper(&e)),
             }
         }
     }
