@@ -93,6 +93,10 @@ pub struct Workload {
     /// Running sums of their weights, for drawing one.
     cumulative: Vec<u64>,
     seed: u64,
+    /// Each variant's body when it is the same for every request (a literal
+    /// prompt): serialized once, not per request (BENCHMARKS.md, "A
+    /// literal prompt's body, once").
+    fixed: Vec<Option<Bytes>>,
 }
 
 impl Workload {
@@ -114,7 +118,17 @@ impl Workload {
                 Some(*sum)
             })
             .collect();
-        Workload { variants, choices, cumulative, seed }
+        let fixed = variants
+            .iter()
+            .map(|v| match &v.prompt {
+                PromptSource::Literal { text, .. } => {
+                    let prompts = (0..v.batch).map(|_| PromptContent::Text(text.clone())).collect();
+                    Some(body(v, prompts, v.max_tokens, &v.model))
+                }
+                _ => None,
+            })
+            .collect();
+        Workload { variants, choices, cumulative, seed, fixed }
     }
 
     /// The request a ticket asks for: the trace's, when it carries one.
@@ -138,6 +152,14 @@ impl Workload {
     pub fn request(&self, seq: u64) -> WorkRequest {
         let (variant, mut rng) = self.draw(seq);
         let v = &self.variants[variant];
+        if let (Some(fixed), PromptSource::Literal { tokens, .. }) = (&self.fixed[variant], &v.prompt) {
+            let prompt_tokens = v.batch * (tokens + v.system_tokens);
+            let sized = Sizing { prompts: v.batch, prompt_tokens, max_output_tokens: v.max_output_tokens() };
+            return WorkRequest {
+                worst_cost: v.worst_case_cost(),
+                ..sized.request(v, variant, seq, fixed.clone())
+            };
+        }
         let mut prompt_tokens = 0u32;
         let prompts: Vec<PromptContent> = (0..v.batch)
             .map(|j| {

@@ -166,3 +166,38 @@ fn normal_prompt_spread_stays_within_bounds() {
     let mean = sizes.iter().map(|&n| f64::from(n)).sum::<f64>() / 500.0;
     assert!((mean - 48.0).abs() < 4.0, "mean {mean}");
 }
+
+/// A literal prompt's body is made once: what every request sends is the
+/// body made for it alone, for each endpoint and batch, and its prompt
+/// tokens are the prompt's and the system prompt's, per prompt of the batch.
+#[test]
+fn a_literal_prompts_body_made_once_is_the_body_made_for_each_request() {
+    let v = variants(
+        "[[variant]]\nname = \"c\"\nendpoint = \"chat\"\nmodel = \"gpt-4o\"\nmax_tokens = 3\n\
+         prompt = \"Say \\\"hi\\\".\"\nsystem = \"Be terse.\"\ntemperature = 0.5\n\
+         [[variant]]\nname = \"p\"\nendpoint = \"completions\"\nmodel = \"gpt-4o\"\nmax_tokens = 4\n\
+         prompt = \"Once\"\nbatch = 3\nstop = [\"\\n\"]\n\
+         [[variant]]\nname = \"e\"\nendpoint = \"embeddings\"\nmodel = \"gpt-4o\"\nprompt = \"vec\"\nbatch = 2\n\
+         [[variant]]\nname = \"r\"\nendpoint = \"responses\"\nmodel = \"gpt-4o\"\nmax_tokens = 16\n\
+         prompt = \"Why?\"\nsystem = \"Answer.\"\n",
+    );
+    let gpt4o = Tokenizer::for_model("gpt-4o");
+    for (k, v) in v.iter().enumerate() {
+        let w = Workload::single(std::slice::from_ref(v), 0, 7);
+        let PromptSource::Literal { text, .. } = &v.prompt else { panic!("{}: literal", v.name) };
+        let prompts = (0..v.batch).map(|_| PromptContent::Text(text.clone())).collect();
+        let fresh = body(v, prompts, v.max_tokens, &v.model);
+        for seq in [0, 1, 99] {
+            let r = w.request(seq);
+            assert_eq!(r.body, fresh, "{} (variant {k})", v.name);
+            let system = v.system.as_deref().map_or(0, |s| gpt4o.count(s));
+            assert_eq!(
+                r.prompt_tokens as usize,
+                v.batch as usize * (gpt4o.count(text) + system),
+                "{}",
+                v.name
+            );
+            assert_eq!(r.prompts, v.batch);
+        }
+    }
+}
