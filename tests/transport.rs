@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
@@ -214,13 +215,11 @@ fn a_run_goes_through_the_proxy_the_environment_names() {
     assert_eq!(summary["total"]["requests"]["ok"], 10, "{summary}");
 }
 
-/// An HTTP/2 server that allows 4 streams at once per connection: once its
-/// SETTINGS are known, llmload opens another connection rather than queue a
-/// fifth stream inside the client, a wait the server never caused; streams
-/// it refused before they were processed are sent again, not errors, and
-/// counted as reconnects.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
+/// An HTTP/2 server that allows 4 streams at once on a connection and
+/// says so late, after a client's first burst (the streams past 4 are then
+/// refused, REFUSED_STREAM); each answer after `delay`. Its URL and a count
+/// of the connections it accepted.
+async fn h2_server_with_a_late_limit(delay: Duration) -> (String, Arc<AtomicU64>) {
     use hyper::server::conn::http2;
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -230,8 +229,8 @@ async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::Relaxed);
-            let service = hyper::service::service_fn(|_req| async {
-                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            let service = hyper::service::service_fn(move |_req| async move {
+                tokio::time::sleep(delay).await;
                 let body = r#"{"choices":[{"index":0,"text":"hi","finish_reason":"stop"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}"#;
                 let resp = hyper::Response::builder()
                     .header("content-type", "application/json")
@@ -240,10 +239,7 @@ async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
                 Ok::<_, std::convert::Infallible>(resp)
             });
             tokio::spawn(async move {
-                // Its SETTINGS come late, after the client's first burst:
-                // the streams past 4 are refused (REFUSED_STREAM), and sent
-                // again.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 let serve = http2::Builder::new(TokioExecutor::new())
                     .max_concurrent_streams(4)
                     .serve_connection(TokioIo::new(sock), service);
@@ -251,6 +247,17 @@ async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
             });
         }
     });
+    (url, connections)
+}
+
+/// An HTTP/2 server that allows 4 streams at once per connection: once its
+/// SETTINGS are known, llmload opens another connection rather than queue a
+/// fifth stream inside the client, a wait the server never caused; streams
+/// it refused before they were processed are sent again, not errors, and
+/// counted as reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
+    let (url, connections) = h2_server_with_a_late_limit(Duration::from_millis(30)).await;
     let toml = |requests: u32| {
         format!(
             r#"name = "h2-limit"
@@ -323,4 +330,44 @@ async fn each_answer_is_timed_by_the_reads_of_its_own_bytes() {
         }
         crate::util::few_late(&format!("http {http}"), &late, rows);
     }
+}
+
+/// Streams the server refused and llmload sent again are counted even when
+/// the request then ends in a timeout, which drops the attempt: the
+/// re-sends are what its latency was spent on. 8 at once against a late
+/// limit of 4, answers that never come within the first-byte timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_streams_are_counted_when_a_timeout_ends_the_request() {
+    let (url, connections) = h2_server_with_a_late_limit(Duration::from_secs(30)).await;
+    let toml = format!(
+        r#"name = "h2-refused-then-timeout"
+[target]
+kind = "openai"
+base_url = "{url}"
+api_key_env = ""
+[load]
+concurrency = 8
+requests = 8
+http = "2"
+timeout = "5s"
+first_byte_timeout = "400ms"
+[[variant]]
+name = "whole"
+endpoint = "completions"
+model = "m"
+max_tokens = 1
+stream = false
+prompt_tokens = 8
+"#
+    );
+    let (_dir, outcome) = run_alone(&toml).await;
+    let r = &outcome.summary.total.requests;
+    assert_eq!((r.ok, r.errors), (0, 8));
+    assert!(
+        outcome.summary.total.errors.iter().all(|e| e.class == "first_byte_timeout"),
+        "{:?}",
+        outcome.summary.total.errors
+    );
+    assert_eq!(r.reconnects, 4, "the 4 refused, each sent again once");
+    assert_eq!(connections.load(Ordering::Relaxed), 2);
 }
