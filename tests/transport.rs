@@ -215,6 +215,31 @@ fn a_run_goes_through_the_proxy_the_environment_names() {
     assert_eq!(summary["total"]["requests"]["ok"], 10, "{summary}");
 }
 
+/// 8 users over HTTP/2 sending `requests` one-token completions to `url`;
+/// `load` goes into [load].
+fn h2_scenario(url: &str, requests: u32, load: &str) -> String {
+    format!(
+        r#"name = "h2-limit"
+[target]
+kind = "openai"
+base_url = "{url}"
+api_key_env = ""
+[load]
+concurrency = 8
+requests = {requests}
+http = "2"
+{load}
+[[variant]]
+name = "whole"
+endpoint = "completions"
+model = "m"
+max_tokens = 1
+stream = false
+prompt_tokens = 8
+"#
+    )
+}
+
 /// An HTTP/2 server that allows 4 streams at once on a connection and
 /// says so late, after a client's first burst (the streams past 4 are then
 /// refused, REFUSED_STREAM); each answer after `delay`. Its URL and a count
@@ -258,37 +283,16 @@ async fn h2_server_with_a_late_limit(delay: Duration) -> (String, Arc<AtomicU64>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
     let (url, connections) = h2_server_with_a_late_limit(Duration::from_millis(30)).await;
-    let toml = |requests: u32| {
-        format!(
-            r#"name = "h2-limit"
-[target]
-kind = "openai"
-base_url = "{url}"
-api_key_env = ""
-[load]
-concurrency = 8
-requests = {requests}
-http = "2"
-[[variant]]
-name = "whole"
-endpoint = "completions"
-model = "m"
-max_tokens = 1
-stream = false
-prompt_tokens = 8
-"#
-        )
-    };
     // One burst of 8 before the server's SETTINGS arrive: exactly 4 of it
     // refused, each sent again once on a second connection, and counted
     // (the round trip is in its latency).
-    let (_dir, outcome) = run_alone(&toml(8)).await;
+    let (_dir, outcome) = run_alone(&h2_scenario(&url, 8, "")).await;
     assert_eq!(ok(&outcome), 8);
     assert_eq!(outcome.summary.total.requests.reconnects, 4, "{:?}", outcome.summary.notes);
     assert!(outcome.summary.notes.iter().any(|n| n.contains("HTTP/2 stream the server refused")));
     assert_eq!(connections.swap(0, Ordering::Relaxed), 2);
     // The first burst as above; from then on 8 users need two connections of 4.
-    let (_dir, outcome) = run_alone(&toml(48)).await;
+    let (_dir, outcome) = run_alone(&h2_scenario(&url, 48, "")).await;
     assert_eq!(ok(&outcome), 48);
     assert!(outcome.summary.total.requests.reconnects >= 4);
     assert_eq!(connections.load(Ordering::Relaxed), 2);
@@ -339,27 +343,8 @@ async fn each_answer_is_timed_by_the_reads_of_its_own_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_streams_are_counted_when_a_timeout_ends_the_request() {
     let (url, connections) = h2_server_with_a_late_limit(Duration::from_secs(30)).await;
-    let toml = format!(
-        r#"name = "h2-refused-then-timeout"
-[target]
-kind = "openai"
-base_url = "{url}"
-api_key_env = ""
-[load]
-concurrency = 8
-requests = 8
-http = "2"
-timeout = "5s"
-first_byte_timeout = "400ms"
-[[variant]]
-name = "whole"
-endpoint = "completions"
-model = "m"
-max_tokens = 1
-stream = false
-prompt_tokens = 8
-"#
-    );
+    let timeouts = "timeout = \"5s\"\nfirst_byte_timeout = \"400ms\"\n";
+    let toml = h2_scenario(&url, 8, timeouts);
     let (_dir, outcome) = run_alone(&toml).await;
     let r = &outcome.summary.total.requests;
     assert_eq!((r.ok, r.errors), (0, 8));

@@ -5,7 +5,6 @@
 //! never counts as server latency. Retries happen here, inside one `send`,
 //! so the runner sees one request with one intended start whatever it took.
 
-use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use super::http::Endpoint;
@@ -119,16 +118,10 @@ impl OpenAiBackend {
     /// pass the total deadline. Statuses in `retry_on` are retried, and with
     /// `retry_connect` connections never made; a 2xx never is, so nothing is
     /// retried once content has started streaming.
-    async fn attempts(
-        &self,
-        req: &WorkRequest,
-        rec: &mut RequestRecord,
-        deadline: Instant,
-        resent: &AtomicU32,
-    ) {
+    async fn attempts(&self, req: &WorkRequest, rec: &mut RequestRecord, deadline: Instant) {
         let mut backoff = Backoff::new(req.seq);
         loop {
-            let Attempt::Retryable(hint) = self.attempt(req, rec, resent).await else { return };
+            let Attempt::Retryable(hint) = self.attempt(req, rec).await else { return };
             let retry = rec.attempts;
             if retry > self.policy.client.retries {
                 return;
@@ -150,15 +143,18 @@ impl OpenAiBackend {
     }
 
     /// One HTTP exchange; fills `rec` as it goes so a timeout keeps what was
-    /// measured. `resent` counts re-sends inside the transport (`send`
-    /// adds them to the record, whatever ended the request).
-    async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord, resent: &AtomicU32) -> Attempt {
+    /// measured.
+    async fn attempt(&self, req: &WorkRequest, rec: &mut RequestRecord) -> Attempt {
         if rec.attempts == 1 {
             rec.sent = Instant::now();
         }
         let first_byte = self.policy.client.first_byte_timeout;
-        let post = |fresh| self.transport.post(req.path, req.body.clone(), fresh, resent);
-        let mut answer = body::bounded(self.policy.limit(first_byte), post(false)).await;
+        // HTTP/2 streams the server refused unprocessed are sent again inside
+        // the transport and counted straight into the record, where a timeout
+        // that drops this attempt leaves them.
+        let limit = self.policy.limit(first_byte);
+        let post = self.transport.post(req.path, req.body.clone(), false, &mut rec.reconnects);
+        let mut answer = body::bounded(limit, post).await;
         // A server may close a kept-alive connection after answering (llama.cpp's
         // llama-server does, after each stream, without saying so): a request
         // written on it meets the close before any answer. Like Go's transport
@@ -168,7 +164,8 @@ impl OpenAiBackend {
             && e.failure == Failure::ClosedBeforeAnswer
         {
             rec.reconnects += 1;
-            answer = body::bounded(self.policy.limit(first_byte), post(true)).await;
+            let post = self.transport.post(req.path, req.body.clone(), true, &mut rec.reconnects);
+            answer = body::bounded(limit, post).await;
         }
         let mut resp = match answer {
             Some(Ok(r)) => r,
@@ -229,13 +226,11 @@ impl Backend for OpenAiBackend {
         let now = Instant::now();
         let mut rec = RequestRecord::new(req, ticket, now);
         let deadline = now + self.policy.timeout;
-        let resent = AtomicU32::new(0);
-        let run = self.attempts(req, &mut rec, deadline, &resent);
+        let run = self.attempts(req, &mut rec, deadline);
         if tokio::time::timeout_at(deadline.into(), run).await.is_err() {
             let after = self.policy.timeout;
             fail(&mut rec, Outcome::Timeout, format!("no complete response within {after:?}"));
         }
-        rec.reconnects += resent.into_inner();
         rec
     }
 }

@@ -93,10 +93,10 @@ pub struct Workload {
     /// Running sums of their weights, for drawing one.
     cumulative: Vec<u64>,
     seed: u64,
-    /// Each variant's body when it is the same for every request (a literal
-    /// prompt): serialized once, not per request (BENCHMARKS.md, "A
-    /// literal prompt's body, once").
-    fixed: Vec<Option<Bytes>>,
+    /// Each variant's body and prompt tokens when they are the same for
+    /// every request (a literal prompt): serialized once, not per request
+    /// (BENCHMARKS.md, "A literal prompt's body, once").
+    fixed: Vec<Option<(Bytes, u32)>>,
 }
 
 impl Workload {
@@ -121,9 +121,9 @@ impl Workload {
         let fixed = variants
             .iter()
             .map(|v| match &v.prompt {
-                PromptSource::Literal { text, .. } => {
+                PromptSource::Literal { text, tokens } => {
                     let prompts = (0..v.batch).map(|_| PromptContent::Text(text.clone())).collect();
-                    Some(body(v, prompts, v.max_tokens, &v.model))
+                    Some((body(v, prompts, v.max_tokens, &v.model), v.batch * (tokens + v.system_tokens)))
                 }
                 _ => None,
             })
@@ -152,27 +152,23 @@ impl Workload {
     pub fn request(&self, seq: u64) -> WorkRequest {
         let (variant, mut rng) = self.draw(seq);
         let v = &self.variants[variant];
-        if let (Some(fixed), PromptSource::Literal { tokens, .. }) = (&self.fixed[variant], &v.prompt) {
-            let prompt_tokens = v.batch * (tokens + v.system_tokens);
-            let sized = Sizing { prompts: v.batch, prompt_tokens, max_output_tokens: v.max_output_tokens() };
-            return WorkRequest {
-                worst_cost: v.worst_case_cost(),
-                ..sized.request(v, variant, seq, fixed.clone())
-            };
-        }
-        let mut prompt_tokens = 0u32;
-        let prompts: Vec<PromptContent> = (0..v.batch)
-            .map(|j| {
-                let (content, tokens) = pick_prompt(v, &mut rng, seq * u64::from(v.batch) + u64::from(j));
-                prompt_tokens += tokens + v.system_tokens;
-                content
-            })
-            .collect();
+        let (body, prompt_tokens) = match &self.fixed[variant] {
+            Some((body, tokens)) => (body.clone(), *tokens),
+            None => {
+                let mut prompt_tokens = 0u32;
+                let prompts: Vec<PromptContent> = (0..v.batch)
+                    .map(|j| {
+                        let k = seq * u64::from(v.batch) + u64::from(j);
+                        let (content, tokens) = pick_prompt(v, &mut rng, k);
+                        prompt_tokens += tokens + v.system_tokens;
+                        content
+                    })
+                    .collect();
+                (body(v, prompts, v.max_tokens, &v.model), prompt_tokens)
+            }
+        };
         let sized = Sizing { prompts: v.batch, prompt_tokens, max_output_tokens: v.max_output_tokens() };
-        WorkRequest {
-            worst_cost: v.worst_case_cost(),
-            ..sized.request(v, variant, seq, body(v, prompts, v.max_tokens, &v.model))
-        }
+        WorkRequest { worst_cost: v.worst_case_cost(), ..sized.request(v, variant, seq, body) }
     }
 }
 

@@ -19,7 +19,7 @@ mod connect;
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -275,7 +275,7 @@ impl Transport {
         path: &str,
         body: Bytes,
         fresh: bool,
-        resent: &AtomicU32,
+        resent: &mut u32,
     ) -> Result<Answer<'_>, TransportError> {
         match &self.inner {
             Inner::Lean(lean) => lean.post(path, body, fresh, resent).await,
@@ -305,7 +305,7 @@ impl Lean {
         path: &str,
         body: Bytes,
         fresh: bool,
-        resent: &AtomicU32,
+        resent: &mut u32,
     ) -> Result<Answer<'_>, TransportError> {
         let mut first = None;
         if !self.learned.load(Ordering::Acquire) {
@@ -402,7 +402,7 @@ impl Lean {
         path: &str,
         body: Bytes,
         fresh: bool,
-        resent: &AtomicU32,
+        resent: &mut u32,
     ) -> Result<Answer<'_>, TransportError> {
         let mut fresh = fresh;
         let mut refusals = 0;
@@ -428,11 +428,11 @@ impl Lean {
                 // 8.7), as when a new connection's first burst goes past a
                 // limit its SETTINGS had not yet announced. Sent again, on a
                 // connection with room (the limit is known by then), and
-                // counted where the caller sees it even if it gives up on
-                // this future (a timeout).
+                // counted in the caller's `resent` at once, so a timeout that
+                // drops this future keeps the count.
                 Err(e) if refused_stream(&e) && refusals < 3 => {
                     refusals += 1;
-                    resent.fetch_add(1, Ordering::Relaxed);
+                    *resent += 1;
                     fresh = false;
                     refused_on = Some(slot.0.clone());
                 }
