@@ -226,19 +226,28 @@ pub(super) async fn count_tokens(texts: Vec<Received>, tokenizer: &Tokenizer, re
     }
 }
 
-/// `f`, given at most `limit`; `None` once the limit passed. Without a limit
-/// (one no shorter than the request's total timeout, which bounds it anyway)
-/// no timer is set: a stream reads once per event, and a timer set and
-/// cleared per read was a measurable part of the client's CPU.
 /// How long the end of a body may take after `[DONE]` for its connection to
 /// be kept: a server that ends the body later loses the connection, not the
 /// measurement.
 const RELEASE_WITHIN: Duration = Duration::from_millis(20);
 
-pub(super) async fn bounded<F: std::future::Future>(limit: Option<Duration>, f: F) -> Option<F::Output> {
+/// `f`, given at most `limit`; `None` once the limit passed. Without a limit
+/// (one no shorter than the request's total timeout, which bounds it anyway)
+/// no timer is set: a stream reads once per event, and a timer set and
+/// cleared per read was a measurable part of the client's CPU.
+///
+/// Not an `async fn`: its state would hold `f` twice (the argument, and the
+/// awaited timeout that moved it), and a request's futures are moved whole
+/// (memcpy) at every layer: the sizes add up per request.
+pub(super) fn bounded<F: std::future::Future>(
+    limit: Option<Duration>,
+    f: F,
+) -> impl std::future::Future<Output = Option<F::Output>> {
+    use futures_util::FutureExt;
+    use futures_util::future::Either;
     match limit {
-        Some(d) => tokio::time::timeout(d, f).await.ok(),
-        None => Some(f.await),
+        Some(d) => Either::Left(tokio::time::timeout(d, f).map(Result::ok)),
+        None => Either::Right(f.map(Some)),
     }
 }
 

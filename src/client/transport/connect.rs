@@ -199,13 +199,29 @@ impl H1 {
     /// Polls the driver while `work` is not done, in this task. The work's
     /// output decides; a driver that ends (the connection closed) is
     /// dropped, which fails the work through hyper's own channels.
-    pub async fn beside<F: Future>(driver: &mut Option<Driver>, work: F) -> F::Output {
-        let mut work = std::pin::pin!(work);
-        std::future::poll_fn(|cx| {
-            poll_driver(driver, cx);
-            work.as_mut().poll(cx)
-        })
-        .await
+    pub fn beside<F: Future>(driver: &mut Option<Driver>, work: F) -> Beside<'_, F> {
+        Beside { driver, work }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `work`, with its connection's driver polled beside it (`H1::beside`).
+    /// A struct, not an `async fn`, whose state would hold `work` twice: a
+    /// request's futures are copied whole at every layer that awaits them.
+    pub struct Beside<'d, F> {
+        driver: &'d mut Option<Driver>,
+        #[pin]
+        work: F,
+    }
+}
+
+impl<F: Future> Future for Beside<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        poll_driver(this.driver, cx);
+        this.work.poll(cx)
     }
 }
 

@@ -281,13 +281,14 @@ impl Transport {
             Inner::Lean(lean) => lean.post(path, body, fresh, resent).await,
             Inner::Proxied { pooled, fresh: unpooled, base } => {
                 let client = if fresh { unpooled } else { pooled };
-                let resp = client
+                // Boxed: reqwest's future is large, and would size the lean
+                // path's requests too (futures are copied whole per layer).
+                let sent = client
                     .post(format!("{base}{path}"))
                     .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                     .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| TransportError::reqwest(&e))?;
+                    .send();
+                let resp = Box::pin(sent).await.map_err(|e| TransportError::reqwest(&e))?;
                 Ok(Answer {
                     status: resp.status(),
                     headers: resp.headers().clone(),
@@ -331,12 +332,13 @@ impl Lean {
         };
         let req = self.request(path, body, false)?;
         let H1 { sender, driver, .. } = &mut conn;
-        let sent = H1::beside(driver, async {
-            sender.ready().await?;
-            sender.send_request(req).await
-        })
-        .await;
-        let resp = sent.map_err(|e| TransportError::hyper(&e))?;
+        H1::beside(driver, std::future::poll_fn(|cx| sender.poll_ready(cx)))
+            .await
+            .map_err(|e| TransportError::hyper(&e))?;
+        // The request goes to the connection as the call is made: the
+        // future only waits for the answer's head.
+        let resp =
+            H1::beside(driver, sender.send_request(req)).await.map_err(|e| TransportError::hyper(&e))?;
         let (head, incoming) = resp.into_parts();
         Ok(Answer {
             status: head.status,
@@ -350,7 +352,9 @@ impl Lean {
     /// HTTP/2 (from then on every request multiplexes; the connection joins
     /// the shared ones).
     async fn dial(&self) -> Result<Option<H1>, TransportError> {
-        match self.dialer.dial().await? {
+        // Boxed: a connection is dialled rarely, and its future (the TLS
+        // handshake's) would otherwise size every request's.
+        match Box::pin(self.dialer.dial()).await? {
             Made::H1(c) => Ok(Some(c)),
             Made::H2(c) => {
                 self.h2_known.store(true, Ordering::Relaxed);
@@ -459,7 +463,7 @@ impl Lean {
         }
         // Opened under the lock: a burst of requests at the start shares the
         // first connection instead of each opening one.
-        let made = match self.dialer.dial().await? {
+        let made = match Box::pin(self.dialer.dial()).await? {
             Made::H2(c) => c,
             Made::H1(_) => {
                 return Err(TransportError::new(
