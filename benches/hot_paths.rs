@@ -153,9 +153,46 @@ fn requests(c: &mut Criterion) {
     g.finish();
 }
 
+/// A finished request's row of requests.csv, as the collector writes one
+/// per request (to a file, in blocks of 64 KB).
+fn csv_rows(c: &mut Criterion) {
+    let s = scenario(
+        "name = \"s\"\nendpoint = \"completions\"\nmodel = \"sim-small\"\nmax_tokens = 1\nprompt = \"hi\"",
+    );
+    let req = Workload::new(&s.variants, 1).request(0);
+    let t0 = Instant::now();
+    let mut rec = record(&req);
+    rec.first_token = Some(rec.sent + Duration::from_micros(187));
+    rec.end = rec.sent + Duration::from_micros(187);
+    rec.output_tokens = 1;
+    rec.finish_reason = Some("length".into());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let results = llmload::results::ResultsDir::create(
+        Some(dir.path()),
+        dir.path(),
+        "bench",
+        std::time::SystemTime::now(),
+        llmload::results::Reuse::InPlace,
+    )
+    .expect("results directory");
+    let mut w = results
+        .requests_writer(vec!["s".into()])
+        .expect("requests.csv")
+        .describe(vec!["sim-small".into()], vec![256.0]);
+    let mut g = c.benchmark_group("results");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("write_request_row", |b| {
+        b.iter(|| {
+            rec.seq += 1;
+            w.write(black_box(&rec), t0)
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = sse, histograms, requests
+    targets = sse, histograms, requests, csv_rows
 }
 criterion_main!(benches);

@@ -132,7 +132,10 @@ fn ms(d: std::time::Duration) -> f64 {
 /// on measuring; the error, naming the file and its cause, is kept for the
 /// end of the run (`error`).
 pub struct RequestsWriter {
-    rows: csv::Writer<Vec<u8>>,
+    /// Rows formatted and not yet in the file (`row::format`).
+    rows: Vec<u8>,
+    /// The header went out (with the first row).
+    header: bool,
     file: File,
     path: PathBuf,
     /// Bytes of whole rows in the file.
@@ -157,7 +160,8 @@ impl RequestsWriter {
     pub(super) fn create(path: &Path, variants: Vec<String>) -> Result<Self, ResultsError> {
         let file = File::create(path).map_err(|e| ResultsError::output(path, e))?;
         Ok(RequestsWriter {
-            rows: csv::Writer::from_writer(Vec::with_capacity(BLOCK)),
+            rows: Vec::with_capacity(BLOCK),
+            header: false,
             file,
             path: path.to_owned(),
             written: 0,
@@ -221,20 +225,29 @@ impl RequestsWriter {
             shard: None,
         };
         // Fields borrowed apart: the row borrows the names, the writer is mutable.
-        let formatted = self.rows.serialize(&row).map_err(|e| e.to_string());
-        self.after(formatted);
+        Self::push(&mut self.rows, &mut self.header, &row);
+        self.after();
     }
 
     /// A row as read from another file (merging shards).
     pub fn row(&mut self, row: &RequestRow<'_>) -> anyhow::Result<()> {
-        let formatted = self.rows.serialize(row).map_err(|e| e.to_string());
-        self.after(formatted);
+        Self::push(&mut self.rows, &mut self.header, row);
+        self.after();
         self.result()
+    }
+
+    /// Formats `row` after those not yet written, the header before the
+    /// first.
+    fn push(rows: &mut Vec<u8>, header: &mut bool, row: &RequestRow<'_>) {
+        if !*header {
+            *header = true;
+            row::header(row.shard.is_some(), rows);
+        }
+        row::format(row, rows);
     }
 
     /// Writes the rows formatted so far.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        let _ = self.rows.flush();
         self.write_block();
         self.result()
     }
@@ -249,23 +262,18 @@ impl RequestsWriter {
         self.error.as_ref().map_or(Ok(()), |e| Err(anyhow::anyhow!("{e}")))
     }
 
-    fn after(&mut self, formatted: Result<(), String>) {
-        if let Err(e) = formatted {
-            self.fail(e);
-        } else if self.rows.get_ref().len() >= BLOCK {
-            let _ = self.rows.flush();
+    fn after(&mut self) {
+        if self.rows.len() >= BLOCK {
             self.write_block();
         }
     }
 
     fn write_block(&mut self) {
         use std::io::Write;
-        if self.rows.get_ref().is_empty() {
+        if self.rows.is_empty() {
             return;
         }
-        // The header went out with the first row: later blocks have none.
-        let next = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(BLOCK));
-        let block = std::mem::replace(&mut self.rows, next).into_inner().unwrap_or_default();
+        let block = std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK));
         if self.error.is_some() {
             return;
         }
@@ -511,5 +519,6 @@ fn decode(r: &csv::ByteRecord, n: usize) -> Result<RequestRow<'_>, (usize, &'sta
     })
 }
 
+mod row;
 #[cfg(test)]
 mod tests;

@@ -102,3 +102,91 @@ fn a_broken_row_is_named_by_file_line_and_column() {
     assert!(err.contains("line 2") && err.contains(&f.path().display().to_string()), "{err}");
     assert!(err.contains("column `intended_ms`: expected a number, got \"oops\""), "{err}");
 }
+
+/// The csv crate's serde writer, which formatted rows before `row::format`:
+/// the bytes a reader of any version expects.
+fn csv_crate(rows: &[RequestRow<'_>]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+#[test]
+fn rows_are_formatted_byte_for_byte_as_the_csv_crate_formats_them() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(17);
+    // Texts that need quoting, and ones that nearly do.
+    let texts = ["", "ok", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere", "\"", ",", "sp ace", "é ü", "#x"];
+    let mut floats = vec![0.0, 0.001, 0.01, 0.1, 1.0, 12.5, 256.0, 999.999, 1_000_000.0, 0.0005, 1.5e-7];
+    floats.extend([f64::NAN, f64::INFINITY, -0.0, -1.25, 1e12, 1e15, 1e16, 123_456_789_012.345]);
+    // Whole microseconds from zero to a year, as `ms` makes them, and any f64.
+    for _ in 0..20_000 {
+        let scale: u32 = rng.random_range(0..40);
+        let micros = rng.random_range(0u64..31_536_000_000_000 >> scale);
+        floats.push(ms(std::time::Duration::from_micros(micros)));
+        floats.push(f64::from_bits(rng.random::<u64>()));
+        floats.push(rng.random::<f64>() * 10f64.powi(rng.random_range(-8..14)));
+    }
+    let pick = |rng: &mut rand::rngs::Xoshiro256PlusPlus| texts[rng.random_range(0..texts.len())];
+    let mut rows = Vec::new();
+    for (i, pair) in floats.chunks(2).enumerate() {
+        let (a, b) = (pair[0], pair.get(1).copied().unwrap_or(0.5));
+        let some = |rng: &mut rand::rngs::Xoshiro256PlusPlus| rng.random_bool(0.5);
+        rows.push(RequestRow {
+            seq: rng.random(),
+            variant: pick(&mut rng),
+            phase: if some(&mut rng) { Phase::Warmup } else { Phase::Measured },
+            intended_ms: a,
+            queue_delay_ms: b,
+            ttft_ms: some(&mut rng).then_some(a),
+            e2e_ms: b,
+            prompt_tokens: rng.random(),
+            output_tokens: rng.random_range(0..100_000),
+            token_source: pick(&mut rng),
+            finish_reason: some(&mut rng).then(|| pick(&mut rng)),
+            outcome: pick(&mut rng),
+            error: some(&mut rng).then(|| pick(&mut rng)),
+            attempts: rng.random(),
+            rate_limited: rng.random_range(0..3),
+            prompt_token_source: pick(&mut rng),
+            cached_tokens: some(&mut rng).then(|| rng.random()),
+            session: some(&mut rng).then(|| rng.random()),
+            turn: some(&mut rng).then(|| rng.random()),
+            model: pick(&mut rng),
+            stage: some(&mut rng).then(|| rng.random()),
+            level: some(&mut rng).then_some(b),
+            itl_mean_ms: some(&mut rng).then_some(a),
+            itl_max_ms: some(&mut rng).then_some(b),
+            ratelimit_requests: some(&mut rng).then(|| rng.random()),
+            ratelimit_tokens: some(&mut rng).then(|| rng.random()),
+            reasoning_tokens: some(&mut rng).then(|| rng.random()),
+            shard: None,
+        });
+        if i % 1000 == 0 {
+            // Every float of the chunk in every float column at least once.
+            rows.push(RequestRow {
+                ttft_ms: Some(b),
+                level: Some(a),
+                itl_max_ms: Some(a),
+                ..rows[i].clone()
+            });
+        }
+    }
+    for shard in [None, Some(3)] {
+        let rows: Vec<RequestRow<'_>> = rows.iter().map(|r| RequestRow { shard, ..r.clone() }).collect();
+        let mut ours = Vec::new();
+        let mut header = false;
+        for r in &rows {
+            RequestsWriter::push(&mut ours, &mut header, r);
+        }
+        let theirs = csv_crate(&rows);
+        if ours != theirs {
+            let (a, b) = (String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+            let at = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+            let line = |s: &str| at.and_then(|n| s.lines().nth(n)).unwrap_or("").to_owned();
+            panic!("shard {shard:?}: line {at:?} differs:\n ours:  {}\n csv:   {}", line(&a), line(&b));
+        }
+    }
+}
