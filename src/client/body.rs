@@ -398,6 +398,8 @@ pub(super) async fn read_whole(
         rec.first_token = Some(at);
     }
     let mut acc = Accumulator { done: true, keep_answer: req.keep_answer, ..Default::default() };
+    // The text is kept only to be counted, when usage does not say.
+    let count_text = body.usage.and_then(|u| u.completion_tokens).is_none();
     for c in &body.choices {
         if acc.keep_answer && c.index == 0 {
             acc.answer.push_str(c.content().unwrap_or_default());
@@ -405,8 +407,10 @@ pub(super) async fn read_whole(
         let chars = c.content().map_or(0, str::len) + c.reasoning().map_or(0, str::len);
         let st = acc.choices.entry(c.index).or_default();
         st.chars += chars;
-        st.text.text.push_str(c.content().unwrap_or_default());
-        st.text.text.push_str(c.reasoning().unwrap_or_default());
+        if count_text {
+            st.text.text.push_str(c.content().unwrap_or_default());
+            st.text.text.push_str(c.reasoning().unwrap_or_default());
+        }
     }
     acc.on_body(body, rec);
     let texts = acc.take_text_to_count();

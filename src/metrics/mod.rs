@@ -379,7 +379,14 @@ impl VariantMetrics {
             }
         }
         for reason in &r.finish_reasons {
-            *self.finish_reasons.entry(reason.clone()).or_default() += 1;
+            // Looked up before inserting: a key is allocated once per reason,
+            // not once per request.
+            match self.finish_reasons.get_mut(reason) {
+                Some(n) => *n += 1,
+                None => {
+                    self.finish_reasons.insert(reason.clone(), 1);
+                }
+            }
         }
         for gap in &r.itl {
             self.h.itl.saturating_record(us(*gap));

@@ -124,9 +124,10 @@ struct Lean {
     /// The base URL's path, e.g. `/v1`.
     base_path: String,
     /// Sent with every request: the endpoint's (key, organization, ...),
-    /// user agent, accept, content type.
+    /// user agent, accept, content type; for HTTP/1.1 with `Host` (HTTP/2
+    /// has `:authority`). Cloned whole per request, never added to.
     headers: HeaderMap,
-    host: HeaderValue,
+    headers_h1: HeaderMap,
     idle: Mutex<Vec<H1>>,
     h2: tokio::sync::Mutex<Vec<H2Conn>>,
     /// HTTP/2 is spoken: prior knowledge, or a TLS server chose it.
@@ -246,7 +247,14 @@ impl Transport {
             dialer: Dialer { host, port, tls, h2_only: http2, timeout: connect_timeout },
             origin: format!("{}://{authority}", if https { "https" } else { "http" }),
             base_path: uri.path().trim_end_matches('/').to_owned(),
-            host: HeaderValue::from_str(authority.as_str()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            headers_h1: {
+                let mut h1 = headers.clone();
+                h1.insert(
+                    HOST,
+                    HeaderValue::from_str(authority.as_str()).map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
+                h1
+            },
             headers,
             idle: Mutex::new(Vec::new()),
             h2: tokio::sync::Mutex::new(Vec::new()),
@@ -377,11 +385,7 @@ impl Lean {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = uri;
-        let headers = req.headers_mut();
-        headers.clone_from(&self.headers);
-        if !h2 {
-            headers.insert(HOST, self.host.clone());
-        }
+        *req.headers_mut() = if h2 { &self.headers } else { &self.headers_h1 }.clone();
         Ok(req)
     }
 
