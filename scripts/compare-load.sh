@@ -6,7 +6,8 @@
 #
 # requests: non-streaming one-token completions from a zero-latency profile, at
 #           64 and 256 connections: requests/s of llmload, oha and wrk (each
-#           $SECS s, same server, same body), and the ratio to oha.
+#           $SECS s, same server, same body, $ROUNDS rounds taken in turn),
+#           and the ratio of the medians to oha's, with each round's range.
 # streams:  1,000 and 2,000 concurrent streams of 64 tokens, TTFT 100 ms and
 #           ITL 10 ms with zero jitter: streams/s, the client's CPU per stream,
 #           and TTFT/ITL error against that truth (HTTP=2: over HTTP/2).
@@ -27,6 +28,8 @@ cd "$(dirname "$0")/.."
 
 WHAT=${1:-all}
 SECS=${SECS:-10}
+# requests: rounds of oha, wrk and llmload in turn (medians are compared).
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-"64 256"}
 STREAMS=${STREAMS:-"1000 2000"}
 # HTTP=2: the streams over HTTP/2 (prior knowledge), many to a connection.
@@ -86,9 +89,15 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$BODY'
 LUA
+    # Client and server share the cores, and this machine's speed drifts by
+    # ±15% from one 10 s run to the next: each tool runs once per round, in
+    # turn, and the medians over the rounds are compared (a single pair's
+    # ratio is as much the drift as the tools).
     echo
-    echo "| connections | llmload | req/s | client CPU per request | oha req/s | wrk req/s | llmload / oha | llmload / wrk |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+    echo "$ROUNDS rounds of $SECS s, each tool in turn; medians, with the lowest and highest round"
+    echo
+    echo "| connections | llmload | req/s | client CPU per request | oha req/s | wrk req/s | llmload / oha | per round | llmload / wrk |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---|---:|"
     for c in $CONNS; do
         cat > "$TMP/req.toml" <<TOML
 name = "compare"
@@ -107,34 +116,57 @@ max_tokens = 1
 stream = false
 prompt = "hello world"
 TOML
-        oha_rps=-
-        if command -v oha > /dev/null; then
-            oha -z "${SECS}s" -c "$c" -m POST -H 'content-type: application/json' -d "$BODY" \
-                --no-tui --output-format json "$URL/completions" > "$TMP/oha-$c.json"
-            oha_rps=$(json "$TMP/oha-$c.json" 'round(d["summary"]["requestsPerSec"])')
-        fi
-        wrk_rps=-
-        if command -v wrk > /dev/null; then
-            wrk -t "$(nproc)" -c "$c" -d "${SECS}s" -s "$TMP/post.lua" "$URL/completions" > "$TMP/wrk-$c.txt"
-            wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$TMP/wrk-$c.txt")
-        fi
-        # llmload last, so oha and wrk meet the same fresh simulator as it
-        # did before; BEFORE right after it.
-        for which in this ${BEFORE:+before}; do
-            bin=$LLMLOAD
-            [ "$which" = before ] && bin=$BEFORE
-            out="$TMP/req-$c-$which"
-            "$bin" run -q --yes --out "$out" "$TMP/req.toml" > /dev/null 2>&1
-            ours=$(json "$out/summary.json" 'd["total"]["throughput"]["requests_per_s"]')
-            errors=$(json "$out/summary.json" 'd["total"]["requests"]["errors"]')
-            [ "$errors" = 0 ] || echo "warning: llmload ($which) saw $errors errors at $c connections" >&2
-            all=$(($(wc -l < "$out/requests.csv") - 1))
-            cpu=$(json "$out/run.json" 'd["client"]["cpu_seconds"]')
-            ratio() { [ "$1" = - ] && echo - || python3 -c "print(f'{$ours / $1:.2f}×')"; }
-            printf '| %s | %s | %.0f | %s µs | %s | %s | %s | %s |\n' "$c" "$which" "$ours" \
-                "$(python3 -c "print(round($cpu * 1e6 / $all, 1))")" "$oha_rps" "$wrk_rps" \
-                "$(ratio "$oha_rps")" "$(ratio "$wrk_rps")"
+        : > "$TMP/rounds-$c"
+        for round in $(seq "$ROUNDS"); do
+            if command -v oha > /dev/null; then
+                oha -z "${SECS}s" -c "$c" -m POST -H 'content-type: application/json' -d "$BODY" \
+                    --no-tui --output-format json "$URL/completions" > "$TMP/oha.json"
+                echo "oha $round $(json "$TMP/oha.json" 'd["summary"]["requestsPerSec"]') -" >> "$TMP/rounds-$c"
+            fi
+            if command -v wrk > /dev/null; then
+                wrk -t "$(nproc)" -c "$c" -d "${SECS}s" -s "$TMP/post.lua" "$URL/completions" > "$TMP/wrk.txt"
+                echo "wrk $round $(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.txt") -" >> "$TMP/rounds-$c"
+            fi
+            for which in this ${BEFORE:+before}; do
+                bin=$LLMLOAD
+                [ "$which" = before ] && bin=$BEFORE
+                out="$TMP/req-$c-$which-$round"
+                "$bin" run -q --yes --out "$out" "$TMP/req.toml" > /dev/null 2>&1
+                errors=$(json "$out/summary.json" 'd["total"]["requests"]["errors"]')
+                [ "$errors" = 0 ] || echo "warning: llmload ($which) saw $errors errors at $c connections" >&2
+                all=$(($(wc -l < "$out/requests.csv") - 1))
+                cpu=$(json "$out/run.json" 'd["client"]["cpu_seconds"]')
+                echo "$which $round $(json "$out/summary.json" 'd["total"]["throughput"]["requests_per_s"]') \
+$(python3 -c "print($cpu * 1e6 / $all)")" >> "$TMP/rounds-$c"
+                rm -rf "$out"
+            done
         done
+        python3 - "$c" "$TMP/rounds-$c" <<'PY'
+import collections, statistics, sys
+c, path = sys.argv[1], sys.argv[2]
+rps, cpu = collections.defaultdict(dict), collections.defaultdict(list)
+for line in open(path):
+    tool, rnd, r, u = line.split()
+    rps[tool][rnd] = float(r)
+    if u != "-":
+        cpu[tool].append(float(u))
+med = {t: statistics.median(v.values()) for t, v in rps.items()}
+def show(t):
+    return f"{med[t]:.0f}" if t in med else "-"
+for which in ("this", "before"):
+    if which not in rps:
+        continue
+    ours = rps[which]
+    def ratio(tool):
+        return f"{med[which] / med[tool]:.2f}×" if tool in med else "-"
+    rounds = "-"
+    if "oha" in rps:
+        each = sorted(ours[r] / rps["oha"][r] for r in ours if r in rps["oha"])
+        rounds = f"{each[0]:.2f}–{each[-1]:.2f}×"
+    print(f"| {c} | {which} | {med[which]:.0f} ({min(ours.values()):.0f}–{max(ours.values()):.0f}) "
+          f"| {statistics.median(cpu[which]):.1f} µs | {show('oha')} | {show('wrk')} | {ratio('oha')} "
+          f"| {rounds} | {ratio('wrk')} |")
+PY
     done
 fi
 
