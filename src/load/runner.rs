@@ -152,6 +152,8 @@ impl<B: Backend> Worker<B> {
             self.measured.fetch_add(u64::from(!ticket.warmup), Ordering::Relaxed);
             let sent = Instant::now();
             let mut record = tokio::select! {
+                // In this order: no random draw per request to choose one.
+                biased;
                 r = self.backend.send(&req, &ticket) => r,
                 Ok(_) = self.stop.wait_for(|s| *s == Stop::Cancel) => cancelled(&req, &ticket, sent),
             };

@@ -196,6 +196,21 @@ impl H1 {
         self.driver.is_none() || self.sender.is_closed()
     }
 
+    /// Ready to take a request. A pooled connection is at once: checking it
+    /// out polled its driver, which then said it wants one, so the driver
+    /// is not polled again for nothing; a new one once its driver has run.
+    pub async fn ready(&mut self) -> hyper::Result<()> {
+        let H1 { sender, driver, .. } = self;
+        std::future::poll_fn(|cx| match sender.poll_ready(cx) {
+            Poll::Pending => {
+                poll_driver(driver, cx);
+                sender.poll_ready(cx)
+            }
+            ready => ready,
+        })
+        .await
+    }
+
     /// Polls the driver while `work` is not done, in this task. The work's
     /// output decides; a driver that ends (the connection closed) is
     /// dropped, which fails the work through hyper's own channels.

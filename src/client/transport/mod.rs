@@ -339,10 +339,8 @@ impl Lean {
             },
         };
         let req = self.request(path, body, false)?;
+        conn.ready().await.map_err(|e| TransportError::hyper(&e))?;
         let H1 { sender, driver, .. } = &mut conn;
-        H1::beside(driver, std::future::poll_fn(|cx| sender.poll_ready(cx)))
-            .await
-            .map_err(|e| TransportError::hyper(&e))?;
         // The request goes to the connection as the call is made: the
         // future only waits for the answer's head.
         let resp =
