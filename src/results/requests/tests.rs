@@ -118,7 +118,25 @@ fn rows_are_formatted_byte_for_byte_as_the_csv_crate_formats_them() {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(17);
     // Texts that need quoting, and ones that nearly do.
-    let texts = ["", "ok", "a,b", "say \"hi\"", "line\nbreak", "cr\rhere", "\"", ",", "sp ace", "é ü", "#x"];
+    let texts = [
+        "",
+        "ok",
+        "a,b",
+        "say \"hi\"",
+        "line\nbreak",
+        "cr\rhere",
+        "\"",
+        ",",
+        "sp ace",
+        "é ü",
+        "#x",
+        "\ttab",
+        " lead",
+        "trail ",
+        "nul\0",
+        "eight bytes and more, then a comma",
+        "eight bytes and more, then \"quotes\"",
+    ];
     let mut floats = vec![0.0, 0.001, 0.01, 0.1, 1.0, 12.5, 256.0, 999.999, 1_000_000.0, 0.0005, 1.5e-7];
     floats.extend([f64::NAN, f64::INFINITY, -0.0, -1.25, 1e12, 1e15, 1e16, 123_456_789_012.345]);
     // Whole microseconds from zero to a year, as `ms` makes them, and any f64.
@@ -128,6 +146,8 @@ fn rows_are_formatted_byte_for_byte_as_the_csv_crate_formats_them() {
         floats.push(ms(std::time::Duration::from_micros(micros)));
         floats.push(f64::from_bits(rng.random::<u64>()));
         floats.push(rng.random::<f64>() * 10f64.powi(rng.random_range(-8..14)));
+        // Whole microseconds up to the integer path's bound (1e15 µs) and past it.
+        floats.push(rng.random_range(1e9 as u64..2e15 as u64) as f64 / 1e3);
     }
     let pick = |rng: &mut rand::rngs::Xoshiro256PlusPlus| texts[rng.random_range(0..texts.len())];
     let mut rows = Vec::new();
