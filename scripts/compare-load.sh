@@ -7,7 +7,8 @@
 # requests: non-streaming one-token completions from a zero-latency profile, at
 #           64 and 256 connections: requests/s of llmload, oha and wrk (each
 #           $SECS s, same server, same body, $ROUNDS rounds taken in turn),
-#           and the ratio of the medians to oha's, with each round's range.
+#           the ratio of the medians to oha's, with each round's range, and
+#           the client CPU per request of llmload (run.json) and oha (time).
 # streams:  1,000 and 2,000 concurrent streams of 64 tokens, TTFT 100 ms and
 #           ITL 10 ms with zero jitter: streams/s, the client's CPU per stream,
 #           and TTFT/ITL error against that truth (HTTP=2: over HTTP/2).
@@ -96,8 +97,8 @@ LUA
     echo
     echo "$ROUNDS rounds of $SECS s, each tool in turn; medians, with the lowest and highest round"
     echo
-    echo "| connections | llmload | req/s | client CPU per request | oha req/s | wrk req/s | llmload / oha | per round | llmload / wrk |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---|---:|"
+    echo "| connections | llmload | req/s | client CPU per request | oha req/s | oha CPU per request | wrk req/s | llmload / oha | per round | llmload / wrk |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"
     for c in $CONNS; do
         cat > "$TMP/req.toml" <<TOML
 name = "compare"
@@ -119,9 +120,15 @@ TOML
         : > "$TMP/rounds-$c"
         for round in $(seq "$ROUNDS"); do
             if command -v oha > /dev/null; then
-                oha -z "${SECS}s" -c "$c" -m POST -H 'content-type: application/json' -d "$BODY" \
+                # oha's own CPU (user + system) per request, beside llmload's.
+                timed=()
+                [ -x /usr/bin/time ] && timed=(/usr/bin/time -f "%U %S" -o "$TMP/oha.time")
+                "${timed[@]}" oha -z "${SECS}s" -c "$c" -m POST -H 'content-type: application/json' -d "$BODY" \
                     --no-tui --output-format json "$URL/completions" > "$TMP/oha.json"
-                echo "oha $round $(json "$TMP/oha.json" 'd["summary"]["requestsPerSec"]') -" >> "$TMP/rounds-$c"
+                cpu=-
+                [ -s "$TMP/oha.time" ] && cpu=$(python3 -c "import json; u, s = open('$TMP/oha.time').read().split()[-2:]; \
+d = json.load(open('$TMP/oha.json'))['summary']; print((float(u) + float(s)) * 1e6 / (d['requestsPerSec'] * d['total']))")
+                echo "oha $round $(json "$TMP/oha.json" 'd["summary"]["requestsPerSec"]') $cpu" >> "$TMP/rounds-$c"
             fi
             if command -v wrk > /dev/null; then
                 wrk -t "$(nproc)" -c "$c" -d "${SECS}s" -s "$TMP/post.lua" "$URL/completions" > "$TMP/wrk.txt"
@@ -163,8 +170,9 @@ for which in ("this", "before"):
     if "oha" in rps:
         each = sorted(ours[r] / rps["oha"][r] for r in ours if r in rps["oha"])
         rounds = f"{each[0]:.2f}–{each[-1]:.2f}×"
+    oha_cpu = f"{statistics.median(cpu['oha']):.1f} µs" if cpu["oha"] else "-"
     print(f"| {c} | {which} | {med[which]:.0f} ({min(ours.values()):.0f}–{max(ours.values()):.0f}) "
-          f"| {statistics.median(cpu[which]):.1f} µs | {show('oha')} | {show('wrk')} | {ratio('oha')} "
+          f"| {statistics.median(cpu[which]):.1f} µs | {show('oha')} | {oha_cpu} | {show('wrk')} | {ratio('oha')} "
           f"| {rounds} | {ratio('wrk')} |")
 PY
     done
