@@ -166,7 +166,7 @@ fn request(seq: u64, stream: bool) -> (WorkRequest, Ticket) {
 async fn send_with(server: &Server, policy: Policy, stream: bool) -> RequestRecord {
     let backend = OpenAiBackend::with_policy(&server.base_url, None, policy).expect("backend");
     let (req, ticket) = request(42, stream);
-    backend.send(&req, &ticket).await
+    backend.send(&req, &ticket, &mut llmload::client::Timer::new()).await
 }
 
 async fn send(server: &Server) -> RequestRecord {
@@ -323,6 +323,43 @@ async fn gap_between_chunks_is_idle_timeout_keeping_what_was_measured() {
     assert_eq!(rec.outcome.class(), "idle_timeout");
     assert_eq!(rec.output_tokens, 2);
     assert!(rec.first_token.is_some(), "the first token is kept");
+}
+
+/// The total timeout, request after request on one worker's timer (kept
+/// armed between requests): each request is cut at its own deadline, keeps
+/// what it measured, and a fast one is never cut.
+#[tokio::test]
+async fn the_total_timeout_cuts_each_request_at_its_own_deadline_keeping_what_was_measured() {
+    let mut ok = vec![head(), content("a")];
+    ok.extend(done());
+    let stalls = vec![head(), content("a"), content("b"), Step::Sleep(5000), content("c")];
+    let server = serve(vec![ok.clone(), stalls.clone(), ok.clone(), stalls, ok]).await;
+    let mut policy = policy();
+    policy.timeout = Duration::from_millis(300);
+    let backend = OpenAiBackend::with_policy(&server.base_url, None, policy).expect("backend");
+    let mut timer = llmload::client::Timer::new();
+    let mut records = Vec::new();
+    for seq in 0..5 {
+        let (req, ticket) = request(seq, true);
+        records.push(backend.send(&req, &ticket, &mut timer).await);
+    }
+    for (seq, r) in records.iter().enumerate() {
+        if seq % 2 == 0 {
+            assert_eq!(r.outcome, Outcome::Ok, "request {seq}: {:?}", r.error);
+            continue;
+        }
+        assert_eq!(r.outcome, Outcome::Timeout, "request {seq}");
+        assert_eq!(r.outcome.class(), "timeout");
+        assert_eq!(r.output_tokens, 2, "request {seq}: the tokens before the cut are kept");
+        assert!(r.first_token.is_some(), "request {seq}: its first token is kept");
+        // Request 3 starts while the timer is still armed at request 2's
+        // deadline, 300 ms after request 2 began: not its own.
+        let e2e = r.e2e();
+        assert!(
+            e2e >= Duration::from_millis(300) && e2e < Duration::from_millis(900),
+            "request {seq}: {e2e:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -494,7 +531,7 @@ async fn ttfts_beside_a_big_count(big: bool) -> Vec<Duration> {
             let backend = backend.clone();
             tokio::spawn(async move {
                 let (req, ticket) = request(seq, true);
-                backend.send(&req, &ticket).await
+                backend.send(&req, &ticket, &mut llmload::client::Timer::new()).await
             })
         })
         .collect();
@@ -563,7 +600,7 @@ async fn a_request_on_a_connection_the_server_closed_is_sent_again_once_not_fail
     let mut reconnects = 0;
     for seq in 0..20 {
         let (req, ticket) = request(seq, true);
-        let r = backend.send(&req, &ticket).await;
+        let r = backend.send(&req, &ticket, &mut llmload::client::Timer::new()).await;
         assert_eq!(r.outcome, Outcome::Ok, "request {seq}: {:?}", r.error);
         assert_eq!(r.attempts, 1, "not a retry: the server never saw it");
         assert!(r.ttft().is_some());

@@ -70,8 +70,9 @@ impl llmload::client::Backend for Shared {
         &self,
         req: &llmload::workload::WorkRequest,
         ticket: &llmload::load::Ticket,
+        timer: &mut llmload::client::Timer,
     ) -> impl Future<Output = llmload::metrics::RequestRecord> + Send {
-        self.0.send(req, ticket)
+        self.0.send(req, ticket, timer)
     }
 }
 

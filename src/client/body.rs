@@ -12,7 +12,7 @@ use super::chunk::{Body, Usage};
 use super::sse::SseParser;
 use super::transport::Answer;
 use crate::metrics::ChoiceTimes;
-use crate::metrics::{Outcome, RequestRecord, TokenSource};
+use crate::metrics::{Outcome, Reason, RequestRecord, TokenSource, reason};
 use crate::tokens::{Received, Tokenizer};
 
 /// What one choice (by `index`) has produced so far.
@@ -26,7 +26,7 @@ struct ChoiceState {
     /// The text received (content and reasoning) and where each event's
     /// ended, counted at the end when the server sends no usage.
     text: Received,
-    finish: Option<String>,
+    finish: Option<Reason>,
     /// Its first and last content event (streams).
     first: Option<Instant>,
     last: Option<Instant>,
@@ -137,7 +137,8 @@ impl Accumulator {
             self.bad = Some((Outcome::ApiError, err.message));
         }
         for c in body.choices {
-            if let Some(reason) = c.finish_reason {
+            if let Some(text) = c.finish_reason {
+                let reason = reason(&text);
                 rec.finish_reason = Some(reason.clone());
                 self.choices.entry(c.index).or_default().finish = Some(reason);
                 rec.finish_reasons = self.choices.values().filter_map(|s| s.finish.clone()).collect();
@@ -354,7 +355,9 @@ pub(super) async fn read_whole(
     req: &crate::workload::WorkRequest,
 ) {
     let tokenizer = &req.tokenizer;
-    let mut bytes = Vec::new();
+    // Most bodies come in one read: that chunk is parsed where it lies, and
+    // only a body of several is copied together.
+    let mut bytes = Whole::Empty;
     // When the last bytes came: taken as they are handed over, since the
     // body's end gives an HTTP/1.1 connection back to the pool, where
     // another request's reads may move the connection's time on.
@@ -367,7 +370,7 @@ pub(super) async fn read_whole(
             None => break,
             Some(Ok(b)) => {
                 last = Some(resp.arrived());
-                bytes.extend_from_slice(&b);
+                bytes.push(b);
             }
             Some(Err(e)) => {
                 rec.end = Instant::now();
@@ -379,12 +382,13 @@ pub(super) async fn read_whole(
     }
     let at = last.unwrap_or_else(Instant::now);
     rec.end = at;
+    let bytes = bytes.as_slice();
     let parsed = match req.endpoint {
-        crate::scenario::Endpoint::Embeddings => return read_embeddings(&bytes, at, rec, req.prompts),
+        crate::scenario::Endpoint::Embeddings => return read_embeddings(bytes, at, rec, req.prompts),
         crate::scenario::Endpoint::Responses => {
-            serde_json::from_slice::<super::chunk::ResponsesObject>(&bytes).map(|r| r.into_body())
+            serde_json::from_slice::<super::chunk::ResponsesObject>(bytes).map(|r| r.into_body())
         }
-        _ => serde_json::from_slice::<Body>(&bytes),
+        _ => serde_json::from_slice::<Body>(bytes),
     };
     let body: Body = match parsed {
         Ok(b) => b,
@@ -417,6 +421,35 @@ pub(super) async fn read_whole(
     acc.finish(rec, None);
     if let Some(texts) = texts {
         count_tokens(texts, tokenizer, rec).await;
+    }
+}
+
+/// A whole body as it is read: no bytes, one chunk, or several copied
+/// together.
+enum Whole {
+    Empty,
+    One(bytes::Bytes),
+    Many(Vec<u8>),
+}
+
+impl Whole {
+    fn push(&mut self, b: bytes::Bytes) {
+        *self = match std::mem::replace(self, Whole::Empty) {
+            Whole::Empty => Whole::One(b),
+            Whole::One(first) => Whole::Many([&first[..], &b[..]].concat()),
+            Whole::Many(mut all) => {
+                all.extend_from_slice(&b);
+                Whole::Many(all)
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Whole::Empty => &[],
+            Whole::One(b) => b,
+            Whole::Many(v) => v,
+        }
     }
 }
 
@@ -458,6 +491,21 @@ mod tests {
 
     fn record() -> RequestRecord {
         RequestRecord::example(Instant::now())
+    }
+
+    #[test]
+    fn a_whole_body_is_its_chunks_in_order_however_many() {
+        let body = br#"{"choices":[{"text":"h\u00e9llo","finish_reason":"stop"}]}"#;
+        for cuts in [vec![], vec![body.len()], vec![1, body.len()], vec![3, 20, 21, body.len()]] {
+            let mut whole = Whole::Empty;
+            let mut from = 0;
+            for to in cuts.iter().copied() {
+                whole.push(bytes::Bytes::copy_from_slice(&body[from..to]));
+                from = to;
+            }
+            let expected: &[u8] = if cuts.is_empty() { b"" } else { body };
+            assert_eq!(whole.as_slice(), expected, "cut at {cuts:?}");
+        }
     }
 
     /// The Responses API's typed events, on the chat timeline: deltas are

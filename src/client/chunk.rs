@@ -33,7 +33,8 @@ pub struct Choice<'a> {
     /// Completions, streaming or not.
     #[serde(borrow)]
     pub text: Option<Cow<'a, str>>,
-    pub finish_reason: Option<String>,
+    #[serde(borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -311,7 +312,11 @@ impl ResponsesObject {
         let (finish_reason, usage) = (self.finish_reason(), self.usage());
         let error = self.error.or_else(|| failed.then(|| ApiError { message: "the response failed".into() }));
         Body {
-            choices: vec![Choice { message: Some(message), finish_reason, ..Default::default() }],
+            choices: vec![Choice {
+                message: Some(message),
+                finish_reason: finish_reason.map(Cow::Owned),
+                ..Default::default()
+            }],
             usage,
             error,
             timings: None,
@@ -345,7 +350,7 @@ impl<'a> ResponsesEvent<'a> {
                 let r = self.response.unwrap_or_default();
                 let failed = self.kind == "response.failed";
                 let choices = match r.finish_reason() {
-                    Some(f) => vec![Choice { finish_reason: Some(f), ..Default::default() }],
+                    Some(f) => vec![Choice { finish_reason: Some(Cow::Owned(f)), ..Default::default() }],
                     None => Vec::new(),
                 };
                 let usage = r.usage();

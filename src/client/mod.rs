@@ -16,6 +16,7 @@ mod retry;
 pub mod scripted;
 pub mod sse;
 pub mod target;
+mod timer;
 mod transport;
 
 use std::future::Future;
@@ -24,6 +25,7 @@ pub use body::StreamDecoder;
 pub(crate) use chunk::error_message;
 pub use http::{Endpoint, SetupError, USER_AGENT};
 pub use openai::{ApiKey, OpenAiBackend, Policy};
+pub use timer::Timer;
 
 use crate::metrics::RequestRecord;
 use crate::workload::Ticket;
@@ -32,8 +34,14 @@ use crate::workload::WorkRequest;
 /// Something that can carry out a request and report its timeline.
 pub trait Backend: Send + Sync + 'static {
     /// Sends `req` now and returns its record. Never fails: every fault is an
-    /// outcome in the record.
-    fn send(&self, req: &WorkRequest, ticket: &Ticket) -> impl Future<Output = RequestRecord> + Send;
+    /// outcome in the record. `timer` is the calling worker's, for the total
+    /// timeout (kept armed from one request to the next: see `Timer`).
+    fn send(
+        &self,
+        req: &WorkRequest,
+        ticket: &Ticket,
+        timer: &mut Timer,
+    ) -> impl Future<Output = RequestRecord> + Send;
 }
 
 /// reqwest's top-level message is generic ("error sending request"); the cause

@@ -222,12 +222,12 @@ impl OpenAiBackend {
 }
 
 impl Backend for OpenAiBackend {
-    async fn send(&self, req: &WorkRequest, ticket: &Ticket) -> RequestRecord {
+    async fn send(&self, req: &WorkRequest, ticket: &Ticket, timer: &mut super::Timer) -> RequestRecord {
         let now = Instant::now();
         let mut rec = RequestRecord::new(req, ticket, now);
         let deadline = now + self.policy.timeout;
         let run = self.attempts(req, &mut rec, deadline);
-        if tokio::time::timeout_at(deadline.into(), run).await.is_err() {
+        if timer.within(deadline, run).await.is_none() {
             let after = self.policy.timeout;
             fail(&mut rec, Outcome::Timeout, format!("no complete response within {after:?}"));
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 
 /// The first backoff's ceiling; doubles per attempt.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
@@ -64,11 +64,15 @@ pub fn server_hint(headers: &HeaderMap) -> Option<Duration> {
 
 /// The limits the server announces: `x-ratelimit-limit-requests` and
 /// `x-ratelimit-limit-tokens` (OpenAI's, per minute), when sent.
+///
+/// Read from every answer: the names are made once, not formatted and
+/// parsed per request.
 pub fn limits(headers: &HeaderMap) -> [Option<u64>; 2] {
-    ["requests", "tokens"].map(|kind| {
-        let v = headers.get(format!("x-ratelimit-limit-{kind}"))?;
-        v.to_str().ok()?.trim().parse().ok()
-    })
+    static NAMES: [HeaderName; 2] = [
+        HeaderName::from_static("x-ratelimit-limit-requests"),
+        HeaderName::from_static("x-ratelimit-limit-tokens"),
+    ];
+    [0, 1].map(|i| headers.get(&NAMES[i])?.to_str().ok()?.trim().parse().ok())
 }
 
 fn finite_secs(s: f64) -> Option<Duration> {
@@ -145,6 +149,16 @@ mod tests {
         spent.push(("x-ratelimit-remaining-tokens", "9000"));
         assert_eq!(server_hint(&headers(&spent)), Some(Duration::from_secs(1)));
         assert_eq!(server_hint(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn limits_are_read_from_either_header_whatever_else_is_sent() {
+        let both = [("x-ratelimit-limit-requests", "500"), ("x-ratelimit-limit-tokens", " 30000 ")];
+        assert_eq!(limits(&headers(&both)), [Some(500), Some(30_000)]);
+        assert_eq!(limits(&headers(&[("x-ratelimit-limit-tokens", "9")])), [None, Some(9)]);
+        let noise = [("content-type", "application/json"), ("x-ratelimit-limit-requests", "ten")];
+        assert_eq!(limits(&headers(&noise)), [None, None]);
+        assert_eq!(limits(&HeaderMap::new()), [None, None]);
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl ScriptedBackend {
 }
 
 impl Backend for ScriptedBackend {
-    async fn send(&self, req: &WorkRequest, ticket: &Ticket) -> RequestRecord {
+    async fn send(&self, req: &WorkRequest, ticket: &Ticket, _timer: &mut super::Timer) -> RequestRecord {
         self.sent.fetch_add(1, Ordering::SeqCst);
         let mut r = RequestRecord::new(req, ticket, Instant::now());
         match (self.script)(req.seq) {

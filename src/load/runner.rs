@@ -15,9 +15,9 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 
 use super::abort::ErrorRateAbort;
-use super::shutdown::{GRACE, Stop, with_grace};
+use super::shutdown::{GRACE, Stop, StopView, with_grace};
 use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
-use crate::client::Backend;
+use crate::client::{Backend, Timer};
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::progress::{Progress, Status};
 use crate::results::RequestsWriter;
@@ -62,6 +62,10 @@ struct Worker<B> {
     not_sent: Arc<NotSent>,
     records: mpsc::UnboundedSender<RequestRecord>,
     stop: watch::Receiver<Stop>,
+    /// The same stop, read per request without a lock (`StopView`).
+    view: Arc<StopView>,
+    /// For the total timeouts of this worker's requests.
+    timer: Timer,
     started: Arc<AtomicU64>,
     /// Measured (not warm-up) requests started, for the progress bar.
     measured: Arc<AtomicU64>,
@@ -85,7 +89,7 @@ impl<B: Backend> Worker<B> {
             // A stop seen here ends the worker before it takes a ticket: the
             // task that stops the schedule may not have run yet, and a
             // ticket taken now would be sent and at once cancelled.
-            if *self.stop.borrow() >= Stop::Draining {
+            if self.view.get() >= Stop::Draining {
                 break;
             }
             let next = match &session {
@@ -154,8 +158,8 @@ impl<B: Backend> Worker<B> {
             let mut record = tokio::select! {
                 // In this order: no random draw per request to choose one.
                 biased;
-                r = self.backend.send(&req, &ticket) => r,
-                Ok(_) = self.stop.wait_for(|s| *s == Stop::Cancel) => cancelled(&req, &ticket, sent),
+                r = self.backend.send(&req, &ticket, &mut self.timer) => r,
+                _ = self.view.cancelled(self.id) => cancelled(&req, &ticket, sent),
             };
             record.stage = ticket.stage;
             record.prompts = req.prompts;
@@ -261,6 +265,7 @@ pub async fn run<B: Backend>(
     let outer = stop;
     let cancel_at = schedule.end().map(|end| end + GRACE);
     let stop = with_grace(outer.clone(), GRACE, cancel_at);
+    let (view, follow) = StopView::follow(stop.clone(), schedule.workers());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
     let measured = Arc::new(AtomicU64::new(0));
@@ -280,6 +285,8 @@ pub async fn run<B: Backend>(
             not_sent: not_sent.clone(),
             records: tx.clone(),
             stop: stop.clone(),
+            view: view.clone(),
+            timer: Timer::new(),
             started: started.clone(),
             measured: measured.clone(),
             first_sent: first_sent.clone(),
@@ -355,6 +362,7 @@ pub async fn run<B: Backend>(
         }
     }
     interrupt.abort();
+    follow.abort();
     let _ = csv.flush();
     // The measured window: to the planned end when the run got there, else
     // to the last request's intended start; the drain after it is excluded.

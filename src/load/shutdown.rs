@@ -6,8 +6,13 @@
 //! every finished request is on disk and the summary is written, marked
 //! partial.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::watch;
 
 /// How far a stop has gone.
@@ -92,6 +97,65 @@ pub fn with_grace(
     rx
 }
 
+/// The stop level as the workers of one step read it on every request: an
+/// atomic load, and a cancel that wakes each worker through a waker of its
+/// own. (A `watch` receiver takes its shared lock to be read and registers
+/// with its shared notifier to be waited on: lines both cores write on every
+/// request.) Followed from a receiver by a task of its own (`follow`).
+pub struct StopView {
+    level: AtomicU8,
+    /// One per worker, each on a cache line of its own.
+    wakers: Box<[Padded]>,
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(AtomicWaker);
+
+impl StopView {
+    /// A view of `rx` for `workers` workers, and the task that keeps it up to
+    /// date (abort it when the step ends: it follows `rx` until a cancel).
+    pub fn follow(mut rx: watch::Receiver<Stop>, workers: usize) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
+        let view = Arc::new(StopView {
+            level: AtomicU8::new(*rx.borrow() as u8),
+            wakers: (0..workers).map(|_| Padded::default()).collect(),
+        });
+        let v = view.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let s = *rx.borrow_and_update();
+                v.level.store(s as u8, Ordering::Release);
+                if s == Stop::Cancel {
+                    v.wakers.iter().for_each(|w| w.0.wake());
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        (view, task)
+    }
+
+    pub fn get(&self) -> Stop {
+        match self.level.load(Ordering::Acquire) {
+            0 => Stop::Running,
+            1 => Stop::Draining,
+            _ => Stop::Cancel,
+        }
+    }
+
+    /// Ready once the requests in flight are to be cancelled.
+    pub fn cancelled(&self, worker: usize) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            // Registered before the level is read: a cancel stored after the
+            // read wakes this waker.
+            self.wakers[worker].0.register(cx.waker());
+            if self.get() == Stop::Cancel { Poll::Ready(()) } else { Poll::Pending }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +194,38 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(std::time::Instant::now() >= at);
+    }
+
+    #[tokio::test]
+    async fn the_view_follows_a_drain_and_wakes_every_worker_on_a_cancel() {
+        let (tx, rx) = watch::channel(Stop::Running);
+        let (view, task) = StopView::follow(rx, 3);
+        assert_eq!(view.get(), Stop::Running);
+        let waiting: Vec<_> = (0..3)
+            .map(|w| {
+                let v = view.clone();
+                tokio::spawn(async move { v.cancelled(w).await })
+            })
+            .collect();
+        tx.send(Stop::Draining).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), async {
+            while view.get() != Stop::Draining {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+        // A drain cancels nothing.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(waiting.iter().all(|w| !w.is_finished()));
+        tx.send(Stop::Cancel).unwrap();
+        for w in waiting {
+            tokio::time::timeout(Duration::from_secs(1), w).await.unwrap().unwrap();
+        }
+        assert_eq!(view.get(), Stop::Cancel);
+        // Its task ends with the cancel, and a view made after one is cancelled at once.
+        tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
+        let (late, _task) = StopView::follow(watch::channel(Stop::Cancel).1, 1);
+        tokio::time::timeout(Duration::from_secs(1), late.cancelled(0)).await.unwrap();
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{GoodputObjectives, Swept};
 use crate::tokens::Counter;
 
-pub use record::{ChoiceTimes, Outcome, RequestRecord, TokenSource};
+pub use record::{ChoiceTimes, Outcome, Reason, RequestRecord, TokenSource, reason};
 pub use sessions::{ByIndex, SessionMetrics, TurnMetrics};
 pub use slo::SloResult;
 pub use summary::{
@@ -381,10 +381,10 @@ impl VariantMetrics {
         for reason in &r.finish_reasons {
             // Looked up before inserting: a key is allocated once per reason,
             // not once per request.
-            match self.finish_reasons.get_mut(reason) {
+            match self.finish_reasons.get_mut(reason.as_ref()) {
                 Some(n) => *n += 1,
                 None => {
-                    self.finish_reasons.insert(reason.clone(), 1);
+                    self.finish_reasons.insert(reason.to_string(), 1);
                 }
             }
         }

@@ -7,6 +7,20 @@ use crate::tokens::Counter;
 use crate::workload::WorkRequest;
 use crate::workload::{Ticket, Turn};
 
+/// A finish reason: OpenAI's own are static strings, so the common case
+/// allocates nothing per request; a server's own reasons are kept as sent.
+pub type Reason = Cow<'static, str>;
+
+/// `text` as a [`Reason`], static when it is one of the reasons servers
+/// commonly send.
+pub fn reason(text: &str) -> Reason {
+    const KNOWN: [&str; 6] = ["stop", "length", "tool_calls", "content_filter", "function_call", "eos"];
+    match KNOWN.iter().find(|k| **k == text) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(text.to_owned()),
+    }
+}
+
 /// What happened to a request. Errors are classes, counted by class and
 /// message, never kept one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -150,10 +164,10 @@ pub struct RequestRecord {
     /// `prompt_tokens` is the server's (its usage), not the client's count.
     pub prompt_from_usage: bool,
     /// The last finish reason seen (the CSV column).
-    pub finish_reason: Option<String>,
+    pub finish_reason: Option<Reason>,
     /// Every choice's finish reason (n > 1 and batches have several). Kept as
     /// strings: servers add reasons of their own beyond OpenAI's.
-    pub finish_reasons: Vec<String>,
+    pub finish_reasons: Vec<Reason>,
     pub outcome: Outcome,
     /// Error message (status text, API error message, transport error).
     pub error: Option<String>,
@@ -281,5 +295,21 @@ impl RequestRecord {
         }
         let span = self.end.saturating_duration_since(first);
         Some(span / u32::try_from(self.output_tokens - 1).unwrap_or(u32::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_keep_their_text_and_the_common_ones_are_static() {
+        for text in ["stop", "length", "tool_calls", "content_filter", "function_call", "eos"] {
+            assert!(matches!(reason(text), Cow::Borrowed(t) if t == text), "{text}");
+        }
+        // A server's own reason, and near misses of OpenAI's, are kept as sent.
+        for text in ["abort", "Stop", "stop ", "", "max_tokens"] {
+            assert!(matches!(reason(text), Cow::Owned(t) if t == text), "{text:?}");
+        }
     }
 }
