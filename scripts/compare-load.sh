@@ -29,7 +29,8 @@ cd "$(dirname "$0")/.."
 
 WHAT=${1:-all}
 SECS=${SECS:-10}
-# requests: rounds of oha, wrk and llmload in turn (medians are compared).
+# requests: rounds of oha, wrk and llmload in turn (medians are compared);
+# RAW=1 also prints each round's figures (to stderr).
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-"64 256"}
 STREAMS=${STREAMS:-"1000 2000"}
@@ -148,6 +149,8 @@ $(python3 -c "print($cpu * 1e6 / $all)")" >> "$TMP/rounds-$c"
                 rm -rf "$out"
             done
         done
+        # RAW=1: each round's figures too (tool, round, req/s, CPU per request).
+        [ -n "${RAW:-}" ] && sed "s/^/raw $c /" "$TMP/rounds-$c" >&2
         python3 - "$c" "$TMP/rounds-$c" <<'PY'
 import collections, statistics, sys
 c, path = sys.argv[1], sys.argv[2]
