@@ -6,7 +6,16 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+/// An optional string that borrows from the input when it can. serde borrows
+/// a `Cow<str>` field only when it is the field's whole type: inside an
+/// `Option` it always copies (one allocation per token of a stream).
+fn borrowed<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Body<'a> {
@@ -31,21 +40,21 @@ pub struct Choice<'a> {
     #[serde(borrow)]
     pub message: Option<Message<'a>>,
     /// Completions, streaming or not.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub text: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Message<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub content: Option<Cow<'a, str>>,
     /// Reasoning text as DeepSeek and vLLM stream it.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub reasoning_content: Option<Cow<'a, str>>,
     /// The same under the name other servers (OpenRouter, Ollama) use.
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub reasoning: Option<Cow<'a, str>>,
 }
 
@@ -151,6 +160,27 @@ mod tests {
     }
 
     #[test]
+    fn text_borrows_from_the_event_unless_it_has_escapes() {
+        let bytes = br#"{"choices":[{"index":0,"delta":{"content":" hi","reasoning":"a\nb"},"text":"t","finish_reason":"stop"}]}"#;
+        let b: Body = serde_json::from_slice(bytes).unwrap();
+        let c = &b.choices[0];
+        let delta = c.delta.as_ref().unwrap();
+        assert!(matches!(&delta.content, Some(Cow::Borrowed(" hi"))), "{:?}", delta.content);
+        assert!(matches!(&c.text, Some(Cow::Borrowed("t"))), "{:?}", c.text);
+        assert!(matches!(&c.finish_reason, Some(Cow::Borrowed("stop"))), "{:?}", c.finish_reason);
+        // An escape has to be undone: a copy, with the text it stands for.
+        assert!(matches!(&delta.reasoning, Some(Cow::Owned(t)) if t == "a\nb"), "{:?}", delta.reasoning);
+        // Null and absent are both none.
+        assert!(delta.reasoning_content.is_none() && c.message.is_none());
+        let null = parse(r#"{"choices":[{"delta":{"content":null},"text":null,"finish_reason":null}]}"#);
+        let c = &null.choices[0];
+        assert!(c.text.is_none() && c.finish_reason.is_none() && c.delta.as_ref().unwrap().content.is_none());
+        let event: ResponsesEvent =
+            serde_json::from_slice(br#"{"type":"response.output_text.delta","delta":"x"}"#).unwrap();
+        assert!(matches!(event.delta, Some(Cow::Borrowed("x"))));
+    }
+
+    #[test]
     fn ttft_ignores_role_only_and_empty_deltas() {
         let role =
             r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
@@ -204,7 +234,7 @@ mod tests {
 pub struct ResponsesEvent<'a> {
     #[serde(rename = "type", default, borrow)]
     pub kind: Cow<'a, str>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub delta: Option<Cow<'a, str>>,
     /// In `response.created`, `.completed`, `.incomplete`, `.failed`.
     pub response: Option<ResponsesObject>,

@@ -264,8 +264,7 @@ pub async fn run<B: Backend>(
     // more).
     let outer = stop;
     let cancel_at = schedule.end().map(|end| end + GRACE);
-    let stop = with_grace(outer.clone(), GRACE, cancel_at);
-    let (view, follow) = StopView::follow(stop.clone(), schedule.workers());
+    let (stop, view) = with_grace(outer.clone(), GRACE, cancel_at, schedule.workers());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(AtomicU64::new(0));
     let measured = Arc::new(AtomicU64::new(0));
@@ -362,7 +361,6 @@ pub async fn run<B: Backend>(
         }
     }
     interrupt.abort();
-    follow.abort();
     let _ = csv.flush();
     // The measured window: to the planned end when the run got there, else
     // to the last request's intended start; the drain after it is excluded.

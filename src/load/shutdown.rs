@@ -61,13 +61,19 @@ pub async fn escalate_on_signals(tx: watch::Sender<Stop>) {
 }
 
 /// Follows `outer` and turns a drain into a cancel after `grace`, and
-/// cancels at `cancel_at` in any case: what the workers of one step watch.
+/// cancels at `cancel_at` in any case: what the workers of one step watch,
+/// as a receiver (to wait on while idle) and as a view for `workers` workers
+/// (read per request). The view is set before each level is sent, so a
+/// worker never sees a level on the receiver that its view lacks.
 pub fn with_grace(
     mut outer: watch::Receiver<Stop>,
     grace: Duration,
     cancel_at: Option<std::time::Instant>,
-) -> watch::Receiver<Stop> {
+    workers: usize,
+) -> (watch::Receiver<Stop>, Arc<StopView>) {
     let (tx, rx) = watch::channel(*outer.borrow());
+    let view = Arc::new(StopView::new(*outer.borrow(), workers));
+    let send = Levels { view: view.clone(), tx };
     let deadline = async move {
         match cancel_at {
             Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -78,30 +84,44 @@ pub fn with_grace(
         tokio::pin!(deadline);
         tokio::select! {
             r = outer.wait_for(|s| *s >= Stop::Draining) => if r.is_err() { return },
-            _ = &mut deadline => {
-                let _ = tx.send(Stop::Cancel);
-                return;
-            }
-            _ = tx.closed() => return,
+            _ = &mut deadline => return send.call(Stop::Cancel),
+            _ = send.closed() => return,
         }
-        let _ = tx.send(Stop::Draining);
+        send.call(Stop::Draining);
         tokio::select! {
             _ = outer.wait_for(|s| *s == Stop::Cancel) => {}
             _ = tokio::time::sleep(grace) => {}
             _ = &mut deadline => {}
             // Nobody watches any more: the step is over.
-            _ = tx.closed() => return,
+            _ = send.closed() => return,
         }
-        let _ = tx.send(Stop::Cancel);
+        send.call(Stop::Cancel);
     });
-    rx
+    (rx, view)
+}
+
+/// Sends a level to a step's workers: their view first, then the receiver.
+struct Levels {
+    view: Arc<StopView>,
+    tx: watch::Sender<Stop>,
+}
+
+impl Levels {
+    fn call(&self, level: Stop) {
+        self.view.set(level);
+        let _ = self.tx.send(level);
+    }
+
+    async fn closed(&self) {
+        self.tx.closed().await
+    }
 }
 
 /// The stop level as the workers of one step read it on every request: an
 /// atomic load, and a cancel that wakes each worker through a waker of its
 /// own. (A `watch` receiver takes its shared lock to be read and registers
 /// with its shared notifier to be waited on: lines both cores write on every
-/// request.) Followed from a receiver by a task of its own (`follow`).
+/// request.) Set by `with_grace`, before its receiver is sent each level.
 pub struct StopView {
     level: AtomicU8,
     /// One per worker, each on a cache line of its own.
@@ -113,28 +133,19 @@ pub struct StopView {
 struct Padded(AtomicWaker);
 
 impl StopView {
-    /// A view of `rx` for `workers` workers, and the task that keeps it up to
-    /// date (abort it when the step ends: it follows `rx` until a cancel).
-    pub fn follow(mut rx: watch::Receiver<Stop>, workers: usize) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
-        let view = Arc::new(StopView {
-            level: AtomicU8::new(*rx.borrow() as u8),
+    fn new(level: Stop, workers: usize) -> Self {
+        StopView {
+            level: AtomicU8::new(level as u8),
             wakers: (0..workers).map(|_| Padded::default()).collect(),
-        });
-        let v = view.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let s = *rx.borrow_and_update();
-                v.level.store(s as u8, Ordering::Release);
-                if s == Stop::Cancel {
-                    v.wakers.iter().for_each(|w| w.0.wake());
-                    return;
-                }
-                if rx.changed().await.is_err() {
-                    return;
-                }
-            }
-        });
-        (view, task)
+        }
+    }
+
+    /// Stores `level`; a cancel wakes every worker waiting on `cancelled`.
+    fn set(&self, level: Stop) {
+        self.level.store(level as u8, Ordering::Release);
+        if level == Stop::Cancel {
+            self.wakers.iter().for_each(|w| w.0.wake());
+        }
     }
 
     pub fn get(&self) -> Stop {
@@ -163,7 +174,7 @@ mod tests {
     #[tokio::test]
     async fn a_drain_becomes_a_cancel_after_the_grace_period() {
         let (tx, rx) = watch::channel(Stop::Running);
-        let mut inner = with_grace(rx, Duration::from_millis(50), None);
+        let (mut inner, _view) = with_grace(rx, Duration::from_millis(50), None, 1);
         tx.send(Stop::Draining).unwrap();
         inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
         let t = std::time::Instant::now();
@@ -174,7 +185,7 @@ mod tests {
     #[tokio::test]
     async fn a_second_signal_cancels_at_once() {
         let (tx, rx) = watch::channel(Stop::Running);
-        let mut inner = with_grace(rx, Duration::from_secs(60), None);
+        let (mut inner, _view) = with_grace(rx, Duration::from_secs(60), None, 1);
         tx.send(Stop::Draining).unwrap();
         inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
         tx.send(Stop::Cancel).unwrap();
@@ -188,7 +199,7 @@ mod tests {
     async fn the_deadline_cancels_without_any_signal() {
         let (_tx, rx) = watch::channel(Stop::Running);
         let at = std::time::Instant::now() + Duration::from_millis(30);
-        let mut inner = with_grace(rx, Duration::from_secs(60), Some(at));
+        let (mut inner, _view) = with_grace(rx, Duration::from_secs(60), Some(at), 1);
         tokio::time::timeout(Duration::from_secs(2), inner.wait_for(|s| *s == Stop::Cancel))
             .await
             .unwrap()
@@ -197,9 +208,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_view_follows_a_drain_and_wakes_every_worker_on_a_cancel() {
+    async fn the_view_has_each_level_before_the_receiver_and_a_cancel_wakes_every_worker() {
         let (tx, rx) = watch::channel(Stop::Running);
-        let (view, task) = StopView::follow(rx, 3);
+        let (mut inner, view) = with_grace(rx, Duration::from_secs(60), None, 3);
         assert_eq!(view.get(), Stop::Running);
         let waiting: Vec<_> = (0..3)
             .map(|w| {
@@ -208,24 +219,19 @@ mod tests {
             })
             .collect();
         tx.send(Stop::Draining).unwrap();
-        tokio::time::timeout(Duration::from_secs(1), async {
-            while view.get() != Stop::Draining {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
+        inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
+        // Whoever sees the drain on the receiver sees it on the view.
+        assert_eq!(view.get(), Stop::Draining);
         // A drain cancels nothing.
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(waiting.iter().all(|w| !w.is_finished()));
         tx.send(Stop::Cancel).unwrap();
+        inner.wait_for(|s| *s == Stop::Cancel).await.unwrap();
+        assert_eq!(view.get(), Stop::Cancel);
         for w in waiting {
             tokio::time::timeout(Duration::from_secs(1), w).await.unwrap().unwrap();
         }
-        assert_eq!(view.get(), Stop::Cancel);
-        // Its task ends with the cancel, and a view made after one is cancelled at once.
-        tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
-        let (late, _task) = StopView::follow(watch::channel(Stop::Cancel).1, 1);
-        tokio::time::timeout(Duration::from_secs(1), late.cancelled(0)).await.unwrap();
+        // A worker that waits after the cancel is cancelled at once.
+        tokio::time::timeout(Duration::from_secs(1), view.cancelled(1)).await.unwrap();
     }
 }
