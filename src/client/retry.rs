@@ -72,7 +72,7 @@ pub fn limits(headers: &HeaderMap) -> [Option<u64>; 2] {
         HeaderName::from_static("x-ratelimit-limit-requests"),
         HeaderName::from_static("x-ratelimit-limit-tokens"),
     ];
-    [0, 1].map(|i| headers.get(&NAMES[i])?.to_str().ok()?.trim().parse().ok())
+    NAMES.each_ref().map(|name| headers.get(name)?.to_str().ok()?.trim().parse().ok())
 }
 
 fn finite_secs(s: f64) -> Option<Duration> {

@@ -73,7 +73,7 @@ pub fn with_grace(
 ) -> (watch::Receiver<Stop>, Arc<StopView>) {
     let (tx, rx) = watch::channel(*outer.borrow());
     let view = Arc::new(StopView::new(*outer.borrow(), workers));
-    let send = Levels { view: view.clone(), tx };
+    let levels = Levels { view: view.clone(), tx };
     let deadline = async move {
         match cancel_at {
             Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -84,18 +84,18 @@ pub fn with_grace(
         tokio::pin!(deadline);
         tokio::select! {
             r = outer.wait_for(|s| *s >= Stop::Draining) => if r.is_err() { return },
-            _ = &mut deadline => return send.call(Stop::Cancel),
-            _ = send.closed() => return,
+            _ = &mut deadline => return levels.send(Stop::Cancel),
+            _ = levels.closed() => return,
         }
-        send.call(Stop::Draining);
+        levels.send(Stop::Draining);
         tokio::select! {
             _ = outer.wait_for(|s| *s == Stop::Cancel) => {}
             _ = tokio::time::sleep(grace) => {}
             _ = &mut deadline => {}
             // Nobody watches any more: the step is over.
-            _ = send.closed() => return,
+            _ = levels.closed() => return,
         }
-        send.call(Stop::Cancel);
+        levels.send(Stop::Cancel);
     });
     (rx, view)
 }
@@ -107,7 +107,7 @@ struct Levels {
 }
 
 impl Levels {
-    fn call(&self, level: Stop) {
+    fn send(&self, level: Stop) {
         self.view.set(level);
         let _ = self.tx.send(level);
     }
