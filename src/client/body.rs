@@ -81,7 +81,7 @@ impl Accumulator {
                 }
             }
         } else {
-            match serde_json::from_str(data) {
+            match super::chunk::parse_body(data.as_bytes()) {
                 Ok(b) => b,
                 Err(e) => {
                     self.bad.get_or_insert(malformed(e));
@@ -388,7 +388,7 @@ pub(super) async fn read_whole(
         crate::scenario::Endpoint::Responses => {
             serde_json::from_slice::<super::chunk::ResponsesObject>(bytes).map(|r| r.into_body())
         }
-        _ => serde_json::from_slice::<Body>(bytes),
+        _ => super::chunk::parse_body(bytes),
     };
     let body: Body = match parsed {
         Ok(b) => b,

@@ -145,6 +145,15 @@ impl Body<'_> {
     }
 }
 
+/// A chat or completions body, or one event of its stream: read by the fast
+/// path (`skim`) when it can, else by serde_json, which also words the error.
+pub fn parse_body(bytes: &[u8]) -> serde_json::Result<Body<'_>> {
+    match super::skim::body(bytes) {
+        Some(body) => Ok(body),
+        None => serde_json::from_slice(bytes),
+    }
+}
+
 /// The message of an OpenAI-style error body, for a non-2xx response.
 pub fn error_message(body: &[u8]) -> Option<String> {
     let parsed: Body = serde_json::from_slice(body).ok()?;

@@ -1,8 +1,8 @@
 //! Sending one request and measuring it.
 //!
 //! The runner only knows the `Backend` trait; `openai.rs` implements it over
-//! HTTP. Parsing is kept pure (`sse.rs`, `chunk.rs`) so every byte-level case
-//! is unit-tested without a server. `body.rs` reads a 2xx body into the
+//! HTTP. Parsing is kept pure (`sse.rs`, `chunk.rs` and its fast path
+//! `skim.rs`) so every byte-level case is unit-tested without a server. `body.rs` reads a 2xx body into the
 //! record; `retry.rs` decides how long to wait before trying again;
 //! `http.rs` builds the client for a target (headers, TLS roots, proxies);
 //! `target.rs` starts the embedded simulator when a scenario asks for it;
@@ -14,6 +14,7 @@ mod http;
 mod openai;
 mod retry;
 pub mod scripted;
+mod skim;
 pub mod sse;
 pub mod target;
 mod timer;
