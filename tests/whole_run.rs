@@ -326,3 +326,46 @@ async fn a_closed_loop_client_stall_is_dispatch_lateness_and_said() {
     let notes = r.outcome.summary.notes.join("\n");
     assert!(!["from p50", "from p90", "from p95"].iter().any(|p| notes.contains(p)), "{notes}");
 }
+
+/// One tick of the progress line: elapsed s, measured started, done, in flight.
+type Tick = (f64, u64, u64, u64);
+
+/// What the progress line was told at each tick.
+struct Ticks(Arc<std::sync::Mutex<Vec<Tick>>>);
+
+impl llmload::progress::Progress for Ticks {
+    fn status(&mut self, s: &llmload::progress::Status) {
+        self.0.lock().unwrap().push((s.elapsed.as_secs_f64(), s.measured_started, s.done, s.in_flight));
+    }
+    fn message(&mut self, _: &str) {}
+}
+
+#[tokio::test]
+async fn the_progress_line_counts_the_requests_each_user_started_and_has_in_flight() {
+    let _heavy = crate::util::CPU_HEAVY.read().await;
+    // 4 users, 5 rounds of 450 ms: started at 0, 0.45, 0.9, 1.35 and 1.8 s.
+    let toml = scenario("requests = 20", "").replace("concurrency = 2", "concurrency = 4");
+    let (dir, path) = scenario_file(&toml);
+    let prepared = Prepared::new(Scenario::load(&path).unwrap(), None, None).unwrap();
+    let ticks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut opts = options(path, dir.path());
+    opts.progress = Box::new(Ticks(ticks.clone()));
+    let backend =
+        ScriptedBackend::new(|_| Reply::Ok { output_tokens: 1, latency: Duration::from_millis(450) });
+    let (_tx, stop) = watch::channel(Stop::Running);
+    let outcome =
+        llmload::execute_with(prepared, opts, stop, Shared(Arc::new(backend)), "scripted://").await.unwrap();
+    assert_eq!(outcome.summary.total.requests.sent, 20);
+    let ticks = ticks.lock().unwrap().clone();
+    // The ticks at 1 s and 2 s: 3 rounds started and 2 ended, then all 5
+    // started and 4 ended; each time one round (4 requests) in flight.
+    let at = |t: f64| {
+        let (_, started, done, in_flight) = *ticks
+            .iter()
+            .find(|k| (k.0 - t).abs() < 0.2)
+            .unwrap_or_else(|| panic!("a tick near {t} s: {ticks:?}"));
+        (started, done, in_flight)
+    };
+    assert_eq!(at(1.0), (12, 8, 4), "{ticks:?}");
+    assert_eq!(at(2.0), (20, 16, 4), "{ticks:?}");
+}

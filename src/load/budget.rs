@@ -40,6 +40,11 @@ impl BudgetGuard {
 
     /// Reserves `worst` USD; `false` when that could pass the cap.
     pub fn reserve(&self, worst: f64) -> bool {
+        // Without a cap there is nothing to hold a reservation against: the
+        // lock, which every worker would take per request, is left alone.
+        if self.max_usd.is_none() {
+            return true;
+        }
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if self.max_usd.is_some_and(|max| s.spent + s.reserved + worst > max) {
             return false;
@@ -50,6 +55,10 @@ impl BudgetGuard {
 
     /// Replaces a reservation by what the request really cost.
     pub fn settle(&self, reserved: f64, actual: f64) {
+        // A request with no price reserves and costs nothing (no lock).
+        if reserved == 0.0 && actual == 0.0 {
+            return;
+        }
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.reserved = (s.reserved - reserved).max(0.0);
         s.spent += actual;
@@ -104,6 +113,17 @@ mod tests {
         b.settle(0.4, 0.1);
         assert!(b.reserve(0.4), "0.1 spent + 0.4 + 0.4 <= 1.0");
         assert!((b.spent() - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn without_a_cap_every_request_may_start_and_what_it_cost_is_still_spent() {
+        let b = BudgetGuard::new(None);
+        assert!(b.reserve(1e9));
+        assert!(b.reserve(1e9));
+        b.settle(1e9, 0.25);
+        b.settle(0.0, 0.0);
+        b.settle(1e9, 0.5);
+        assert!((b.spent() - 0.75).abs() < 1e-12);
     }
 
     fn example() -> (RequestRecord, WorkRequest) {

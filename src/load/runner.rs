@@ -66,9 +66,8 @@ struct Worker<B> {
     view: Arc<StopView>,
     /// For the total timeouts of this worker's requests.
     timer: Timer,
-    started: Arc<AtomicU64>,
-    /// Measured (not warm-up) requests started, for the progress bar.
-    measured: Arc<AtomicU64>,
+    /// Requests started, for the progress bar.
+    started: Arc<Started>,
     first_sent: Arc<OnceLock<SystemTime>>,
 }
 
@@ -150,10 +149,10 @@ impl<B: Backend> Worker<B> {
                 self.not_sent.count(&ticket, &req, NotSentReason::Budget);
                 return lateness;
             }
-            if self.started.fetch_add(1, Ordering::Relaxed) == 0 {
+            if self.first_sent.get().is_none() {
                 let _ = self.first_sent.set(SystemTime::now());
             }
-            self.measured.fetch_add(u64::from(!ticket.warmup), Ordering::Relaxed);
+            self.started.add(self.id, !ticket.warmup);
             let sent = Instant::now();
             let mut record = tokio::select! {
                 // In this order: no random draw per request to choose one.
@@ -185,6 +184,43 @@ impl<B: Backend> Worker<B> {
             }
         }
         lateness
+    }
+}
+
+/// Requests started, counted by each worker on a cache line of its own: a
+/// counter all workers add to moves between the cores with every request
+/// (as the shared `watch` did, `StopView`). The progress line sums them
+/// once a second.
+struct Started(Box<[StartedBy]>);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct StartedBy {
+    all: AtomicU64,
+    /// Not warm-up.
+    measured: AtomicU64,
+}
+
+impl Started {
+    fn new(workers: usize) -> Self {
+        Started((0..workers).map(|_| StartedBy::default()).collect())
+    }
+
+    /// Counts a start by `worker`, the only one that writes its counts
+    /// (so no read-modify-write is needed).
+    fn add(&self, worker: usize, measured: bool) {
+        let c = &self.0[worker];
+        c.all.store(c.all.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        if measured {
+            c.measured.store(c.measured.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// All requests started, and the measured ones.
+    fn sum(&self) -> (u64, u64) {
+        self.0.iter().fold((0, 0), |(a, m), c| {
+            (a + c.all.load(Ordering::Relaxed), m + c.measured.load(Ordering::Relaxed))
+        })
     }
 }
 
@@ -266,8 +302,7 @@ pub async fn run<B: Backend>(
     let cancel_at = schedule.end().map(|end| end + GRACE);
     let (stop, view) = with_grace(outer.clone(), GRACE, cancel_at, schedule.workers());
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let started = Arc::new(AtomicU64::new(0));
-    let measured = Arc::new(AtomicU64::new(0));
+    let started = Arc::new(Started::new(schedule.workers()));
     let first_sent = Arc::new(OnceLock::new());
     let abort = step.abort_on_error_rate.map(|limit| Arc::new(ErrorRateAbort::new(limit)));
     let not_sent = Arc::new(NotSent::default());
@@ -287,7 +322,6 @@ pub async fn run<B: Backend>(
             view: view.clone(),
             timer: Timer::new(),
             started: started.clone(),
-            measured: measured.clone(),
             first_sent: first_sent.clone(),
         };
         workers.spawn(w.run());
@@ -338,16 +372,17 @@ pub async fn run<B: Backend>(
                 // run: measuring goes on.
                 let _ = csv.flush();
                 let per_s = done - done_at_last_tick;
+                let (all_started, measured_started) = started.sum();
                 done_at_last_tick = done;
                 progress.status(&Status {
                     elapsed: t0.elapsed(),
                     planned: schedule.end().map(|e| e - t0),
                     planned_requests: schedule.max_measured(),
-                    measured_started: measured.load(Ordering::Relaxed),
+                    measured_started,
                     per_s,
                     done,
                     errors,
-                    in_flight: started.load(Ordering::Relaxed).saturating_sub(done),
+                    in_flight: all_started.saturating_sub(done),
                     ttft: metrics.live_ttft(),
                     warmup: Instant::now() < schedule.warmup_end(),
                 });
