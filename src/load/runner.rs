@@ -187,6 +187,10 @@ impl<B: Backend> Worker<B> {
     }
 }
 
+/// How long the collector leaves records in its channel once it has read
+/// all there were, so that it is woken at most once per period.
+const COLLECT_EVERY: Duration = Duration::from_millis(1);
+
 /// Requests started, counted by each worker on a cache line of its own: a
 /// counter all workers add to moves between the cores with every request
 /// (as the shared `watch` did, `StopView`). The progress line sums them
@@ -351,21 +355,29 @@ pub async fn run<B: Backend>(
         tokio::select! {
             rec = rx.recv() => {
                 let Some(rec) = rec else { break };
-                csv.write(&rec, t0);
-                last_intended = last_intended.max(Some(rec.intended));
-                done += 1;
-                let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
-                errors += u64::from(failed);
-                if let Some(warn) = step.warn_usd
-                    && !warned
-                    && step.budget.spent() >= warn
-                {
-                    warned = true;
-                    let msg = format!("spent ${:.4}, past budget.warn_usd = ${warn}", step.budget.spent());
-                    progress.message(&format!("warning: {msg}"));
-                    notes.push(msg);
+                // Every record waiting is read, then the channel is left
+                // alone for a while: woken per record, the collector would
+                // cost each request a wake-up, often of another core.
+                let mut next = Some(rec);
+                while let Some(rec) = next.take() {
+                    csv.write(&rec, t0);
+                    last_intended = last_intended.max(Some(rec.intended));
+                    done += 1;
+                    let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
+                    errors += u64::from(failed);
+                    if let Some(warn) = step.warn_usd
+                        && !warned
+                        && step.budget.spent() >= warn
+                    {
+                        warned = true;
+                        let msg = format!("spent ${:.4}, past budget.warn_usd = ${warn}", step.budget.spent());
+                        progress.message(&format!("warning: {msg}"));
+                        notes.push(msg);
+                    }
+                    metrics.record(&rec);
+                    next = rx.try_recv().ok();
                 }
-                metrics.record(&rec);
+                tokio::time::sleep(COLLECT_EVERY).await;
             }
             _ = tick.tick() => {
                 // A failed write is kept in the writer, for the end of the
