@@ -61,8 +61,8 @@ struct Worker<B> {
     abort: Option<Arc<ErrorRateAbort>>,
     not_sent: Arc<NotSent>,
     records: mpsc::UnboundedSender<RequestRecord>,
-    stop: watch::Receiver<Stop>,
-    /// The same stop, read per request without a lock (`StopView`).
+    /// The stop, read per request without a lock and waited on through a
+    /// waker of this worker's own.
     view: Arc<StopView>,
     /// For the total timeouts of this worker's requests.
     timer: Timer,
@@ -108,7 +108,7 @@ impl<B: Backend> Worker<B> {
                         lateness.saturating_record(u64::try_from(late).unwrap_or(u64::MAX));
                     }
                     // Not sent, so not a request: counted, no row.
-                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => {
+                    _ = self.view.reached(self.id, Stop::Draining) => {
                         self.not_sent.count(&ticket, &req, NotSentReason::Stopped);
                         return lateness;
                     }
@@ -137,7 +137,7 @@ impl<B: Backend> Worker<B> {
                         self.not_sent.count(&ticket, &req, NotSentReason::ClientLimit);
                         return lateness;
                     }
-                    Ok(_) = self.stop.wait_for(|s| *s >= Stop::Draining) => {
+                    _ = self.view.reached(self.id, Stop::Draining) => {
                         self.not_sent.count(&ticket, &req, NotSentReason::Stopped);
                         return lateness;
                     }
@@ -304,7 +304,8 @@ pub async fn run<B: Backend>(
     // more).
     let outer = stop;
     let cancel_at = schedule.end().map(|end| end + GRACE);
-    let (stop, view) = with_grace(outer.clone(), GRACE, cancel_at, schedule.workers());
+    // Held to the step's end: the levels are followed while it lives.
+    let (_step, view) = with_grace(outer.clone(), GRACE, cancel_at, schedule.workers());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(Started::new(schedule.workers()));
     let first_sent = Arc::new(OnceLock::new());
@@ -322,7 +323,6 @@ pub async fn run<B: Backend>(
             abort: abort.clone(),
             not_sent: not_sent.clone(),
             records: tx.clone(),
-            stop: stop.clone(),
             view: view.clone(),
             timer: Timer::new(),
             started: started.clone(),

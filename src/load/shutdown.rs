@@ -62,9 +62,9 @@ pub async fn escalate_on_signals(tx: watch::Sender<Stop>) {
 
 /// Follows `outer` and turns a drain into a cancel after `grace`, and
 /// cancels at `cancel_at` in any case: what the workers of one step watch,
-/// as a receiver (to wait on while idle) and as a view for `workers` workers
-/// (read per request). The view is set before each level is sent, so a
-/// worker never sees a level on the receiver that its view lacks.
+/// through a view for `workers` workers. The receiver returned has the same
+/// levels (the view is set before each is sent); whoever runs the step holds
+/// it until the step is over: once it is dropped, nothing follows `outer`.
 pub fn with_grace(
     mut outer: watch::Receiver<Stop>,
     grace: Duration,
@@ -118,8 +118,8 @@ impl Levels {
 }
 
 /// The stop level as the workers of one step read it on every request: an
-/// atomic load, and a cancel that wakes each worker through a waker of its
-/// own. (A `watch` receiver takes its shared lock to be read and registers
+/// atomic load, and a new level that wakes each worker through a waker of
+/// its own. (A `watch` receiver takes its shared lock to be read and registers
 /// with its shared notifier to be waited on: lines both cores write on every
 /// request.) Set by `with_grace`, before its receiver is sent each level.
 pub struct StopView {
@@ -140,12 +140,11 @@ impl StopView {
         }
     }
 
-    /// Stores `level`; a cancel wakes every worker waiting on `cancelled`.
+    /// Stores `level` and wakes every worker waiting on `reached` (a
+    /// level is set at most twice per step).
     fn set(&self, level: Stop) {
         self.level.store(level as u8, Ordering::Release);
-        if level == Stop::Cancel {
-            self.wakers.iter().for_each(|w| w.0.wake());
-        }
+        self.wakers.iter().for_each(|w| w.0.wake());
     }
 
     pub fn get(&self) -> Stop {
@@ -156,14 +155,20 @@ impl StopView {
         }
     }
 
-    /// Ready once the requests in flight are to be cancelled.
-    pub fn cancelled(&self, worker: usize) -> impl Future<Output = ()> + '_ {
+    /// Ready once the stop is at `level` or past it; `worker` waits on one
+    /// thing at a time.
+    pub fn reached(&self, worker: usize, level: Stop) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
-            // Registered before the level is read: a cancel stored after the
+            // Registered before the level is read: a level stored after the
             // read wakes this waker.
             self.wakers[worker].0.register(cx.waker());
-            if self.get() == Stop::Cancel { Poll::Ready(()) } else { Poll::Pending }
+            if self.get() >= level { Poll::Ready(()) } else { Poll::Pending }
         })
+    }
+
+    /// Ready once the requests in flight are to be cancelled.
+    pub fn cancelled(&self, worker: usize) -> impl Future<Output = ()> + '_ {
+        self.reached(worker, Stop::Cancel)
     }
 }
 
@@ -208,10 +213,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_view_has_each_level_before_the_receiver_and_a_cancel_wakes_every_worker() {
+    async fn the_view_has_each_level_before_the_receiver_and_wakes_every_worker_waiting_for_it() {
         let (tx, rx) = watch::channel(Stop::Running);
-        let (mut inner, view) = with_grace(rx, Duration::from_secs(60), None, 3);
+        let (mut inner, view) = with_grace(rx, Duration::from_secs(60), None, 4);
         assert_eq!(view.get(), Stop::Running);
+        // Waiting for a drain before it comes.
+        let drain = {
+            let v = view.clone();
+            tokio::spawn(async move { v.reached(3, Stop::Draining).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!drain.is_finished());
         let waiting: Vec<_> = (0..3)
             .map(|w| {
                 let v = view.clone();
@@ -222,6 +234,8 @@ mod tests {
         inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
         // Whoever sees the drain on the receiver sees it on the view.
         assert_eq!(view.get(), Stop::Draining);
+        // It wakes who waits for it.
+        tokio::time::timeout(Duration::from_secs(1), drain).await.unwrap().unwrap();
         // A drain cancels nothing.
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(waiting.iter().all(|w| !w.is_finished()));
