@@ -7,8 +7,8 @@
 //! disk even if the run is stopped. Closed loop, open loop, stages and
 //! sweeps all run through this loop; only the schedule differs.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -68,7 +68,8 @@ struct Worker<B> {
     timer: Timer,
     /// Requests started, for the progress bar.
     started: Arc<Started>,
-    first_sent: Arc<OnceLock<SystemTime>>,
+    /// When the first request was sent (`FirstSent`).
+    first_sent: Arc<FirstSent>,
 }
 
 impl<B: Backend> Worker<B> {
@@ -149,9 +150,7 @@ impl<B: Backend> Worker<B> {
                 self.not_sent.count(&ticket, &req, NotSentReason::Budget);
                 return lateness;
             }
-            if self.first_sent.get().is_none() {
-                let _ = self.first_sent.set(SystemTime::now());
-            }
+            self.first_sent.note();
             self.started.add(self.id, !ticket.warmup);
             let sent = Instant::now();
             let mut record = tokio::select! {
@@ -188,13 +187,42 @@ impl<B: Backend> Worker<B> {
 }
 
 /// How long the collector leaves records in its channel once it has read
-/// all there were, so that it is woken at most once per period.
+/// all there were, so that it is woken at most once per period; and the most
+/// it reads at once.
 const COLLECT_EVERY: Duration = Duration::from_millis(1);
+const BATCH: usize = 1024;
+
+/// The wall-clock time of the first request sent: the earliest of those
+/// that saw none sent yet (workers racing to be first all offer theirs).
+/// Once set it is only read, so its cache line is not moved per request.
+struct FirstSent(AtomicU64);
+
+impl Default for FirstSent {
+    fn default() -> Self {
+        FirstSent(AtomicU64::new(u64::MAX))
+    }
+}
+
+impl FirstSent {
+    fn note(&self) {
+        if self.0.load(Ordering::Relaxed) == u64::MAX {
+            let ns = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            self.0.fetch_min(u64::try_from(ns).unwrap_or(u64::MAX - 1), Ordering::Relaxed);
+        }
+    }
+
+    fn get(&self) -> Option<SystemTime> {
+        match self.0.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)),
+        }
+    }
+}
 
 /// Requests started, counted by each worker on a cache line of its own: a
 /// counter all workers add to moves between the cores with every request
-/// (as the shared `watch` did, `StopView`). The progress line sums them
-/// once a second.
+/// (as the stop's shared `watch` did before `StopView`). The progress line
+/// sums them once a second.
 struct Started(Box<[StartedBy]>);
 
 #[derive(Default)]
@@ -308,7 +336,7 @@ pub async fn run<B: Backend>(
     let (_step, view) = with_grace(outer.clone(), GRACE, cancel_at, schedule.workers());
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = Arc::new(Started::new(schedule.workers()));
-    let first_sent = Arc::new(OnceLock::new());
+    let first_sent = Arc::new(FirstSent::default());
     let abort = step.abort_on_error_rate.map(|limit| Arc::new(ErrorRateAbort::new(limit)));
     let not_sent = Arc::new(NotSent::default());
     let mut workers = tokio::task::JoinSet::new();
@@ -351,15 +379,17 @@ pub async fn run<B: Backend>(
     // The intended start of the last request: where the window ends when
     // the run did not run to its planned end.
     let mut last_intended: Option<Instant> = None;
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            rec = rx.recv() => {
-                let Some(rec) = rec else { break };
-                // Every record waiting is read, then the channel is left
-                // alone for a while: woken per record, the collector would
-                // cost each request a wake-up, often of another core.
-                let mut next = Some(rec);
-                while let Some(rec) = next.take() {
+            // Every record waiting is read (up to a batch), then the channel
+            // is left alone for a while: woken per record, the collector
+            // would cost each request a wake-up, often of another core.
+            n = rx.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                for rec in batch.drain(..) {
                     csv.write(&rec, t0);
                     last_intended = last_intended.max(Some(rec.intended));
                     done += 1;
@@ -375,9 +405,12 @@ pub async fn run<B: Backend>(
                         notes.push(msg);
                     }
                     metrics.record(&rec);
-                    next = rx.try_recv().ok();
                 }
-                tokio::time::sleep(COLLECT_EVERY).await;
+                // A full batch: more may be waiting; the tick gets its turn
+                // first (`select!` picks among ready branches at random).
+                if n < BATCH {
+                    tokio::time::sleep(COLLECT_EVERY).await;
+                }
             }
             _ = tick.tick() => {
                 // A failed write is kept in the writer, for the end of the
@@ -429,6 +462,6 @@ pub async fn run<B: Backend>(
         ended_at: SystemTime::now(),
         notes,
         dispatch_lateness,
-        first_request_at: first_sent.get().copied(),
+        first_request_at: first_sent.get(),
     })
 }

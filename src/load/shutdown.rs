@@ -83,13 +83,23 @@ pub fn with_grace(
     tokio::spawn(async move {
         tokio::pin!(deadline);
         tokio::select! {
-            r = outer.wait_for(|s| *s >= Stop::Draining) => if r.is_err() { return },
+            // (The level's guard is not held past this line.)
+            ended = async { outer.wait_for(|s| *s >= Stop::Draining).await.is_err() } => if ended {
+                // No signal can come any more (none could be listened for):
+                // the deadline still cancels.
+                tokio::select! {
+                    _ = &mut deadline => levels.send(Stop::Cancel),
+                    _ = levels.closed() => {}
+                }
+                return;
+            },
             _ = &mut deadline => return levels.send(Stop::Cancel),
             _ = levels.closed() => return,
         }
         levels.send(Stop::Draining);
         tokio::select! {
-            _ = outer.wait_for(|s| *s == Stop::Cancel) => {}
+            // A second signal; not the signals' end, which waits for the grace.
+            Ok(_) = outer.wait_for(|s| *s == Stop::Cancel) => {}
             _ = tokio::time::sleep(grace) => {}
             _ = &mut deadline => {}
             // Nobody watches any more: the step is over.
@@ -128,7 +138,7 @@ pub struct StopView {
     wakers: Box<[Padded]>,
 }
 
-#[repr(align(64))]
+#[repr(align(128))]
 #[derive(Default)]
 struct Padded(AtomicWaker);
 
@@ -210,6 +220,31 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(std::time::Instant::now() >= at);
+    }
+
+    #[tokio::test]
+    async fn without_signals_the_deadline_still_cancels_and_a_drain_still_has_its_grace() {
+        // The signals' sender gone before any signal (none could be
+        // listened for): the deadline cancels.
+        let (tx, rx) = watch::channel(Stop::Running);
+        let at = std::time::Instant::now() + Duration::from_millis(30);
+        let (mut inner, _view) = with_grace(rx, Duration::from_secs(60), Some(at), 1);
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(2), inner.wait_for(|s| *s == Stop::Cancel))
+            .await
+            .expect("cancelled at the deadline")
+            .unwrap();
+        assert!(std::time::Instant::now() >= at);
+
+        // Gone after a drain: the cancel waits for the grace period.
+        let (tx, rx) = watch::channel(Stop::Running);
+        let (mut inner, _view) = with_grace(rx, Duration::from_millis(100), None, 1);
+        tx.send(Stop::Draining).unwrap();
+        inner.wait_for(|s| *s == Stop::Draining).await.unwrap();
+        let t = std::time::Instant::now();
+        drop(tx);
+        inner.wait_for(|s| *s == Stop::Cancel).await.unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(80), "{:?}", t.elapsed());
     }
 
     #[tokio::test]
