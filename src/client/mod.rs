@@ -2,8 +2,9 @@
 //!
 //! The runner only knows the `Backend` trait; `openai.rs` implements it over
 //! HTTP. Parsing is kept pure (`sse.rs`, `chunk.rs` and its fast path
-//! `skim.rs`) so every byte-level case is unit-tested without a server. `body.rs` reads a 2xx body into the
-//! record; `retry.rs` decides how long to wait before trying again;
+//! `skim.rs`) so every byte-level case is unit-tested without a server.
+//! `body.rs` reads a 2xx body into the record; `retry.rs` decides how long
+//! to wait before trying again;
 //! `http.rs` builds the client for a target (headers, TLS roots, proxies);
 //! `target.rs` starts the embedded simulator when a scenario asks for it;
 //! `scripted.rs` is a deterministic fake for whole-run tests.

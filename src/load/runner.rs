@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch};
 
 use super::abort::ErrorRateAbort;
-use super::shutdown::{GRACE, Stop, StopView, with_grace};
+use super::shutdown::{GRACE, Padded, Stop, StopView, with_grace};
 use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::{Backend, Timer};
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
@@ -223,10 +223,9 @@ impl FirstSent {
 /// counter all workers add to moves between the cores with every request
 /// (as the stop's shared `watch` did before `StopView`). The progress line
 /// sums them once a second.
-struct Started(Box<[StartedBy]>);
+struct Started(Box<[Padded<StartedBy>]>);
 
 #[derive(Default)]
-#[repr(align(128))]
 struct StartedBy {
     all: AtomicU64,
     /// Not warm-up.
@@ -235,13 +234,13 @@ struct StartedBy {
 
 impl Started {
     fn new(workers: usize) -> Self {
-        Started((0..workers).map(|_| StartedBy::default()).collect())
+        Started((0..workers).map(|_| Padded::default()).collect())
     }
 
     /// Counts a start by `worker`, the only one that writes its counts
     /// (so no read-modify-write is needed).
     fn add(&self, worker: usize, measured: bool) {
-        let c = &self.0[worker];
+        let c = &self.0[worker].0;
         c.all.store(c.all.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if measured {
             c.measured.store(c.measured.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -250,7 +249,7 @@ impl Started {
 
     /// All requests started, and the measured ones.
     fn sum(&self) -> (u64, u64) {
-        self.0.iter().fold((0, 0), |(a, m), c| {
+        self.0.iter().map(|c| &c.0).fold((0, 0), |(a, m), c| {
             (a + c.all.load(Ordering::Relaxed), m + c.measured.load(Ordering::Relaxed))
         })
     }

@@ -83,23 +83,13 @@ pub fn with_grace(
     tokio::spawn(async move {
         tokio::pin!(deadline);
         tokio::select! {
-            // (The level's guard is not held past this line.)
-            ended = async { outer.wait_for(|s| *s >= Stop::Draining).await.is_err() } => if ended {
-                // No signal can come any more (none could be listened for):
-                // the deadline still cancels.
-                tokio::select! {
-                    _ = &mut deadline => levels.send(Stop::Cancel),
-                    _ = levels.closed() => {}
-                }
-                return;
-            },
+            _ = signal(&mut outer, Stop::Draining) => {}
             _ = &mut deadline => return levels.send(Stop::Cancel),
             _ = levels.closed() => return,
         }
         levels.send(Stop::Draining);
         tokio::select! {
-            // A second signal; not the signals' end, which waits for the grace.
-            Ok(_) = outer.wait_for(|s| *s == Stop::Cancel) => {}
+            _ = signal(&mut outer, Stop::Cancel) => {}
             _ = tokio::time::sleep(grace) => {}
             _ = &mut deadline => {}
             // Nobody watches any more: the step is over.
@@ -108,6 +98,15 @@ pub fn with_grace(
         levels.send(Stop::Cancel);
     });
     (rx, view)
+}
+
+/// Ready once `outer` reaches `level`; never, once no signal can come any
+/// more (its sender gone: no handler could be installed), so that the
+/// deadline and the grace period still decide.
+async fn signal(outer: &mut watch::Receiver<Stop>, level: Stop) {
+    if outer.wait_for(|s| *s >= level).await.is_err() {
+        std::future::pending().await
+    }
 }
 
 /// Sends a level to a step's workers: their view first, then the receiver.
@@ -135,12 +134,14 @@ impl Levels {
 pub struct StopView {
     level: AtomicU8,
     /// One per worker, each on a cache line of its own.
-    wakers: Box<[Padded]>,
+    wakers: Box<[Padded<AtomicWaker>]>,
 }
 
+/// A value on cache lines of its own (128 bytes: the pair of lines a core
+/// prefetches together), so that one worker's writes do not move another's.
 #[repr(align(128))]
 #[derive(Default)]
-struct Padded(AtomicWaker);
+pub(super) struct Padded<T>(pub(super) T);
 
 impl StopView {
     fn new(level: Stop, workers: usize) -> Self {
