@@ -32,6 +32,13 @@ struct Reader<'a> {
     i: usize,
 }
 
+/// Marks field `bit` as read; None when it was already (serde_json's derive
+/// refuses a duplicate field).
+fn first(seen: &mut u8, bit: u8) -> Option<()> {
+    let mask = 1 << bit;
+    (*seen & mask == 0).then(|| *seen |= mask)
+}
+
 /// How many bytes of `s` come before one that ends a string, starts an
 /// escape or is a control byte (all of `s` if none does), read eight at a
 /// time: strings are most of an answer's bytes. Each mask flags the bytes
@@ -257,41 +264,28 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    /// Reads an object of which the fields `names` are wanted: `read(r, i)`
-    /// reads the value of `names[i]` (at most 8), any other key's value is
-    /// skipped, and a wanted field given twice ends the fast path (serde_json's
-    /// derive refuses it).
-    fn fields(
-        &mut self,
-        names: &[&[u8]],
-        mut read: impl FnMut(&mut Self, usize) -> Option<()>,
-    ) -> Option<()> {
-        let mut seen = 0u8;
-        self.object(|r, key| {
-            let key = key?;
-            match names.iter().position(|name| *name == key) {
-                Some(i) => {
-                    let bit = 1 << i;
-                    if seen & bit != 0 {
-                        return None;
-                    }
-                    seen |= bit;
-                    read(r, i)
-                }
-                None => r.skip(DEPTH),
-            }
-        })
-    }
-
     fn body(&mut self) -> Option<Body<'a>> {
-        let mut body = Body::default();
-        self.fields(&[b"choices", b"usage", b"error", b"timings"], |r, i| {
-            match i {
-                0 => body.choices = r.array(Self::choice)?,
-                1 => body.usage = r.nullable(Self::usage)?,
+        let (mut body, mut seen) = (Body::default(), 0);
+        self.object(|r, key| {
+            match key? {
+                b"choices" => {
+                    first(&mut seen, 0)?;
+                    body.choices = r.array(Self::choice)?;
+                }
+                b"usage" => {
+                    first(&mut seen, 1)?;
+                    body.usage = r.nullable(Self::usage)?;
+                }
                 // An error body is rare: serde_json reads it.
-                2 => _ = r.nullable(|_| None::<()>)?,
-                _ => body.timings = r.nullable(Self::timings)?,
+                b"error" => {
+                    first(&mut seen, 2)?;
+                    r.nullable(|_| None::<()>)?;
+                }
+                b"timings" => {
+                    first(&mut seen, 3)?;
+                    body.timings = r.nullable(Self::timings)?;
+                }
+                _ => r.skip(DEPTH)?,
             }
             Some(())
         })?;
@@ -299,14 +293,30 @@ impl<'a> Reader<'a> {
     }
 
     fn choice(&mut self) -> Option<Choice<'a>> {
-        let mut c = Choice::default();
-        self.fields(&[b"index", b"delta", b"message", b"text", b"finish_reason"], |r, i| {
-            match i {
-                0 => c.index = u32::try_from(r.u64()?).ok()?,
-                1 => c.delta = r.nullable(Self::message)?,
-                2 => c.message = r.nullable(Self::message)?,
-                3 => c.text = r.nullable(Self::string)?,
-                _ => c.finish_reason = r.nullable(Self::string)?,
+        let (mut c, mut seen) = (Choice::default(), 0);
+        self.object(|r, key| {
+            match key? {
+                b"index" => {
+                    first(&mut seen, 0)?;
+                    c.index = u32::try_from(r.u64()?).ok()?;
+                }
+                b"delta" => {
+                    first(&mut seen, 1)?;
+                    c.delta = r.nullable(Self::message)?;
+                }
+                b"message" => {
+                    first(&mut seen, 2)?;
+                    c.message = r.nullable(Self::message)?;
+                }
+                b"text" => {
+                    first(&mut seen, 3)?;
+                    c.text = r.nullable(Self::string)?;
+                }
+                b"finish_reason" => {
+                    first(&mut seen, 4)?;
+                    c.finish_reason = r.nullable(Self::string)?;
+                }
+                _ => r.skip(DEPTH)?,
             }
             Some(())
         })?;
@@ -314,39 +324,52 @@ impl<'a> Reader<'a> {
     }
 
     fn message(&mut self) -> Option<Message<'a>> {
-        let mut m = Message::default();
-        self.fields(&[b"content", b"reasoning_content", b"reasoning"], |r, i| {
-            let text = r.nullable(Self::string)?;
-            *[&mut m.content, &mut m.reasoning_content, &mut m.reasoning][i] = text;
+        let (mut m, mut seen) = (Message::default(), 0);
+        self.object(|r, key| {
+            let (bit, field) = match key? {
+                b"content" => (0, &mut m.content),
+                b"reasoning_content" => (1, &mut m.reasoning_content),
+                b"reasoning" => (2, &mut m.reasoning),
+                _ => return r.skip(DEPTH),
+            };
+            first(&mut seen, bit)?;
+            *field = r.nullable(Self::string)?;
             Some(())
         })?;
         Some(m)
     }
 
     fn usage(&mut self) -> Option<Usage> {
-        let mut u = Usage::default();
-        let names: [&[u8]; 5] = [
-            b"prompt_tokens",
-            b"completion_tokens",
-            b"prompt_cache_hit_tokens",
-            b"prompt_tokens_details",
-            b"completion_tokens_details",
-        ];
-        self.fields(&names, |r, i| {
-            match i {
-                0 => u.prompt_tokens = r.nullable(Self::u64)?,
-                1 => u.completion_tokens = r.nullable(Self::u64)?,
-                2 => u.prompt_cache_hit_tokens = r.nullable(Self::u64)?,
-                3 => {
+        let (mut u, mut seen) = (Usage::default(), 0);
+        self.object(|r, key| {
+            match key? {
+                b"prompt_tokens" => {
+                    first(&mut seen, 0)?;
+                    u.prompt_tokens = r.nullable(Self::u64)?;
+                }
+                b"completion_tokens" => {
+                    first(&mut seen, 1)?;
+                    u.completion_tokens = r.nullable(Self::u64)?;
+                }
+                b"prompt_tokens_details" => {
+                    first(&mut seen, 2)?;
                     u.prompt_tokens_details = r.nullable(|r| {
-                        Some(PromptTokensDetails { cached_tokens: r.only_field(b"cached_tokens")? })
-                    })?
+                        let cached_tokens = r.only_field(b"cached_tokens")?;
+                        Some(PromptTokensDetails { cached_tokens })
+                    })?;
                 }
-                _ => {
+                b"prompt_cache_hit_tokens" => {
+                    first(&mut seen, 3)?;
+                    u.prompt_cache_hit_tokens = r.nullable(Self::u64)?;
+                }
+                b"completion_tokens_details" => {
+                    first(&mut seen, 4)?;
                     u.completion_tokens_details = r.nullable(|r| {
-                        Some(OutputTokensDetails { reasoning_tokens: r.only_field(b"reasoning_tokens")? })
-                    })?
+                        let reasoning_tokens = r.only_field(b"reasoning_tokens")?;
+                        Some(OutputTokensDetails { reasoning_tokens })
+                    })?;
                 }
+                _ => r.skip(DEPTH)?,
             }
             Some(())
         })?;
@@ -354,13 +377,18 @@ impl<'a> Reader<'a> {
     }
 
     fn timings(&mut self) -> Option<Timings> {
-        Some(Timings { cache_n: self.only_field(b"cache_n")? })
+        let cache_n = self.only_field(b"cache_n")?;
+        Some(Timings { cache_n })
     }
 
     /// An object of which only one field, a count, is read.
     fn only_field(&mut self, name: &[u8]) -> Option<Option<u64>> {
-        let mut value = None;
-        self.fields(&[name], |r, _| {
+        let (mut value, mut seen) = (None, 0);
+        self.object(|r, key| {
+            if key? != name {
+                return r.skip(DEPTH);
+            }
+            first(&mut seen, 0)?;
             value = r.nullable(Self::u64)?;
             Some(())
         })?;
