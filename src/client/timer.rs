@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use tokio::time::Sleep;
@@ -34,33 +34,47 @@ impl Timer {
     /// `f`'s output, or `None` once `deadline` has passed first. `f` is
     /// polled before the deadline is looked at, as `tokio::time::timeout`
     /// does: an answer complete at the deadline counts.
-    pub async fn within<F: Future>(&mut self, deadline: Instant, f: F) -> Option<F::Output> {
-        let sleep = match &mut self.sleep {
-            Some(s) => {
-                // Never later than this deadline (a caller whose deadlines
-                // went back in time still gets them).
-                if s.deadline().into_std() > deadline {
-                    s.as_mut().reset(deadline.into());
-                }
-                s
+    ///
+    /// A future of its own, not an `async fn`: one would keep `f` twice
+    /// (the argument, and the copy it pins), and a worker's future is
+    /// copied whole as it is made and awaited, per request.
+    pub fn within<F: Future>(&mut self, deadline: Instant, f: F) -> Within<'_, F> {
+        let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        // Never later than this deadline (a caller whose deadlines went back
+        // in time still gets them).
+        if sleep.deadline().into_std() > deadline {
+            sleep.as_mut().reset(deadline.into());
+        }
+        Within { f, sleep, deadline }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `Timer::within`'s future.
+    pub struct Within<'t, F> {
+        #[pin]
+        f: F,
+        sleep: &'t mut Pin<Box<Sleep>>,
+        deadline: Instant,
+    }
+}
+
+impl<F: Future> Future for Within<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(v) = this.f.poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        // Fired: at this deadline, or early, at an earlier request's.
+        while this.sleep.as_mut().poll(cx).is_ready() {
+            if this.sleep.deadline().into_std() >= *this.deadline {
+                return Poll::Ready(None);
             }
-            None => self.sleep.insert(Box::pin(tokio::time::sleep_until(deadline.into()))),
-        };
-        let mut f = std::pin::pin!(f);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(v) = f.as_mut().poll(cx) {
-                return Poll::Ready(Some(v));
-            }
-            // Fired: at this deadline, or early, at an earlier request's.
-            while sleep.as_mut().poll(cx).is_ready() {
-                if sleep.deadline().into_std() >= deadline {
-                    return Poll::Ready(None);
-                }
-                sleep.as_mut().reset(deadline.into());
-            }
-            Poll::Pending
-        })
-        .await
+            this.sleep.as_mut().reset((*this.deadline).into());
+        }
+        Poll::Pending
     }
 }
 
