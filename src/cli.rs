@@ -25,6 +25,17 @@ use crate::load::{Shard, parse_start_at};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Threads of the client's async runtime [default: one per core].
+    ///
+    /// When the server under test shares this machine, fewer threads leave
+    /// it more of the cores, at a price. On 2 cores, against a simulator in
+    /// its own process, `--threads 1` spent 12% less CPU per stream at 1,000
+    /// HTTP/2 streams (none less over HTTP/1.1), but made 15-22% fewer
+    /// requests/s of one token: one thread is then the bottleneck
+    /// (BENCHMARKS.md, "One client thread"). The embedded simulator runs on
+    /// these threads too.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -281,3 +281,72 @@ fn a_closed_stdout_is_no_panic() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// `--threads N` sizes the client's runtime: counted from outside, in
+/// /proc, a process started with 4 has 3 threads more than one started with 1.
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_sizes_the_runtime() {
+    let count = |n: &str| {
+        let (mock, _url) = start_mock(&["--threads", n]);
+        std::fs::read_dir(format!("/proc/{}/task", mock.0.id())).unwrap().count()
+    };
+    assert_eq!(count("4") - count("1"), 3);
+    let o = llmload().args(["--threads", "0", "validate", "x.toml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("--threads") && stderr.contains("'0'"), "{stderr}");
+}
+
+/// On one thread, shared with the embedded simulator, a streamed run still
+/// measures the simulator's schedule: no answer before it, and all but a
+/// machine's pause within its slack (one thread does not deadlock or stall).
+#[test]
+fn one_thread_shared_with_the_simulator_still_measures_its_schedule() {
+    let scenario = r#"
+name = "one-thread"
+
+[load]
+concurrency = 16
+requests = 160
+
+[simulator]
+ttft = "20ms"
+itl = "2ms"
+jitter = 0
+
+[[variant]]
+name = "stream"
+endpoint = "chat"
+model = "m"
+max_tokens = 16
+prompt_tokens = 16
+"#;
+    let _alone = crate::util::CPU_HEAVY.blocking_write();
+    let (dir, path) = scenario_file(scenario);
+    let out = dir.path().join("results");
+    let o =
+        llmload().args(["--threads", "1", "run", "--quiet", "--out"]).arg(&out).arg(&path).output().unwrap();
+    assert!(o.status.success(), "exit {:?}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    let mut rdr = csv::Reader::from_path(out.join("requests.csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (mut rows, mut late) = (0, Vec::new());
+    for r in rdr.records().map(Result::unwrap) {
+        let num = |c: &str| r[col(c)].parse::<f64>().unwrap();
+        assert_eq!(&r[col("outcome")], "ok", "{r:?}");
+        // From the send: TTFT 20 ms, then 15 gaps of 2 ms.
+        let q = num("queue_delay_ms");
+        let (ttft, e2e) = (num("ttft_ms") - q, num("e2e_ms") - q);
+        assert!(ttft >= 20.0 && e2e >= 50.0, "earlier than scheduled: ttft {ttft}, e2e {e2e}: {r:?}");
+        // One thread serves both the simulator and the client, in a debug
+        // build beside other tests: a wide slack, which a blocking call on
+        // that thread (tens of ms a request) would still exceed.
+        if ttft >= 35.0 || e2e >= 70.0 {
+            late.push(format!("ttft {ttft}, e2e {e2e}: {r:?}"));
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 160);
+    crate::util::few_late("one thread", &late, rows);
+}
