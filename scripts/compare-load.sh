@@ -11,7 +11,8 @@
 #           the client CPU per request of llmload (run.json) and oha (time).
 # streams:  1,000 and 2,000 concurrent streams of 64 tokens, TTFT 100 ms and
 #           ITL 10 ms with zero jitter: streams/s, the client's CPU per stream,
-#           and TTFT/ITL error against that truth (HTTP=2: over HTTP/2).
+#           and TTFT/ITL error against that truth, beside the simulator's own
+#           lateness in the same run (HTTP=2: over HTTP/2).
 # startup:  from starting `llmload run` to its first request sent
 #           (run.json client.first_request_at), tokenizer set-up included.
 #
@@ -61,14 +62,23 @@ else
     MOCK=${MOCK:-$TARGET/release/llmload-mock}
 fi
 
-# Starts llmload-mock with the profile given as text; sets URL and MOCK_PID.
-start_mock() {
+# Stops the simulator started last (SIGTERM: it prints its lateness, if asked
+# to record it, on stderr, into $TMP/mock.err).
+stop_mock() {
     if [ -n "$MOCK_PID" ]; then
         kill "$MOCK_PID" 2>/dev/null || true
         wait "$MOCK_PID" 2>/dev/null || true
+        MOCK_PID=
     fi
+}
+
+# Starts llmload-mock with the profile given as text, and any further
+# arguments; sets URL and MOCK_PID.
+start_mock() {
+    stop_mock
     printf '%s\n' "$1" > "$TMP/profile.toml"
-    "$MOCK" --config "$TMP/profile.toml" > "$TMP/mock.out" &
+    shift
+    "$MOCK" --config "$TMP/profile.toml" "$@" > "$TMP/mock.out" 2> "$TMP/mock.err" &
     MOCK_PID=$!
     for _ in $(seq 50); do
         URL=$(sed -n 's/^llmload-mock listening on //p' "$TMP/mock.out")
@@ -182,12 +192,18 @@ PY
 fi
 
 if [ "$WHAT" = streams ] || [ "$WHAT" = all ]; then
-    start_mock $'ttft = "100ms"\nitl = "10ms"\njitter = 0'
+    # The simulator's own lateness (each token event after its deadline) is
+    # in every figure the client measures: a simulator started afresh for each
+    # run records it and prints it when stopped (older builds cannot: "-").
+    lateness=()
+    "$MOCK" --help | grep -q -- --lateness && lateness=(--lateness)
     echo
-    echo "| streams | llmload | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | client CPU | CPU per stream |"
-    echo "|---:|---|---:|---:|---|---|---:|---:|"
+    echo "| streams | llmload | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | simulator lateness p99 | client CPU | CPU per stream |"
+    echo "|---:|---|---:|---:|---|---|---:|---:|---:|"
     for n in $STREAMS; do
-        cat > "$TMP/stream.toml" <<TOML
+        for which in this ${BEFORE:+before}; do
+            start_mock $'ttft = "100ms"\nitl = "10ms"\njitter = 0' "${lateness[@]}"
+            cat > "$TMP/stream.toml" <<TOML
 name = "streams"
 [target]
 kind = "openai"
@@ -208,20 +224,21 @@ stream = true
 include_usage = true
 prompt = "hello world"
 TOML
-        for which in this ${BEFORE:+before}; do
             bin=$LLMLOAD
             [ "$which" = before ] && bin=$BEFORE
             out="$TMP/stream-$n-$which"
             "$bin" run -q --yes --out "$out" "$TMP/stream.toml" > /dev/null 2>&1
+            stop_mock
+            late=$(sed -n 's/.* p99 \([^ ]*\) p99\.9 .*/\1/p' "$TMP/mock.err")
             s="$out/summary.json"
             all=$(($(wc -l < "$out/requests.csv") - 1))
             cpu=$(json "$out/run.json" 'd["client"]["cpu_seconds"]')
-            printf '| %s | %s | %s | %s | %s / %s ms | %s / %s ms | %s s / %s s | %s ms |\n' "$n" "$which" \
+            printf '| %s | %s | %s | %s | %s / %s ms | %s / %s ms | %s | %s s / %s s | %s ms |\n' "$n" "$which" \
                 "$(json "$s" 'round(d["total"]["throughput"]["requests_per_s"])')" \
                 "$(json "$s" 'd["total"]["requests"]["ok"]')" \
                 "$(json "$s" 'd["total"]["ttft_ms"]["p50"]')" "$(json "$s" 'd["total"]["ttft_ms"]["p99"]')" \
                 "$(json "$s" 'd["total"]["itl_ms"]["p50"]')" "$(json "$s" 'd["total"]["itl_ms"]["p99"]')" \
-                "$cpu" "$(json "$out/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
+                "${late:--}" "$cpu" "$(json "$out/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
                 "$(python3 -c "print(round($cpu * 1000 / $all, 3))")"
         done
     done

@@ -55,16 +55,7 @@ async fn server() -> anyhow::Result<()> {
             tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await;
     };
     serve(listener, config, stdin_closed).await?;
-    let s = lateness::snapshot();
-    let q = |p| s.quantile(p).map_or("-".into(), |d| format!("{d:.2?}"));
-    println!(
-        "simulator lateness ({} token events): p50 {} p99 {} p99.9 {} max {}",
-        s.count(),
-        q(0.5),
-        q(0.99),
-        q(0.999),
-        q(1.0)
-    );
+    println!("{}", lateness::snapshot());
     Ok(())
 }
 

@@ -65,3 +65,19 @@ impl Snapshot {
         None
     }
 }
+
+/// One line: `simulator lateness (N token events): p50 .. p99 .. p99.9 .. max ..`.
+impl std::fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let q = |p| self.quantile(p).map_or("-".into(), |d| format!("{d:.2?}"));
+        write!(
+            f,
+            "simulator lateness ({} token events): p50 {} p99 {} p99.9 {} max {}",
+            self.count(),
+            q(0.5),
+            q(0.99),
+            q(0.999),
+            q(1.0)
+        )
+    }
+}

@@ -45,7 +45,7 @@ pub use config::{
     DEFAULT_CONTEXT_WINDOW, Faults, ItlDistribution, ModelProfile, OutputLength, RateLimits, SimConfig,
 };
 pub use profile::{ProfileError, ProfileFile};
-pub use standalone::{Args, config as standalone_config, run_standalone, serve_configured};
+pub use standalone::{Args, config as standalone_config, run_standalone, serve_configured, stopped};
 
 /// Serves the OpenAI-compatible API on `listener` until `shutdown` completes.
 ///

@@ -17,13 +17,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ctrl_c = async {
-        // If the handler cannot be installed, serve until killed rather than not at all.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    match llmload_mock::run_standalone(cli.args, ctrl_c).await {
+    match llmload_mock::run_standalone(cli.args, llmload_mock::stopped()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("llmload-mock: {e:#}");

@@ -32,6 +32,11 @@ pub struct Args {
     /// Seed of every output text, sampled duration and length, and injected fault.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Record how late each token event left after its deadline, and print the
+    /// quantiles on stderr when stopped: the simulator's own error, which is in
+    /// every figure a client measures against it.
+    #[arg(long)]
+    pub lateness: bool,
 }
 
 /// The configuration `args` ask for: the profile file's, or the built-in one, with the
@@ -74,6 +79,36 @@ pub async fn serve_configured(
     stdout.flush()?;
     drop(stdout);
 
+    if args.lateness {
+        crate::lateness::enable();
+    }
     crate::serve(listener, config, shutdown).await?;
+    if args.lateness {
+        eprintln!("{}", crate::lateness::snapshot());
+    }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and container runtimes send): either stops the
+/// server as cleanly. A handler that cannot be installed leaves the other one.
+pub async fn stopped() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => _ = s.recv().await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

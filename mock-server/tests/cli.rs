@@ -122,3 +122,59 @@ fn bad_profiles_exit_2_naming_file_line_and_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/profile.toml"));
 }
+
+/// `--lateness` counts every token event sent and prints its quantiles when the
+/// server is stopped; SIGTERM (what `kill` and container runtimes send) stops it
+/// cleanly, exit 0.
+#[cfg(unix)]
+#[test]
+fn lateness_is_printed_when_stopped_by_sigterm() {
+    use std::io::Read;
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--lateness"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    let base =
+        line.trim_end().strip_prefix("llmload-mock listening on ").expect("the listening line").to_owned();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    // The truth: token events as the client received them (the role-only first
+    // chunk, the finish chunk and `[DONE]` carry no token).
+    let tokens: usize = rt.block_on(async {
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let mut n = 0;
+        for max_tokens in [7, 3] {
+            let body = serde_json::json!({
+                "model": "sim-small", "max_tokens": max_tokens, "stream": true,
+                "messages": [{"role": "user", "content": "hi"}],
+            });
+            let text = client
+                .post(format!("{base}/chat/completions"))
+                .json(&body)
+                .send()
+                .await
+                .expect("send")
+                .text()
+                .await
+                .expect("body");
+            n += text.matches("\"delta\":{\"content\":").count();
+        }
+        n
+    });
+    assert!(tokens > 2, "some tokens were streamed: {tokens}");
+    let term = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill");
+    assert!(term.success());
+    let status = child.0.wait().expect("wait");
+    let mut stderr = String::new();
+    child.0.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("simulator lateness ({tokens} token events): p50 ")),
+        "{tokens} tokens streamed: {stderr}"
+    );
+}

@@ -4,9 +4,6 @@ use crate::error::{Exit, Result};
 
 pub async fn command(args: llmload_mock::Args) -> Result<Exit> {
     let config = llmload_mock::standalone_config(&args)?;
-    llmload_mock::serve_configured(&args, config, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    llmload_mock::serve_configured(&args, config, llmload_mock::stopped()).await?;
     Ok(Exit::Ok)
 }
