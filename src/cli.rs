@@ -29,8 +29,8 @@ pub struct Cli {
     ///
     /// When the server under test shares this machine, fewer threads leave
     /// it more of the cores, at a price. On 2 cores, against a simulator in
-    /// its own process, `--threads 1` spent 12% less CPU per stream at 1,000
-    /// HTTP/2 streams (none less over HTTP/1.1), but made 15-22% fewer
+    /// its own process, `--threads 1` spent 12-26% less CPU per stream at
+    /// 1,000 HTTP/2 streams (no less over HTTP/1.1), but made 15-22% fewer
     /// requests/s of one token: one thread is then the bottleneck
     /// (BENCHMARKS.md, "One client thread"). The embedded simulator runs on
     /// these threads too.
