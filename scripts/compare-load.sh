@@ -41,13 +41,20 @@ TARGET=${CARGO_TARGET_DIR:-target}
 TMP=$(mktemp -d)
 MOCK_PID=
 
-cleanup() {
-    # Never fail here: a killed simulator's `wait` returns 143, which under
-    # `set -e` would become the script's exit code.
+# Stops the simulator started last (SIGTERM: it prints its lateness, if asked
+# to record it, on stderr, into $TMP/mock.err). Never fails: a killed
+# simulator's `wait` returns 143, which under `set -e` would become the
+# script's exit code.
+stop_mock() {
     if [ -n "$MOCK_PID" ]; then
         kill "$MOCK_PID" 2>/dev/null || true
         wait "$MOCK_PID" 2>/dev/null || true
+        MOCK_PID=
     fi
+}
+
+cleanup() {
+    stop_mock
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -61,16 +68,6 @@ else
     LLMLOAD=${LLMLOAD:-$TARGET/release/llmload}
     MOCK=${MOCK:-$TARGET/release/llmload-mock}
 fi
-
-# Stops the simulator started last (SIGTERM: it prints its lateness, if asked
-# to record it, on stderr, into $TMP/mock.err).
-stop_mock() {
-    if [ -n "$MOCK_PID" ]; then
-        kill "$MOCK_PID" 2>/dev/null || true
-        wait "$MOCK_PID" 2>/dev/null || true
-        MOCK_PID=
-    fi
-}
 
 # Starts llmload-mock with the profile given as text, and any further
 # arguments; sets URL and MOCK_PID.
@@ -195,8 +192,9 @@ if [ "$WHAT" = streams ] || [ "$WHAT" = all ]; then
     # The simulator's own lateness (each token event after its deadline) is
     # in every figure the client measures: a simulator started afresh for each
     # run records it and prints it when stopped (older builds cannot: "-").
+    # (Not `--help | grep -q`: under pipefail, grep's early exit can fail the pipe.)
     lateness=()
-    "$MOCK" --help | grep -q -- --lateness && lateness=(--lateness)
+    case "$("$MOCK" --help)" in *--lateness*) lateness=(--lateness) ;; esac
     echo
     echo "| streams | llmload | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | simulator lateness p99 | client CPU | CPU per stream |"
     echo "|---:|---|---:|---:|---|---|---:|---:|---:|"
