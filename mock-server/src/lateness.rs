@@ -81,3 +81,30 @@ impl std::fmt::Display for Snapshot {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against a distribution set bucket by bucket: each quantile is the upper
+    /// edge of the bucket holding its rank, and the line prints them.
+    #[test]
+    fn quantiles_and_the_line_follow_the_counts() {
+        let mut counts = vec![0; BUCKETS];
+        counts[10] = 90; // 100-110 µs
+        counts[500] = 9; // 5.00-5.01 ms
+        counts[BUCKETS - 1] = 1; // 100 ms or more
+        let s = Snapshot { counts };
+        let us = Duration::from_micros;
+        assert_eq!(s.quantile(0.5), Some(us(110)));
+        assert_eq!(s.quantile(0.9), Some(us(110)));
+        assert_eq!(s.quantile(0.99), Some(us(5_010)));
+        assert_eq!(s.quantile(0.999), Some(us(100_000)));
+        assert_eq!(
+            s.to_string(),
+            "simulator lateness (100 token events): p50 110.00µs p99 5.01ms p99.9 100.00ms max 100.00ms"
+        );
+        let none = Snapshot { counts: vec![0; BUCKETS] };
+        assert_eq!(none.to_string(), "simulator lateness (0 token events): p50 - p99 - p99.9 - max -");
+    }
+}
