@@ -17,6 +17,8 @@
 //! - `compare`: a candidate run judged against a baseline;
 //! - `calibrate`: a simulator profile fitted from live runs;
 //! - `progress`: what the user sees while a run goes on;
+//! - `lanes`: the client's threads, each a runtime of its own with its share
+//!   of the users, connections and measurements;
 //! - `commands`: one module per command of the command line (`cli`), and
 //!   the exit code of each outcome (`error`).
 
@@ -27,6 +29,7 @@ pub mod client;
 pub mod commands;
 pub mod compare;
 mod error;
+pub mod lanes;
 pub mod load;
 pub mod metrics;
 pub mod progress;

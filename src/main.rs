@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cli.threads {
         builder.worker_threads(usize::from(n));
+        llmload::lanes::set_count(usize::from(n));
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

@@ -149,6 +149,34 @@ fn sigint_drains_writes_everything_and_exits_130() {
     assert!(info["client"]["wall_seconds"].as_f64().unwrap() < 10.0);
 }
 
+/// A process killed outright (SIGKILL: no drain, no flush at exit) keeps
+/// the rows of the requests that finished up to a second or so before: each
+/// lane's rows are written at least once a second, not only when a block
+/// of them is full (about 400 rows, more than this run makes in 3 s).
+#[test]
+fn rows_reach_requests_csv_within_a_second_even_if_the_process_is_killed() {
+    let slow =
+        SMALL.replace("requests = 20", "duration = \"60s\"").replace("ttft = \"10ms\"", "ttft = \"100ms\"");
+    let (dir, path) = scenario_file(&slow);
+    let out = dir.path().join("out");
+    let mut child = llmload().args(["run", "-q", "--out"]).arg(&out).arg(&path).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let mut rdr = csv::Reader::from_path(out.join("requests.csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let (mut rows, mut last_end) = (0, 0.0f64);
+    for r in rdr.records() {
+        let r = r.expect("whole rows only");
+        let num = |c: &str| r[col(c)].parse::<f64>().unwrap();
+        last_end = last_end.max(num("intended_ms") + num("e2e_ms"));
+        rows += 1;
+    }
+    assert!(rows >= 10, "{rows} rows after 3 s of ~30 requests/s");
+    assert!(last_end >= 1000.0, "rows of the first second are in the file; the last ended at {last_end} ms");
+}
+
 #[test]
 fn the_api_key_never_appears_in_output_or_results() {
     const CANARY: &str = "sk-canary-9f8e7d6c5b4a39281706f5e4d3c2b1a0";

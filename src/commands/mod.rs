@@ -38,10 +38,9 @@ use crate::metrics::Summary;
 /// Runs one parsed command line; prints errors; returns the exit code.
 pub async fn main(cli: Cli) -> Exit {
     let result = match cli.command {
-        // On the runtime's workers, not the thread that blocks on `main`: the
-        // run's collector then wakes where records are sent from, without a
-        // thread switch per finished request (profiled: those switches cost
-        // about as much CPU as the HTTP client itself).
+        // On the runtime's workers, not the thread that blocks on `main`,
+        // which would be one more thread to wake (the progress line, the
+        // embedded simulator) beside the lanes that send the requests.
         Command::Run(args) => match tokio::spawn(run::command(args)).await {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the run task failed: {e}").into()),

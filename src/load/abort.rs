@@ -1,7 +1,7 @@
 //! `abort_on_error_rate`: the share of failed requests among the most recent
 //! ones, judged by the worker as each request ends, before it takes another
-//! ticket. (Judged in the collector, it came too late: errors are usually
-//! fast, and the workers had sent the whole plan before the collector saw
+//! ticket. (Judged once records were collected, it came too late: errors are usually
+//! fast, and the workers had sent the whole plan before the records showed
 //! the first of them.)
 
 use std::collections::VecDeque;

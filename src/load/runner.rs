@@ -1,18 +1,21 @@
-//! The one worker loop, and the collector that owns all measurements.
+//! The one worker loop, and where its measurements go.
 //!
 //! Workers take tickets from the schedule, wait for the intended time,
-//! reserve the budget, send, and pass the record on; they share nothing
-//! else. A single collector task owns the histograms and the requests.csv
-//! writer, so recording needs no locks and every finished request reaches
-//! disk even if the run is stopped. Closed loop, open loop, stages and
-//! sweeps all run through this loop; only the schedule differs.
+//! reserve the budget, send, and record; they share nothing else. The
+//! workers are dealt to the lanes (`crate::lanes`: a thread and a runtime
+//! each), and each lane records its own workers' requests (`Recorder`):
+//! its histograms, and its requests.csv rows, handed to the step's writer
+//! a block at a time and at least once a second, so that a stopped run
+//! loses no finished request. The lanes' measurements are merged, exactly,
+//! when the step ends. Closed loop, open loop, stages and sweeps all run
+//! through this loop; only the schedule differs.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::abort::ErrorRateAbort;
 use super::shutdown::{GRACE, Padded, Stop, StopView, with_grace};
@@ -20,7 +23,7 @@ use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::{Backend, Timer};
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::progress::{Progress, Status};
-use crate::results::RequestsWriter;
+use crate::results::{RequestsWriter, RowFormat};
 use crate::workload::{WorkRequest, Workload};
 
 /// One pass of the schedule: the whole run, or one variant of a sequential
@@ -60,7 +63,8 @@ struct Worker<B> {
     limiter: Option<Arc<Limiter>>,
     abort: Option<Arc<ErrorRateAbort>>,
     not_sent: Arc<NotSent>,
-    records: mpsc::UnboundedSender<RequestRecord>,
+    /// This worker's lane's.
+    recorder: Arc<Mutex<Recorder>>,
     /// The stop, read per request without a lock and waited on through a
     /// waker of this worker's own.
     view: Arc<StopView>,
@@ -178,19 +182,65 @@ impl<B: Backend> Worker<B> {
                     None => record.session_done = Some(record.end.saturating_duration_since(s.started)),
                 }
             }
-            if self.records.send(record).is_err() {
-                return lateness;
-            }
+            lock(&self.recorder).record(&record);
         }
         lateness
     }
 }
 
-/// How long the collector leaves records in its channel once it has read
-/// all there were, so that it is woken at most once per period; and the most
-/// it reads at once.
-const COLLECT_EVERY: Duration = Duration::from_millis(1);
-const BATCH: usize = 1024;
+/// A lane's share of the measurements, recorded by its workers on its
+/// thread: no hop to another thread per request. Read by the step once a
+/// second (progress, and the rows not yet handed over) and at its end.
+struct Recorder {
+    metrics: Metrics,
+    /// Rows formatted and not yet handed to the writer.
+    rows: Vec<u8>,
+    /// One past the highest `seq` among `rows`.
+    seq_next: u64,
+    format: RowFormat,
+    /// The step's start (`intended_ms` is an offset from it).
+    t0: Instant,
+    /// Full blocks of rows, to the step's writer.
+    blocks: mpsc::UnboundedSender<(Vec<u8>, u64)>,
+    done: u64,
+    errors: u64,
+    /// The intended start of the last request: where the window ends when
+    /// the run did not run to its planned end.
+    last_intended: Option<Instant>,
+}
+
+/// Rows are handed to the writer once this much is formatted (the
+/// writer's own block).
+const BLOCK: usize = 64 << 10;
+
+impl Recorder {
+    fn record(&mut self, rec: &RequestRecord) {
+        let next = self.format.format(rec, self.t0, &mut self.rows);
+        self.seq_next = self.seq_next.max(next);
+        self.last_intended = self.last_intended.max(Some(rec.intended));
+        self.done += 1;
+        self.errors += u64::from(!rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled);
+        self.metrics.record(rec);
+        if self.rows.len() >= BLOCK {
+            let block = self.take_rows();
+            // The step has ended only once every lane has: it is there.
+            let _ = self.blocks.send(block);
+        }
+    }
+
+    /// The rows not yet handed over, with one past their highest `seq`.
+    fn take_rows(&mut self) -> (Vec<u8>, u64) {
+        (std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK)), self.seq_next)
+    }
+}
+
+/// A lane's recorder, locked: by its own thread per request, by the
+/// step's once a second. A worker that panicked while holding it left
+/// counts that are still whole (a record is added field by field), so the
+/// lock is taken again.
+fn lock(r: &Mutex<Recorder>) -> MutexGuard<'_, Recorder> {
+    r.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The wall-clock time of the first request sent: the earliest of those
 /// that saw none sent yet (workers racing to be first all offer theirs).
@@ -315,7 +365,8 @@ fn cancelled(req: &WorkRequest, t: &Ticket, sent: Instant) -> RequestRecord {
 }
 
 /// Runs one step to its end (or until `stop` says so) and returns its
-/// measurements. Every record is written to `csv` as it arrives.
+/// measurements. Every record is written to `csv` within a second of its
+/// end.
 pub async fn run<B: Backend>(
     step: Step<B>,
     mut metrics: Metrics,
@@ -333,14 +384,32 @@ pub async fn run<B: Backend>(
     let cancel_at = schedule.end().map(|end| end + GRACE);
     // Held to the step's end: the levels are followed while it lives.
     let (_step, view) = with_grace(outer.clone(), GRACE, cancel_at, schedule.workers());
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let t0 = schedule.start();
+    let (blocks_tx, mut blocks) = mpsc::unbounded_channel();
+    let lanes = crate::lanes::count().min(schedule.workers()).max(1);
+    let recorders: Vec<Arc<Mutex<Recorder>>> = (0..lanes)
+        .map(|_| {
+            Arc::new(Mutex::new(Recorder {
+                metrics: metrics.clone(),
+                rows: Vec::with_capacity(BLOCK),
+                seq_next: 0,
+                format: csv.format(),
+                t0,
+                blocks: blocks_tx.clone(),
+                done: 0,
+                errors: 0,
+                last_intended: None,
+            }))
+        })
+        .collect();
+    drop(blocks_tx);
     let started = Arc::new(Started::new(schedule.workers()));
     let first_sent = Arc::new(FirstSent::default());
     let abort = step.abort_on_error_rate.map(|limit| Arc::new(ErrorRateAbort::new(limit)));
     let not_sent = Arc::new(NotSent::default());
-    let mut workers = tokio::task::JoinSet::new();
+    let mut shares: Vec<Vec<Worker<B>>> = (0..lanes).map(|_| Vec::new()).collect();
     for id in 0..schedule.workers() {
-        let w = Worker {
+        shares[id % lanes].push(Worker {
             id,
             backend: step.backend.clone(),
             workload: step.workload.clone(),
@@ -349,15 +418,30 @@ pub async fn run<B: Backend>(
             limiter: step.limiter.clone(),
             abort: abort.clone(),
             not_sent: not_sent.clone(),
-            records: tx.clone(),
+            recorder: recorders[id % lanes].clone(),
             view: view.clone(),
             timer: Timer::new(),
             started: started.clone(),
             first_sent: first_sent.clone(),
-        };
-        workers.spawn(w.run());
+        });
     }
-    drop(tx);
+    let mut ended = Vec::with_capacity(lanes);
+    for (lane, share) in shares.into_iter().enumerate() {
+        let (tx, rx) = oneshot::channel();
+        crate::lanes::spawn(lane, run_share(share, tx)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        ended.push(rx);
+    }
+    // Every lane's workers have returned, with how late they woke.
+    let all_ended = async move {
+        let mut dispatch_lateness = crate::metrics::new_histogram();
+        for rx in ended {
+            if let Ok(h) = rx.await {
+                let _ = dispatch_lateness.add(&h);
+            }
+        }
+        dispatch_lateness
+    };
+    tokio::pin!(all_ended);
 
     let mut stop_watch = outer;
     let interrupt = {
@@ -369,52 +453,30 @@ pub async fn run<B: Backend>(
         })
     };
 
-    let t0 = schedule.start();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
-    let (mut done, mut errors, mut done_at_last_tick) = (0u64, 0u64, 0u64);
+    let mut done_at_last_tick = 0u64;
     let mut notes = Vec::new();
     let mut warned = false;
-    // The intended start of the last request: where the window ends when
-    // the run did not run to its planned end.
-    let mut last_intended: Option<Instant> = None;
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
+    let dispatch_lateness = loop {
         tokio::select! {
-            // Every record waiting is read (up to a batch), then the channel
-            // is left alone for a while: woken per record, the collector
-            // would cost each request a wake-up, often of another core.
-            n = rx.recv_many(&mut batch, BATCH) => {
-                if n == 0 {
-                    break;
-                }
-                for rec in batch.drain(..) {
-                    csv.write(&rec, t0);
-                    last_intended = last_intended.max(Some(rec.intended));
-                    done += 1;
-                    let failed = !rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled;
-                    errors += u64::from(failed);
-                    if let Some(warn) = step.warn_usd
-                        && !warned
-                        && step.budget.spent() >= warn
-                    {
-                        warned = true;
-                        let msg = format!("spent ${:.4}, past budget.warn_usd = ${warn}", step.budget.spent());
-                        progress.message(&format!("warning: {msg}"));
-                        notes.push(msg);
-                    }
-                    metrics.record(&rec);
-                }
-                // A full batch: more may be waiting; the tick gets its turn
-                // first (`select!` picks among ready branches at random).
-                if n < BATCH {
-                    tokio::time::sleep(COLLECT_EVERY).await;
-                }
-            }
+            Some((rows, seq_next)) = blocks.recv() => csv.append(&rows, seq_next),
             _ = tick.tick() => {
-                // A failed write is kept in the writer, for the end of the
+                // The rows of the last second, whatever their number; a
+                // failed write is kept in the writer, for the end of the
                 // run: measuring goes on.
+                let (mut done, mut errors) = (0, 0);
+                let live = {
+                    let mut guards: Vec<_> = recorders.iter().map(|r| lock(r)).collect();
+                    for g in &mut guards {
+                        let (rows, seq_next) = g.take_rows();
+                        csv.append(&rows, seq_next);
+                        (done, errors) = (done + g.done, errors + g.errors);
+                    }
+                    Metrics::live_ttft_of(guards.iter().map(|g| &g.metrics))
+                };
                 let _ = csv.flush();
+                warn_once(&step, &mut warned, &mut notes, progress);
                 let per_s = done - done_at_last_tick;
                 let (all_started, measured_started) = started.sum();
                 done_at_last_tick = done;
@@ -427,20 +489,29 @@ pub async fn run<B: Backend>(
                     done,
                     errors,
                     in_flight: all_started.saturating_sub(done),
-                    ttft: metrics.live_ttft(),
+                    ttft: live,
                     warmup: Instant::now() < schedule.warmup_end(),
                 });
             }
+            h = &mut all_ended => break h,
         }
-    }
-    let mut dispatch_lateness = crate::metrics::new_histogram();
-    while let Some(done) = workers.join_next().await {
-        if let Ok(h) = done {
-            let _ = dispatch_lateness.add(&h);
-        }
-    }
+    };
     interrupt.abort();
+    // Every worker has returned: the lanes' blocks are all sent, and what
+    // each lane holds is its last rows and its measurements.
+    while let Ok((rows, seq_next)) = blocks.try_recv() {
+        csv.append(&rows, seq_next);
+    }
+    let mut last_intended: Option<Instant> = None;
+    for r in &recorders {
+        let mut r = lock(r);
+        let (rows, seq_next) = r.take_rows();
+        csv.append(&rows, seq_next);
+        metrics.merge(&r.metrics);
+        last_intended = last_intended.max(r.last_intended);
+    }
     let _ = csv.flush();
+    warn_once(&step, &mut warned, &mut notes, progress);
     // The measured window: to the planned end when the run got there, else
     // to the last request's intended start; the drain after it is excluded.
     let window_end = match schedule.stop_reason() {
@@ -463,4 +534,34 @@ pub async fn run<B: Backend>(
         dispatch_lateness,
         first_request_at: first_sent.get(),
     })
+}
+
+/// One lane's workers, run on the lane's runtime; `ended` gets how late
+/// they woke once all have returned.
+async fn run_share<B: Backend>(share: Vec<Worker<B>>, ended: oneshot::Sender<Histogram<u64>>) {
+    let mut workers = tokio::task::JoinSet::new();
+    for w in share {
+        workers.spawn(w.run());
+    }
+    let mut lateness = crate::metrics::new_histogram();
+    while let Some(done) = workers.join_next().await {
+        if let Ok(h) = done {
+            let _ = lateness.add(&h);
+        }
+    }
+    let _ = ended.send(lateness);
+}
+
+/// Says once, as a note and on the progress line, that the spending went
+/// past `budget.warn_usd` (checked once a second and at the step's end).
+fn warn_once<B>(step: &Step<B>, warned: &mut bool, notes: &mut Vec<String>, progress: &mut dyn Progress) {
+    if let Some(warn) = step.warn_usd
+        && !*warned
+        && step.budget.spent() >= warn
+    {
+        *warned = true;
+        let msg = format!("spent ${:.4}, past budget.warn_usd = ${warn}", step.budget.spent());
+        progress.message(&format!("warning: {msg}"));
+        notes.push(msg);
+    }
 }

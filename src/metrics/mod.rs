@@ -1,5 +1,6 @@
 //! Measurements: per-variant HDR histograms and counters, fed one record at a
-//! time by the collector, and the `Summary` computed from them once.
+//! time by each lane's recorder and merged across lanes (`Metrics::merge`),
+//! and the `Summary` computed from them once.
 
 mod record;
 mod sessions;
@@ -505,20 +506,44 @@ impl Metrics {
         }
     }
 
+    /// Adds the measurements of another share of the same step (a lane's):
+    /// same variants, stages and window start. Exact: histograms and counts
+    /// add.
+    pub fn merge(&mut self, o: &Metrics) {
+        for (v, ov) in self.variants.iter_mut().zip(&o.variants) {
+            v.merge(ov);
+        }
+        for (s, os) in self.stages.iter_mut().zip(&o.stages) {
+            s.streaming = s.streaming || os.streaming;
+            s.merge(os);
+        }
+        self.last_end = self.last_end.max(o.last_end);
+    }
+
     /// "p50 X / p99 Y ms" of the TTFT measured so far, for progress lines.
+    pub fn live_ttft(&self) -> String {
+        Self::live_ttft_of([self])
+    }
+
+    /// `live_ttft` of shares of one step (the lanes'), taken together.
     /// TTFT so far of the streamed variants only: a variant not streamed
     /// has TTFT = e2e, which would pass for a slow first token. Labelled
     /// when some variants are not streamed.
-    pub fn live_ttft(&self) -> String {
-        let streamed: Vec<&VariantMetrics> = self.variants.iter().filter(|v| v.streaming).collect();
+    pub fn live_ttft_of<'a>(parts: impl IntoIterator<Item = &'a Metrics>) -> String {
+        let mut parts = parts.into_iter().peekable();
+        let Some(&first) = parts.peek() else { return "-".into() };
+        let streamed: Vec<usize> =
+            (0..first.variants.len()).filter(|&i| first.variants[i].streaming).collect();
         if streamed.is_empty() {
             return "- (not streamed)".into();
         }
         let mut h = new_histogram();
-        for v in &streamed {
-            let _ = h.add(&v.h.ttft);
+        for m in parts {
+            for &i in &streamed {
+                let _ = h.add(&m.variants[i].h.ttft);
+            }
         }
-        let of = if streamed.len() < self.variants.len() { " (streamed variants)" } else { "" };
+        let of = if streamed.len() < first.variants.len() { " (streamed variants)" } else { "" };
         if h.is_empty() {
             return format!("-{of}");
         }

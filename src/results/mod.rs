@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use metrics_json::StoredRun;
-pub use requests::{COLUMNS as REQUEST_COLUMNS, Phase, RequestRow, RequestsReader, RequestsWriter};
+pub use requests::{
+    COLUMNS as REQUEST_COLUMNS, Phase, RequestRow, RequestsReader, RequestsWriter, RowFormat,
+};
 pub use run_info::{
     ClientOverhead, FORMAT as RUN_FORMAT, Lateness, LoadInfo, MergedShard, ModeInfo, RunInfo, ScenarioInfo,
     ShardInfo, StageInfo, TargetInfo, TargetKind,

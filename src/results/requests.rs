@@ -141,6 +141,16 @@ pub struct RequestsWriter {
     /// Bytes of whole rows in the file.
     written: u64,
     error: Option<String>,
+    format: RowFormat,
+    /// One past the highest `seq` written.
+    seq_next: u64,
+}
+
+/// What turns a record into a row: the names and numbers its columns are
+/// read from. Cloned into each lane, which formats its own rows
+/// (`RequestsWriter::append`).
+#[derive(Debug, Clone)]
+pub struct RowFormat {
     variants: Vec<String>,
     /// Each variant's model, and each stage's level (`describe`).
     models: Vec<String>,
@@ -149,8 +159,6 @@ pub struct RequestsWriter {
     /// seeds the request, so every step of a sweep sends the same prompts)
     /// so that the file numbers the run's requests once.
     seq_base: u64,
-    /// One past the highest `seq` written.
-    seq_next: u64,
 }
 
 /// Rows are written to the file once this much is formatted.
@@ -166,10 +174,7 @@ impl RequestsWriter {
             path: path.to_owned(),
             written: 0,
             error: None,
-            variants,
-            models: Vec::new(),
-            levels: Vec::new(),
-            seq_base: 0,
+            format: RowFormat { variants, models: Vec::new(), levels: Vec::new(), seq_base: 0 },
             seq_next: 0,
         })
     }
@@ -177,55 +182,45 @@ impl RequestsWriter {
     /// The model of each variant and the level of each stage, for the
     /// `model` and `level` columns.
     pub fn describe(mut self, models: Vec<String>, levels: Vec<f64>) -> Self {
-        (self.models, self.levels) = (models, levels);
+        (self.format.models, self.format.levels) = (models, levels);
         self
     }
 
     /// The next step of a sweep begins: its requests are numbered on from
     /// the last one written.
     pub fn next_step(&mut self) {
-        self.seq_base = self.seq_next;
+        self.format.seq_base = self.seq_next;
+    }
+
+    /// How this writer formats rows, for a lane to format its own.
+    pub fn format(&self) -> RowFormat {
+        self.format.clone()
     }
 
     /// A finished request; `t0` is the step's start (`intended_ms` is an
     /// offset from it).
     pub fn write(&mut self, r: &RequestRecord, t0: Instant) {
-        let class = r.outcome.class();
-        let seq = r.seq + self.seq_base;
-        self.seq_next = self.seq_next.max(seq + 1);
-        let row = RequestRow {
-            seq,
-            variant: self.variants.get(r.variant).map_or("?", String::as_str),
-            phase: if r.warmup { Phase::Warmup } else { Phase::Measured },
-            intended_ms: ms(r.intended.saturating_duration_since(t0)),
-            queue_delay_ms: ms(r.queue_delay()),
-            ttft_ms: r.ttft().map(ms),
-            e2e_ms: ms(r.e2e()),
-            prompt_tokens: r.prompt_tokens,
-            output_tokens: r.output_tokens,
-            token_source: r.token_source.as_str(),
-            finish_reason: r.finish_reason.as_deref(),
-            outcome: &class,
-            error: r.error.as_deref(),
-            attempts: r.attempts,
-            rate_limited: r.rate_limited,
-            prompt_token_source: if r.prompt_from_usage { "usage" } else { "client" },
-            cached_tokens: r.cached_tokens,
-            session: r.session.map(|s| s.id + self.seq_base),
-            turn: r.session.map(|s| s.turn),
-            model: r.model.as_deref().or(self.models.get(r.variant).map(String::as_str)).unwrap_or(""),
-            stage: u32::try_from(r.stage + 1).ok(),
-            level: self.levels.get(r.stage).copied(),
-            itl_mean_ms: (!r.itl.is_empty())
-                .then(|| ms(r.itl.iter().sum::<std::time::Duration>() / r.itl.len() as u32)),
-            itl_max_ms: r.itl.iter().max().copied().map(ms),
-            ratelimit_requests: r.ratelimit[0],
-            ratelimit_tokens: r.ratelimit[1],
-            reasoning_tokens: r.reasoning_tokens,
-            shard: None,
-        };
-        // Fields borrowed apart: the row borrows the names, the writer is mutable.
-        Self::push(&mut self.rows, &mut self.header, &row);
+        if !self.header {
+            self.header = true;
+            row::header(false, &mut self.rows);
+        }
+        let next = self.format.format(r, t0, &mut self.rows);
+        self.seq_next = self.seq_next.max(next);
+        self.after();
+    }
+
+    /// Rows a lane formatted (`RowFormat::format`), whole; `seq_next` is
+    /// one past the highest `seq` among them.
+    pub fn append(&mut self, rows: &[u8], seq_next: u64) {
+        if rows.is_empty() {
+            return;
+        }
+        if !self.header {
+            self.header = true;
+            row::header(false, &mut self.rows);
+        }
+        self.rows.extend_from_slice(rows);
+        self.seq_next = self.seq_next.max(seq_next);
         self.after();
     }
 
@@ -290,6 +285,48 @@ impl RequestsWriter {
 
     fn fail(&mut self, cause: String) {
         self.error.get_or_insert_with(|| format!("cannot write {}: {cause}", self.path.display()));
+    }
+}
+
+impl RowFormat {
+    /// Appends `r`'s row to `out`; returns one past its `seq` in the file.
+    /// `t0` is the step's start (`intended_ms` is an offset from it).
+    pub fn format(&self, r: &RequestRecord, t0: Instant, out: &mut Vec<u8>) -> u64 {
+        let class = r.outcome.class();
+        let seq = r.seq + self.seq_base;
+        let row = RequestRow {
+            seq,
+            variant: self.variants.get(r.variant).map_or("?", String::as_str),
+            phase: if r.warmup { Phase::Warmup } else { Phase::Measured },
+            intended_ms: ms(r.intended.saturating_duration_since(t0)),
+            queue_delay_ms: ms(r.queue_delay()),
+            ttft_ms: r.ttft().map(ms),
+            e2e_ms: ms(r.e2e()),
+            prompt_tokens: r.prompt_tokens,
+            output_tokens: r.output_tokens,
+            token_source: r.token_source.as_str(),
+            finish_reason: r.finish_reason.as_deref(),
+            outcome: &class,
+            error: r.error.as_deref(),
+            attempts: r.attempts,
+            rate_limited: r.rate_limited,
+            prompt_token_source: if r.prompt_from_usage { "usage" } else { "client" },
+            cached_tokens: r.cached_tokens,
+            session: r.session.map(|s| s.id + self.seq_base),
+            turn: r.session.map(|s| s.turn),
+            model: r.model.as_deref().or(self.models.get(r.variant).map(String::as_str)).unwrap_or(""),
+            stage: u32::try_from(r.stage + 1).ok(),
+            level: self.levels.get(r.stage).copied(),
+            itl_mean_ms: (!r.itl.is_empty())
+                .then(|| ms(r.itl.iter().sum::<std::time::Duration>() / r.itl.len() as u32)),
+            itl_max_ms: r.itl.iter().max().copied().map(ms),
+            ratelimit_requests: r.ratelimit[0],
+            ratelimit_tokens: r.ratelimit[1],
+            reasoning_tokens: r.reasoning_tokens,
+            shard: None,
+        };
+        row::format(&row, out);
+        seq + 1
     }
 }
 

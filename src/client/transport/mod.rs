@@ -32,6 +32,7 @@ use hyper::{Method, Request, StatusCode, Uri};
 use self::connect::{Dialer, H1, Made, ReadAt};
 use super::error_chain;
 use super::http::Endpoint;
+use crate::lanes::PerLane;
 
 /// Streams per HTTP/2 connection before another is opened, or the
 /// server's own limit (SETTINGS_MAX_CONCURRENT_STREAMS) when lower: a stream
@@ -128,7 +129,12 @@ struct Lean {
     /// has `:authority`). Cloned whole per request, never added to.
     headers: HeaderMap,
     headers_h1: HeaderMap,
-    idle: Mutex<Vec<H1>>,
+    /// Each lane's HTTP/1.1 connections (`crate::lanes`): one is only
+    /// driven by the thread whose runtime registered it, in the requesting
+    /// task. HTTP/2 connections are shared by every lane, as the streams of
+    /// one client's are: their drivers are tasks of the lane that opened
+    /// them.
+    idle: PerLane<Mutex<Vec<H1>>>,
     h2: tokio::sync::Mutex<Vec<H2Conn>>,
     /// HTTP/2 is spoken: prior knowledge, or a TLS server chose it.
     h2_known: AtomicBool,
@@ -256,7 +262,7 @@ impl Transport {
                 h1
             },
             headers,
-            idle: Mutex::new(Vec::new()),
+            idle: PerLane::new(|| Mutex::new(Vec::new())),
             h2: tokio::sync::Mutex::new(Vec::new()),
             h2_known: AtomicBool::new(http2),
             learned: AtomicBool::new(http2 || !https),
@@ -350,7 +356,7 @@ impl Lean {
             status: head.status,
             headers: head.headers,
             read_at: Some(conn.read_at.clone()),
-            body: Body::H1 { incoming, conn: Some(conn), pool: &self.idle },
+            body: Body::H1 { incoming, conn: Some(conn), pool: self.idle.get() },
         })
     }
 
@@ -396,7 +402,7 @@ impl Lean {
     /// An idle connection the server has not closed, if there is one.
     fn checkout(&self) -> Option<H1> {
         loop {
-            let mut c = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            let mut c = self.idle.get().lock().unwrap_or_else(|p| p.into_inner()).pop()?;
             if !c.closed_while_idle() {
                 return Some(c);
             }

@@ -120,3 +120,64 @@ fn retries_rate_limits_finish_reasons_and_ttfr_are_counted() {
     assert_eq!(json["total"]["finish_reasons"]["stop"], 1);
     assert!(json["total"]["ttfr_ms"]["p99"].is_number());
 }
+
+/// The lanes of a run each record their own share of the requests; merged,
+/// the shares give the very summary one recorder of them all gives.
+#[test]
+fn lanes_merged_give_the_summary_of_one_recorder() {
+    let t0 = Instant::now();
+    let info = |name: &str, streaming| VariantInfo {
+        name: name.into(),
+        streaming,
+        embeddings: false,
+        priced: true,
+        swept: None,
+    };
+    let fresh = || {
+        let mut m = Metrics::new([info("a", true), info("b", false)], 2, t0 + Duration::from_millis(100));
+        m.window_end = Some(t0 + Duration::from_secs(3));
+        m
+    };
+    let mut whole = fresh();
+    let mut lanes = [fresh(), fresh(), fresh()];
+    for i in 0..300u64 {
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut r = record(at(i * 7));
+        r.seq = i;
+        r.variant = usize::from(i % 3 == 0);
+        r.streaming = r.variant == 0;
+        r.stage = usize::from(i >= 150);
+        r.warmup = i < 10;
+        r.first_token = Some(at(i * 7 + 20 + i % 13));
+        r.end = at(i * 7 + 60 + i % 29);
+        r.output_tokens = 5 + i % 4;
+        r.cost_usd = Some(0.001 * (i % 5) as f64);
+        if i % 17 == 0 {
+            r.outcome = Outcome::Http(500);
+            r.error = Some(format!("boom {}", i % 2));
+        }
+        whole.record(&r);
+        lanes[(i % 3) as usize].record(&r);
+    }
+    let mut merged = fresh();
+    for l in &lanes {
+        merged.merge(l);
+    }
+    assert_eq!(Metrics::live_ttft_of(&lanes), whole.live_ttft());
+    let summary = |m: &Metrics| {
+        let s = Summary::new("t", std::slice::from_ref(m), &[], crate::metrics::StopReason::Duration, false);
+        // Costs are summed in another order; the summary rounds them to
+        // a millionth of a dollar.
+        serde_json::to_value(&s).unwrap()
+    };
+    assert_eq!(summary(&merged), summary(&whole));
+    for (m, w) in merged.stages.iter().zip(&whole.stages) {
+        let stored = |v: &crate::metrics::VariantMetrics| {
+            let mut j = serde_json::to_value(v).unwrap();
+            j["cost_usd"] = serde_json::json!((v.cost_usd * 1e9).round());
+            j
+        };
+        assert_eq!(stored(m), stored(w), "{}", w.name);
+    }
+    assert_eq!(merged.last_end, whole.last_end);
+}

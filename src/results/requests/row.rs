@@ -1,7 +1,7 @@
 //! A row of requests.csv formatted by hand: the bytes the csv crate's serde
 //! writer makes of a `RequestRow` (the test holds the two to each other),
-//! at a third of its cost. The collector formats one row per request, on
-//! cores it shares with the server being measured.
+//! at a third of its cost. Each lane formats one row per request, on cores
+//! it shares with the server being measured.
 //!
 //! Durations in ms are whole microseconds (`ms`), formatted as integers with
 //! the decimal point set in: the shortest decimal that reads back to the
