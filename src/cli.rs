@@ -25,15 +25,15 @@ use crate::load::{Shard, parse_start_at};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Threads of the client's async runtime [default: one per core].
+    /// The client's threads [default: one per core].
     ///
-    /// When the server under test shares this machine, fewer threads leave
-    /// it more of the cores, at a price. On 2 cores, against a simulator in
-    /// its own process, `--threads 1` spent 12-26% less CPU per stream at
-    /// 1,000 HTTP/2 streams (no less over HTTP/1.1), but made 15-22% fewer
-    /// requests/s of one token: one thread is then the bottleneck
-    /// (BENCHMARKS.md, "One client thread"). The embedded simulator runs on
-    /// these threads too.
+    /// N lanes send the requests, each a thread with its share of the users
+    /// on a runtime of its own; the progress line and the embedded simulator
+    /// run beside them on N threads more. When the server under test shares
+    /// this machine, fewer threads leave it more of the cores, at a price:
+    /// on 2 cores one lane spent less CPU per HTTP/2 stream, but made fewer
+    /// requests/s of one token, being then the bottleneck (BENCHMARKS.md,
+    /// "One client thread" and "Lanes").
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 }

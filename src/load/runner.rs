@@ -182,7 +182,7 @@ impl<B: Backend> Worker<B> {
                     None => record.session_done = Some(record.end.saturating_duration_since(s.started)),
                 }
             }
-            lock(&self.recorder).record(&record);
+            lock(&self.recorder).keep(record);
         }
         lateness
     }
@@ -192,6 +192,9 @@ impl<B: Backend> Worker<B> {
 /// thread: no hop to another thread per request. Read by the step once a
 /// second (progress, and the rows not yet handed over) and at its end.
 struct Recorder {
+    /// Records not yet counted: counted a batch at a time, while the
+    /// histograms they go to are in the cache.
+    pending: Vec<RequestRecord>,
     metrics: Metrics,
     /// Rows formatted and not yet handed to the writer.
     rows: Vec<u8>,
@@ -213,7 +216,28 @@ struct Recorder {
 /// writer's own block).
 const BLOCK: usize = 64 << 10;
 
+/// Records a lane counts at once (`Recorder::keep`).
+const BATCH: usize = 64;
+
 impl Recorder {
+    /// Keeps a finished request's record, and counts the batch once full.
+    fn keep(&mut self, rec: RequestRecord) {
+        self.pending.push(rec);
+        if self.pending.len() >= BATCH {
+            self.count_pending();
+        }
+    }
+
+    /// Counts every record kept so far: its row, its histograms.
+    fn count_pending(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        for rec in pending.drain(..) {
+            self.record(&rec);
+        }
+        // The allocation is kept for the next batch.
+        self.pending = pending;
+    }
+
     fn record(&mut self, rec: &RequestRecord) {
         let next = self.format.format(rec, self.t0, &mut self.rows);
         self.seq_next = self.seq_next.max(next);
@@ -222,14 +246,16 @@ impl Recorder {
         self.errors += u64::from(!rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled);
         self.metrics.record(rec);
         if self.rows.len() >= BLOCK {
-            let block = self.take_rows();
+            let block = (std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK)), self.seq_next);
             // The step has ended only once every lane has: it is there.
             let _ = self.blocks.send(block);
         }
     }
 
-    /// The rows not yet handed over, with one past their highest `seq`.
+    /// The rows not yet handed over (every record kept counted first), with
+    /// one past their highest `seq`.
     fn take_rows(&mut self) -> (Vec<u8>, u64) {
+        self.count_pending();
         (std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK)), self.seq_next)
     }
 }
@@ -390,6 +416,7 @@ pub async fn run<B: Backend>(
     let recorders: Vec<Arc<Mutex<Recorder>>> = (0..lanes)
         .map(|_| {
             Arc::new(Mutex::new(Recorder {
+                pending: Vec::with_capacity(BATCH),
                 metrics: metrics.clone(),
                 rows: Vec::with_capacity(BLOCK),
                 seq_next: 0,
