@@ -44,15 +44,28 @@ pub fn count() -> usize {
     *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Starts the lanes, if they are not yet: before a run's start, so that a
+/// run starting at a set time (`--start-at`, shards) does not spend its
+/// first milliseconds starting threads. An error: a lane's thread or
+/// runtime could not be started.
+pub fn start() -> Result<(), String> {
+    lanes().map(|_| ())
+}
+
+fn lanes() -> Result<&'static [mpsc::UnboundedSender<Job>], String> {
+    let lanes = LANES.get_or_init(|| (0..count()).map(start_lane).collect());
+    lanes.as_deref().map_err(Clone::clone)
+}
+
 /// Runs `job` on lane `lane` (modulo `count()`), starting the lanes on
-/// first use. An error: a lane's thread or runtime could not be started.
+/// first use.
 pub fn spawn(lane: usize, job: impl Future<Output = ()> + Send + 'static) -> Result<(), String> {
-    let lanes = LANES.get_or_init(|| (0..count()).map(start).collect()).as_ref().map_err(Clone::clone)?;
+    let lanes = lanes()?;
     lanes[lane % lanes.len()].send(Box::pin(job)).map_err(|_| format!("the client's lane {lane} has stopped"))
 }
 
 /// Lane `i`'s thread, with its runtime, taking jobs until the process ends.
-fn start(i: usize) -> Result<mpsc::UnboundedSender<Job>, String> {
+fn start_lane(i: usize) -> Result<mpsc::UnboundedSender<Job>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -153,6 +153,7 @@ pub async fn execute_with<B: Backend>(
     let mut stop_reason = StopReason::Duration;
     let mut ended_at = now;
     let mut first_request_at = None;
+    crate::lanes::start().map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(at) = opts.start_at {
         wait_until(at, stop.clone(), progress.as_mut()).await;
     }
