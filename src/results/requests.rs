@@ -197,18 +197,6 @@ impl RequestsWriter {
         self.format.clone()
     }
 
-    /// A finished request; `t0` is the step's start (`intended_ms` is an
-    /// offset from it).
-    pub fn write(&mut self, r: &RequestRecord, t0: Instant) {
-        if !self.header {
-            self.header = true;
-            row::header(false, &mut self.rows);
-        }
-        let next = self.format.format(r, t0, &mut self.rows);
-        self.seq_next = self.seq_next.max(next);
-        self.after();
-    }
-
     /// Rows a lane formatted (`RowFormat::format`), whole; `seq_next` is
     /// one past the highest `seq` among them.
     pub fn append(&mut self, rows: &[u8], seq_next: u64) {
