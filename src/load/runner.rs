@@ -142,8 +142,13 @@ impl<B: Backend> Worker<B> {
                         self.not_sent.count(&ticket, &req, NotSentReason::ClientLimit);
                         return lateness;
                     }
+                    // The view also drains at the plan's end and its grace,
+                    // on the main runtime's clock: a ticket the limit held
+                    // that long was held by the limit, whichever woke first.
                     _ = self.view.reached(self.id, Stop::Draining) => {
-                        self.not_sent.count(&ticket, &req, NotSentReason::Stopped);
+                        let held = end.is_some_and(|e| Instant::now() >= e);
+                        let why = if held { NotSentReason::ClientLimit } else { NotSentReason::Stopped };
+                        self.not_sent.count(&ticket, &req, why);
                         return lateness;
                     }
                 }
