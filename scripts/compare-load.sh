@@ -23,7 +23,7 @@
 # otherwise the release builds under $CARGO_TARGET_DIR (default target/),
 # built first. BEFORE= another llmload binary (e.g. main's before a change):
 # measured beside LLMLOAD in the same run, in rows of its own, so a change's
-# effect is a ratio from one run. Exits 0 when every part ran; its temporary directory and the
+# effect is a ratio from one run (streams: FIRST=before runs it first). Exits 0 when every part ran; its temporary directory and the
 # simulator it started are gone either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -199,7 +199,9 @@ if [ "$WHAT" = streams ] || [ "$WHAT" = all ]; then
     echo "| streams | llmload | streams/s | requests | TTFT p50 / p99 (truth 100) | ITL p50 / p99 (truth 10) | simulator lateness p99 | client CPU | CPU per stream |"
     echo "|---:|---|---:|---:|---|---|---:|---:|---:|"
     for n in $STREAMS; do
-        for which in this ${BEFORE:+before}; do
+        order="this ${BEFORE:+before}"
+        [ "${FIRST:-this}" = before ] && [ -n "${BEFORE:-}" ] && order="before this"
+        for which in $order; do
             start_mock $'ttft = "100ms"\nitl = "10ms"\njitter = 0' "${lateness[@]}"
             cat > "$TMP/stream.toml" <<TOML
 name = "streams"
@@ -236,7 +238,7 @@ TOML
                 "$(json "$s" 'd["total"]["requests"]["ok"]')" \
                 "$(json "$s" 'd["total"]["ttft_ms"]["p50"]')" "$(json "$s" 'd["total"]["ttft_ms"]["p99"]')" \
                 "$(json "$s" 'd["total"]["itl_ms"]["p50"]')" "$(json "$s" 'd["total"]["itl_ms"]["p99"]')" \
-                "${late:--}" "$cpu" "$(json "$out/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
+                "${late:--}" "$(python3 -c "print(round($cpu, 2))")" "$(json "$out/run.json" 'round(d["client"]["wall_seconds"], 1)')" \
                 "$(python3 -c "print(round($cpu * 1000 / $all, 3))")"
         done
     done

@@ -168,9 +168,12 @@ async fn tls_with_a_ca_file_speaks_what_alpn_agrees() {
 
     let (port, seen) = proxy(sim.clone(), Some(&["h2", "http/1.1"])).await;
     let url = format!("https://localhost:{port}/v1");
-    let (_dir, outcome) = run_alone(&scenario(&url, &with_ca, 8, 80)).await;
-    assert_eq!(ok(&outcome), 80);
-    assert_eq!(*seen.protocols.lock().unwrap(), ["h2"], "8 streams share one HTTP/2 connection");
+    let users = 4 * llmload::lanes::count() as u32;
+    let (_dir, outcome) = run_alone(&scenario(&url, &with_ca, users, 20 * users)).await;
+    assert_eq!(ok(&outcome), 20 * users as u64);
+    // Each lane's 4 users share one HTTP/2 connection of that lane.
+    let one_per_lane = vec!["h2"; llmload::lanes::count()];
+    assert_eq!(*seen.protocols.lock().unwrap(), one_per_lane, "4 streams share each lane's connection");
     // The simulator's schedule is the truth: the first token 20 ms after
     // the request, whatever the protocol.
     let ttft = &crate::util::variant(&outcome.summary, "streamed").ttft_ms;
@@ -215,9 +218,11 @@ fn a_run_goes_through_the_proxy_the_environment_names() {
     assert_eq!(summary["total"]["requests"]["ok"], 10, "{summary}");
 }
 
-/// 8 users over HTTP/2 sending `requests` one-token completions to `url`;
-/// `load` goes into [load].
-fn h2_scenario(url: &str, requests: u32, load: &str) -> String {
+/// 8 users per lane over HTTP/2 (each lane opens connections of its own),
+/// each lane's sending `requests` one-token completions to `url`; `load`
+/// goes into [load].
+fn h2_scenario(url: &str, requests: usize, load: &str) -> String {
+    let lanes = llmload::lanes::count();
     format!(
         r#"name = "h2-limit"
 [target]
@@ -225,7 +230,7 @@ kind = "openai"
 base_url = "{url}"
 api_key_env = ""
 [load]
-concurrency = 8
+concurrency = {users}
 requests = {requests}
 http = "2"
 {load}
@@ -236,7 +241,9 @@ model = "m"
 max_tokens = 1
 stream = false
 prompt_tokens = 8
-"#
+"#,
+        users = 8 * lanes,
+        requests = requests * lanes,
     )
 }
 
@@ -283,19 +290,21 @@ async fn h2_server_with_a_late_limit(delay: Duration) -> (String, Arc<AtomicU64>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
     let (url, connections) = h2_server_with_a_late_limit(Duration::from_millis(30)).await;
-    // One burst of 8 before the server's SETTINGS arrive: exactly 4 of it
-    // refused, each sent again once on a second connection, and counted
-    // (the round trip is in its latency).
+    let lanes = llmload::lanes::count() as u64;
+    // Each lane's burst of 8 before the server's SETTINGS arrive: exactly 4
+    // of it refused, each sent again once on the lane's second connection,
+    // and counted (the round trip is in its latency).
     let (_dir, outcome) = run_alone(&h2_scenario(&url, 8, "")).await;
-    assert_eq!(ok(&outcome), 8);
-    assert_eq!(outcome.summary.total.requests.reconnects, 4, "{:?}", outcome.summary.notes);
+    assert_eq!(ok(&outcome), 8 * lanes);
+    assert_eq!(outcome.summary.total.requests.reconnects, 4 * lanes, "{:?}", outcome.summary.notes);
     assert!(outcome.summary.notes.iter().any(|n| n.contains("HTTP/2 stream the server refused")));
-    assert_eq!(connections.swap(0, Ordering::Relaxed), 2);
-    // The first burst as above; from then on 8 users need two connections of 4.
+    assert_eq!(connections.swap(0, Ordering::Relaxed), 2 * lanes);
+    // The first burst as above; from then on each lane's 8 users need two
+    // connections of 4.
     let (_dir, outcome) = run_alone(&h2_scenario(&url, 48, "")).await;
-    assert_eq!(ok(&outcome), 48);
-    assert!(outcome.summary.total.requests.reconnects >= 4);
-    assert_eq!(connections.load(Ordering::Relaxed), 2);
+    assert_eq!(ok(&outcome), 48 * lanes);
+    assert!(outcome.summary.total.requests.reconnects >= 4 * lanes);
+    assert_eq!(connections.load(Ordering::Relaxed), 2 * lanes);
 }
 
 /// Bytes are timed by the connection's read that brought them, not by when
@@ -339,20 +348,22 @@ async fn each_answer_is_timed_by_the_reads_of_its_own_bytes() {
 /// Streams the server refused and llmload sent again are counted even when
 /// the request then ends in a timeout, which drops the attempt: the
 /// re-sends are what its latency was spent on. 8 at once against a late
-/// limit of 4, answers that never come within the first-byte timeout.
+/// limit of 4 on each lane's connection, answers that never come within the
+/// first-byte timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_streams_are_counted_when_a_timeout_ends_the_request() {
     let (url, connections) = h2_server_with_a_late_limit(Duration::from_secs(30)).await;
     let timeouts = "timeout = \"5s\"\nfirst_byte_timeout = \"400ms\"\n";
     let toml = h2_scenario(&url, 8, timeouts);
     let (_dir, outcome) = run_alone(&toml).await;
+    let lanes = llmload::lanes::count() as u64;
     let r = &outcome.summary.total.requests;
-    assert_eq!((r.ok, r.errors), (0, 8));
+    assert_eq!((r.ok, r.errors), (0, 8 * lanes));
     assert!(
         outcome.summary.total.errors.iter().all(|e| e.class == "first_byte_timeout"),
         "{:?}",
         outcome.summary.total.errors
     );
-    assert_eq!(r.reconnects, 4, "the 4 refused, each sent again once");
-    assert_eq!(connections.load(Ordering::Relaxed), 2);
+    assert_eq!(r.reconnects, 4 * lanes, "each lane's 4 refused, each sent again once");
+    assert_eq!(connections.load(Ordering::Relaxed), 2 * lanes);
 }

@@ -6,8 +6,8 @@
 //!   polled in the requesting task, so a read and the parsing of what it
 //!   brought are one wake-up, with no hop to a connection task.
 //! - HTTP/2: with prior knowledge over http:// (`http = "2"`), or by ALPN over
-//!   https://; up to `H2_STREAMS` streams share a connection, whose driver is
-//!   a task of its own.
+//!   https://; up to `H2_STREAMS` streams of one lane share a connection,
+//!   whose driver is a task of that lane.
 //! - A target reached through a proxy (`HTTPS_PROXY` and friends, never for
 //!   loopback) goes through reqwest, which implements proxies: a proxied
 //!   target's latency is the proxy's anyway.
@@ -131,11 +131,11 @@ struct Lean {
     headers_h1: HeaderMap,
     /// Each lane's HTTP/1.1 connections (`crate::lanes`): one is only
     /// driven by the thread whose runtime registered it, in the requesting
-    /// task. HTTP/2 connections are shared by every lane, as the streams of
-    /// one client's are: their drivers are tasks of the lane that opened
-    /// them.
+    /// task.
     idle: PerLane<Mutex<Vec<H1>>>,
-    h2: tokio::sync::Mutex<Vec<H2Conn>>,
+    /// Each lane's HTTP/2 connections, whose drivers are tasks of that
+    /// lane: a read wakes only streams of its own thread.
+    h2: PerLane<tokio::sync::Mutex<Vec<H2Conn>>>,
     /// HTTP/2 is spoken: prior knowledge, or a TLS server chose it.
     h2_known: AtomicBool,
     /// The protocol is known: plain http://, or a first TLS connection was
@@ -263,7 +263,7 @@ impl Transport {
             },
             headers,
             idle: PerLane::new(|| Mutex::new(Vec::new())),
-            h2: tokio::sync::Mutex::new(Vec::new()),
+            h2: PerLane::new(|| tokio::sync::Mutex::new(Vec::new())),
             h2_known: AtomicBool::new(http2),
             learned: AtomicBool::new(http2 || !https),
             first: tokio::sync::Mutex::new(()),
@@ -370,7 +370,7 @@ impl Lean {
             Made::H1(c) => Ok(Some(c)),
             Made::H2(c) => {
                 self.h2_known.store(true, Ordering::Relaxed);
-                self.h2.lock().await.push(H2Conn::new(c, 0));
+                self.h2.get().lock().await.push(H2Conn::new(c, 0));
                 Ok(None)
             }
         }
@@ -461,7 +461,7 @@ impl Lean {
         fresh: bool,
         avoid: Option<Arc<AtomicUsize>>,
     ) -> Result<H2Conn, TransportError> {
-        let mut conns = self.h2.lock().await;
+        let mut conns = self.h2.get().lock().await;
         conns.retain(|c| !c.sender.is_closed());
         let usable =
             |c: &&H2Conn| c.has_room() && !avoid.as_ref().is_some_and(|a| Arc::ptr_eq(a, &c.streams));
