@@ -203,10 +203,7 @@ impl RequestsWriter {
         if rows.is_empty() {
             return;
         }
-        if !self.header {
-            self.header = true;
-            row::header(false, &mut self.rows);
-        }
+        self.header_once(false);
         self.rows.extend_from_slice(rows);
         self.seq_next = self.seq_next.max(seq_next);
         self.after();
@@ -214,19 +211,19 @@ impl RequestsWriter {
 
     /// A row as read from another file (merging shards).
     pub fn row(&mut self, row: &RequestRow<'_>) -> anyhow::Result<()> {
-        Self::push(&mut self.rows, &mut self.header, row);
+        self.header_once(row.shard.is_some());
+        row::format(row, &mut self.rows);
         self.after();
         self.result()
     }
 
-    /// Formats `row` after those not yet written, the header before the
-    /// first.
-    fn push(rows: &mut Vec<u8>, header: &mut bool, row: &RequestRow<'_>) {
-        if !*header {
-            *header = true;
-            row::header(row.shard.is_some(), rows);
+    /// The header, before the first row (`shard`: with the column a merged
+    /// file has).
+    fn header_once(&mut self, shard: bool) {
+        if !self.header {
+            self.header = true;
+            row::header(shard, &mut self.rows);
         }
-        row::format(row, rows);
     }
 
     /// Writes the rows formatted so far.

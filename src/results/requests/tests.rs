@@ -197,9 +197,9 @@ fn rows_are_formatted_byte_for_byte_as_the_csv_crate_formats_them() {
     for shard in [None, Some(3)] {
         let rows: Vec<RequestRow<'_>> = rows.iter().map(|r| RequestRow { shard, ..r.clone() }).collect();
         let mut ours = Vec::new();
-        let mut header = false;
+        row::header(shard.is_some(), &mut ours);
         for r in &rows {
-            RequestsWriter::push(&mut ours, &mut header, r);
+            row::format(r, &mut ours);
         }
         let theirs = csv_crate(&rows);
         if ours != theirs {
