@@ -6,9 +6,10 @@
 //! was handed to the collector on another thread (BENCHMARKS.md, "Lanes").
 //! A lane keeps a user, its connections and its records on one thread from
 //! start to end; the lanes' measurements are merged when the step ends
-//! (`load::runner`). The transport keeps a connection pool per lane
-//! (`current`), so a connection is only ever driven by the thread whose
-//! runtime registered it.
+//! (`load::runner`). The transport keeps its connection pools per lane
+//! (`PerLane`), HTTP/1.1's and HTTP/2's, so a connection is only ever
+//! driven by the thread whose runtime registered it, and a read wakes only
+//! that thread's streams.
 
 use std::cell::Cell;
 use std::future::Future;

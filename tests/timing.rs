@@ -88,10 +88,12 @@ async fn open_loop_sends_at_the_asked_rate() {
     let t = &out.summary.total;
     assert_eq!(t.requests.sent, 80, "2 s at 40/s");
     assert_eq!(t.requests.errors, 0);
-    // Open-loop starts wait on tokio's 1 ms timer wheel, so they are up to
-    // ~1.5 ms late; that lateness is reported, and must stay that small.
+    // Open-loop starts wait on the lane's clock, to the end of a 250 µs
+    // slot: about 0.15 ms late at the median, where tokio's 1 ms timer
+    // wheel made them ~1 ms late. That lateness is reported (it is in every
+    // latency), and must stay that small.
     let q = &t.queue_delay_ms;
-    assert!(q.p50.unwrap() < 2.5 && q.p99.unwrap() < 10.0, "sent on time: {q:?}");
+    assert!(q.p50.unwrap() < 0.5 && q.p99.unwrap() < 10.0, "sent on time: {q:?}");
     assert!(t.requests.late_starts <= 2, "late starts {}", t.requests.late_starts);
     // Latency is from the intended start, so it includes any lateness.
     let s = variant(&out.summary, "stream");

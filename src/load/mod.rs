@@ -3,6 +3,7 @@
 
 mod abort;
 mod budget;
+mod clock;
 mod limiter;
 mod runner;
 mod schedule;

@@ -103,12 +103,12 @@ impl<B: Backend> Worker<B> {
             let Some(ticket) = next else { break };
             let mut turn = session.take().map(|(s, _)| s);
             let req = self.workload.request_in(&ticket, &mut turn);
-            // A timer due now still waits for the next tick of tokio's 1 ms
-            // wheel, which would add up to 1 ms of queue delay to every closed-loop
-            // request: only sleep for a start that is still ahead.
+            // A start still ahead is waited for on the lane's clock, not
+            // tokio's timer, whose 1 ms wheel would make it up to 1 ms late
+            // (`clock`); a start already due is not waited for at all.
             if ticket.intended > Instant::now() {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(ticket.intended.into()) => {
+                    _ = super::clock::sleep_until(ticket.intended) => {
                         let late = ticket.intended.elapsed().as_micros();
                         lateness.saturating_record(u64::try_from(late).unwrap_or(u64::MAX));
                     }
