@@ -18,7 +18,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// Waits until `due`, to within tens of microseconds on a lane's clock.
+/// Waits until `due`: on a lane's clock, to the end of its 250 µs slot and
+/// a wake-up; elsewhere, on tokio's timer.
 pub async fn sleep_until(due: Instant) {
     if due <= Instant::now() {
         return;
@@ -211,6 +212,7 @@ mod imp {
 mod imp {
     use super::*;
 
+    /// Never made: `new` gives `None`, and tokio's timer is used.
     pub(crate) struct Start;
 
     impl Start {
