@@ -71,6 +71,12 @@ mod imp {
         CLOCK.with(|c| c.get_or_init(make).clone())
     }
 
+    /// How many waits this thread's clock holds.
+    #[cfg(test)]
+    pub(super) fn waiting() -> usize {
+        clock().map_or(0, |c| c.lock().waiting.len())
+    }
+
     fn make() -> Option<Arc<Clock>> {
         // A runtime on this thread alone: the task that reads the clock runs
         // where the workers it wakes do.
@@ -227,5 +233,62 @@ mod imp {
         fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
             Poll::Ready(())
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// On a thread with a runtime of its own (a lane's kind), starts spread
+    /// over 40 ms at odd offsets each end at or after their due time, never
+    /// before (a start sent early would shorten every latency measured from
+    /// it), whether woken by the clock or polled again before it; they wait
+    /// on the lane's clock, not tokio's timer; a wait given up leaves
+    /// nothing behind.
+    #[test]
+    fn starts_wake_at_or_after_their_time_on_the_lanes_clock() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let t0 = Instant::now() + Duration::from_millis(5);
+            assert!(imp::Start::new(t0).is_some(), "a lane's clock, not tokio's timer");
+            let waits: Vec<_> = (0..200u64)
+                .map(|i| {
+                    // Odd offsets, many inside one slot, some a slot apart.
+                    let due = t0 + Duration::from_micros(i * 7_919 % 40_000);
+                    tokio::spawn(async move {
+                        let mut wait = std::pin::pin!(sleep_until(due));
+                        if i % 2 == 0 {
+                            wait.await;
+                        } else {
+                            // Polled again and again before its time, as a
+                            // worker is when another branch of its select
+                            // wakes it: still not ready before its start.
+                            while std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx)))
+                                .await
+                                .is_pending()
+                            {
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                        (due, Instant::now())
+                    })
+                })
+                .collect();
+            for w in waits {
+                let (due, woke) = w.await.unwrap();
+                assert!(woke >= due, "woke {:?} before its start", due - woke);
+            }
+            // Given up before its time: removed from the clock.
+            let given_up = imp::Start::new(Instant::now() + Duration::from_secs(5)).unwrap();
+            let mut given_up = Box::pin(given_up);
+            let waker = std::task::Waker::noop();
+            assert!(given_up.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+            assert_eq!(imp::waiting(), 1);
+            drop(given_up);
+            assert_eq!(imp::waiting(), 0);
+        });
     }
 }
