@@ -23,8 +23,9 @@
 # otherwise the release builds under $CARGO_TARGET_DIR (default target/),
 # built first. BEFORE= another llmload binary (e.g. main's before a change):
 # measured beside LLMLOAD in the same run, in rows of its own, so a change's
-# effect is a ratio from one run (streams: FIRST=before runs it first). Exits 0 when every part ran; its temporary directory and the
-# simulator it started are gone either way.
+# effect is a ratio from one run (streams: FIRST=before runs it first).
+# Exits 0 when every part ran; its temporary directory and the simulator it
+# started are gone either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
