@@ -19,11 +19,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// Waits until `due`: on a lane's clock, to the end of its 250 µs slot and
-/// a wake-up; elsewhere, on tokio's timer.
+/// a wake-up; elsewhere, on tokio's timer. A `due` already past is ready at
+/// the first poll (the caller has usually checked: no second clock read).
 pub async fn sleep_until(due: Instant) {
-    if due <= Instant::now() {
-        return;
-    }
     match imp::Start::new(due) {
         Some(start) => start.await,
         None => tokio::time::sleep_until(due.into()).await,
