@@ -247,11 +247,11 @@ prompt_tokens = 8
     )
 }
 
-/// An HTTP/2 server that allows 4 streams at once on a connection and
-/// says so late, after a client's first burst (the streams past 4 are then
-/// refused, REFUSED_STREAM); each answer after `delay`. Its URL and a count
-/// of the connections it accepted.
-async fn h2_server_with_a_late_limit(delay: Duration) -> (String, Arc<AtomicU64>) {
+/// An HTTP/2 server that allows `limit` streams at once on a connection and
+/// says so `late` (after a client's first burst, the streams past the limit
+/// are refused, REFUSED_STREAM); each answer after `delay`. Its URL and a
+/// count of the connections it accepted.
+async fn h2_server(limit: u32, late: Duration, delay: Duration) -> (String, Arc<AtomicU64>) {
     use hyper::server::conn::http2;
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -271,9 +271,9 @@ async fn h2_server_with_a_late_limit(delay: Duration) -> (String, Arc<AtomicU64>
                 Ok::<_, std::convert::Infallible>(resp)
             });
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(late).await;
                 let serve = http2::Builder::new(TokioExecutor::new())
-                    .max_concurrent_streams(4)
+                    .max_concurrent_streams(limit)
                     .serve_connection(TokioIo::new(sock), service);
                 let _ = serve.await;
             });
@@ -289,7 +289,7 @@ async fn h2_server_with_a_late_limit(delay: Duration) -> (String, Arc<AtomicU64>
 /// counted as reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
-    let (url, connections) = h2_server_with_a_late_limit(Duration::from_millis(30)).await;
+    let (url, connections) = h2_server(4, Duration::from_millis(50), Duration::from_millis(30)).await;
     let lanes = llmload::lanes::count() as u64;
     // Each lane's burst of 8 before the server's SETTINGS arrive: exactly 4
     // of it refused, each sent again once on the lane's second connection,
@@ -305,6 +305,23 @@ async fn http2_streams_beyond_the_servers_limit_go_to_another_connection() {
     assert_eq!(ok(&outcome), 48 * lanes);
     assert!(outcome.summary.total.requests.reconnects >= 4 * lanes);
     assert_eq!(connections.load(Ordering::Relaxed), 2 * lanes);
+}
+
+/// A lane's streams share one connection as long as the server allows
+/// them all: 150 at once on each lane against a limit of 1,000 take one
+/// connection per lane, never one per hundred streams. (Users come over a
+/// ramp: a burst before the server's SETTINGS arrive would be held to h2's
+/// initial assumption of 100.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_share_a_connection_up_to_the_servers_limit() {
+    let (url, connections) = h2_server(1000, Duration::ZERO, Duration::from_millis(300)).await;
+    let lanes = llmload::lanes::count();
+    let toml = h2_scenario(&url, 300, "ramp_up = \"200ms\"")
+        .replace(&format!("concurrency = {}", 8 * lanes), &format!("concurrency = {}", 150 * lanes));
+    let (_dir, outcome) = run_alone(&toml).await;
+    assert_eq!(ok(&outcome), 300 * lanes as u64);
+    assert_eq!(outcome.summary.total.requests.reconnects, 0);
+    assert_eq!(connections.load(Ordering::Relaxed), lanes as u64);
 }
 
 /// Bytes are timed by the connection's read that brought them, not by when
@@ -352,7 +369,7 @@ async fn each_answer_is_timed_by_the_reads_of_its_own_bytes() {
 /// first-byte timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_streams_are_counted_when_a_timeout_ends_the_request() {
-    let (url, connections) = h2_server_with_a_late_limit(Duration::from_secs(30)).await;
+    let (url, connections) = h2_server(4, Duration::from_millis(50), Duration::from_secs(30)).await;
     let timeouts = "timeout = \"5s\"\nfirst_byte_timeout = \"400ms\"\n";
     let toml = h2_scenario(&url, 8, timeouts);
     let (_dir, outcome) = run_alone(&toml).await;

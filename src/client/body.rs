@@ -81,7 +81,7 @@ impl Accumulator {
                 }
             }
         } else {
-            match super::chunk::parse_body(data.as_bytes()) {
+            match super::chunk::parse_event(data) {
                 Ok(b) => b,
                 Err(e) => {
                     self.bad.get_or_insert(malformed(e));

@@ -154,6 +154,14 @@ pub fn parse_body(bytes: &[u8]) -> serde_json::Result<Body<'_>> {
     }
 }
 
+/// One event of a stream, as `parse_body`: its data is already text.
+pub fn parse_event(data: &str) -> serde_json::Result<Body<'_>> {
+    match super::skim::text(data) {
+        Some(body) => Ok(body),
+        None => serde_json::from_str(data),
+    }
+}
+
 /// The message of an OpenAI-style error body, for a non-2xx response.
 pub fn error_message(body: &[u8]) -> Option<String> {
     let parsed: Body = serde_json::from_slice(body).ok()?;

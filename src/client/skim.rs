@@ -21,15 +21,29 @@ const DEPTH: u32 = 64;
 
 /// `bytes` as a `Body`, or None: then serde_json decides.
 pub fn body(bytes: &[u8]) -> Option<Body<'_>> {
-    let mut r = Reader { b: bytes, i: 0 };
-    let body = r.body()?;
-    r.ws();
-    (r.i == bytes.len()).then_some(body)
+    Reader { b: bytes, i: 0, text: None }.whole()
+}
+
+/// `text` as a `Body`, as `body`; its strings are not checked for UTF-8
+/// again (an event's data was, by the SSE parser).
+pub fn text(text: &str) -> Option<Body<'_>> {
+    Reader { b: text.as_bytes(), i: 0, text: Some(text) }.whole()
 }
 
 struct Reader<'a> {
     b: &'a [u8],
     i: usize,
+    /// `b` as text, when it is known to be UTF-8.
+    text: Option<&'a str>,
+}
+
+impl<'a> Reader<'a> {
+    /// The body, and nothing but white space after it.
+    fn whole(mut self) -> Option<Body<'a>> {
+        let body = self.body()?;
+        self.ws();
+        (self.i == self.b.len()).then_some(body)
+    }
 }
 
 /// Marks field `bit` as read; None when it was already (serde_json's derive
@@ -170,7 +184,12 @@ impl<'a> Reader<'a> {
         if self.rest_of_string()? {
             return serde_json::from_slice::<String>(&self.b[start - 1..self.i]).ok().map(Cow::Owned);
         }
-        std::str::from_utf8(&self.b[start..self.i - 1]).ok().map(Cow::Borrowed)
+        let end = self.i - 1;
+        match self.text {
+            // Both ends are quotes, so on a character's boundary.
+            Some(text) => text.get(start..end).map(Cow::Borrowed),
+            None => std::str::from_utf8(&self.b[start..end]).ok().map(Cow::Borrowed),
+        }
     }
 
     /// Moves past a string's closing quote (the opening one read) and says

@@ -32,6 +32,10 @@ const ANSWERS: &[&str] = &[
 /// The fast path agrees with serde_json: it reads the same body, or
 /// leaves the bytes to serde_json. Returns whether it read them.
 fn agrees(bytes: &[u8]) -> bool {
+    // Read as text (an event's data, checked for UTF-8 already), the same.
+    if let Ok(t) = std::str::from_utf8(bytes) {
+        assert_eq!(format!("{:?}", text(t)), format!("{:?}", body(bytes)), "as text: {t}");
+    }
     let Some(fast) = body(bytes) else { return false };
     match serde_json::from_slice::<Body>(bytes) {
         Ok(slow) => assert_eq!(

@@ -6,8 +6,12 @@
 //!   polled in the requesting task, so a read and the parsing of what it
 //!   brought are one wake-up, with no hop to a connection task.
 //! - HTTP/2: with prior knowledge over http:// (`http = "2"`), or by ALPN over
-//!   https://; up to `H2_STREAMS` streams of one lane share a connection,
-//!   whose driver is a task of that lane.
+//!   https://; a lane's streams share one connection, whose driver is a task
+//!   of that lane, as many as the server allows at once
+//!   (SETTINGS_MAX_CONCURRENT_STREAMS), as browsers and Go's client do.
+//!   Another is opened only past that limit: more connections than needed
+//!   would each be read on their own, a wake-up and an acknowledgement per
+//!   read, for events a shared one brings in a single read.
 //! - A target reached through a proxy (`HTTPS_PROXY` and friends, never for
 //!   loopback) goes through reqwest, which implements proxies: a proxied
 //!   target's latency is the proxy's anyway.
@@ -33,11 +37,6 @@ use self::connect::{Dialer, H1, Made, ReadAt};
 use super::error_chain;
 use super::http::Endpoint;
 use crate::lanes::PerLane;
-
-/// Streams per HTTP/2 connection before another is opened, or the
-/// server's own limit (SETTINGS_MAX_CONCURRENT_STREAMS) when lower: a stream
-/// never waits inside the client for a slot the server has not given.
-const H2_STREAMS: usize = 100;
 
 /// How an exchange failed, for the outcome and the retry rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,9 +163,10 @@ impl H2Conn {
         }
     }
 
+    /// Below the server's limit: a stream never waits inside the client
+    /// for a slot the server has not given.
     fn has_room(&self) -> bool {
-        let limit = self.limit.load(Ordering::Relaxed).min(H2_STREAMS);
-        self.streams.load(Ordering::Relaxed) < limit
+        self.streams.load(Ordering::Relaxed) < self.limit.load(Ordering::Relaxed)
     }
 }
 
