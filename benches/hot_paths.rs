@@ -10,6 +10,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use llmload::client::StreamDecoder;
 use llmload::load::Ticket;
 use llmload::metrics::{Metrics, RequestRecord, VariantInfo};
+use llmload::results::ROW_BLOCK;
 use llmload::scenario::Scenario;
 use llmload::workload::{WorkRequest, Workload};
 
@@ -182,14 +183,14 @@ fn csv_rows(c: &mut Criterion) {
     // As a lane does: formatted by the lane's `RowFormat`, handed to the
     // writer a block at a time.
     let format = w.format();
-    let mut rows = Vec::with_capacity(64 << 10);
+    let mut rows = Vec::with_capacity(ROW_BLOCK);
     let mut g = c.benchmark_group("results");
     g.throughput(Throughput::Elements(1));
     g.bench_function("write_request_row", |b| {
         b.iter(|| {
             rec.seq += 1;
             let next = format.format(black_box(&rec), t0, &mut rows);
-            if rows.len() >= 64 << 10 {
+            if rows.len() >= ROW_BLOCK {
                 w.append(&rows, next);
                 rows.clear();
             }

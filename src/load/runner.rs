@@ -23,7 +23,7 @@ use super::{BudgetGuard, Limiter, Schedule, StopReason, Ticket};
 use crate::client::{Backend, Timer};
 use crate::metrics::{Metrics, Outcome, RequestRecord, TokenSource};
 use crate::progress::{Progress, Status};
-use crate::results::{RequestsWriter, RowFormat};
+use crate::results::{ROW_BLOCK, RequestsWriter, RowFormat};
 use crate::workload::{WorkRequest, Workload};
 
 /// One pass of the schedule: the whole run, or one variant of a sequential
@@ -217,10 +217,6 @@ struct Recorder {
     last_intended: Option<Instant>,
 }
 
-/// Rows are handed to the writer once this much is formatted (the
-/// writer's own block).
-const BLOCK: usize = 64 << 10;
-
 /// Records a lane counts at once (`Recorder::keep`).
 const BATCH: usize = 64;
 
@@ -250,8 +246,8 @@ impl Recorder {
         self.done += 1;
         self.errors += u64::from(!rec.outcome.is_ok() && rec.outcome != Outcome::Cancelled);
         self.metrics.record(rec);
-        if self.rows.len() >= BLOCK {
-            let block = (std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK)), self.seq_next);
+        if self.rows.len() >= ROW_BLOCK {
+            let block = (std::mem::replace(&mut self.rows, Vec::with_capacity(ROW_BLOCK)), self.seq_next);
             // The step has ended only once every lane has: it is there.
             let _ = self.blocks.send(block);
         }
@@ -261,7 +257,7 @@ impl Recorder {
     /// one past their highest `seq`.
     fn take_rows(&mut self) -> (Vec<u8>, u64) {
         self.count_pending();
-        (std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK)), self.seq_next)
+        (std::mem::replace(&mut self.rows, Vec::with_capacity(ROW_BLOCK)), self.seq_next)
     }
 }
 
@@ -423,7 +419,7 @@ pub async fn run<B: Backend>(
             Arc::new(Mutex::new(Recorder {
                 pending: Vec::with_capacity(BATCH),
                 metrics: metrics.clone(),
-                rows: Vec::with_capacity(BLOCK),
+                rows: Vec::with_capacity(ROW_BLOCK),
                 seq_next: 0,
                 format: csv.format(),
                 t0,

@@ -26,7 +26,7 @@ use std::time::SystemTime;
 
 pub use metrics_json::StoredRun;
 pub use requests::{
-    COLUMNS as REQUEST_COLUMNS, Phase, RequestRow, RequestsReader, RequestsWriter, RowFormat,
+    COLUMNS as REQUEST_COLUMNS, Phase, ROW_BLOCK, RequestRow, RequestsReader, RequestsWriter, RowFormat,
 };
 pub use run_info::{
     ClientOverhead, FORMAT as RUN_FORMAT, Lateness, LoadInfo, MergedShard, ModeInfo, RunInfo, ScenarioInfo,

@@ -161,14 +161,15 @@ pub struct RowFormat {
     seq_base: u64,
 }
 
-/// Rows are written to the file once this much is formatted.
-const BLOCK: usize = 64 << 10;
+/// Rows are written to the file once this much is formatted, and a lane
+/// hands its rows to the writer in blocks of this size.
+pub const ROW_BLOCK: usize = 64 << 10;
 
 impl RequestsWriter {
     pub(super) fn create(path: &Path, variants: Vec<String>) -> Result<Self, ResultsError> {
         let file = File::create(path).map_err(|e| ResultsError::output(path, e))?;
         Ok(RequestsWriter {
-            rows: Vec::with_capacity(BLOCK),
+            rows: Vec::with_capacity(ROW_BLOCK),
             header: false,
             file,
             path: path.to_owned(),
@@ -243,7 +244,7 @@ impl RequestsWriter {
     }
 
     fn after(&mut self) {
-        if self.rows.len() >= BLOCK {
+        if self.rows.len() >= ROW_BLOCK {
             self.write_block();
         }
     }
@@ -253,7 +254,7 @@ impl RequestsWriter {
         if self.rows.is_empty() {
             return;
         }
-        let block = std::mem::replace(&mut self.rows, Vec::with_capacity(BLOCK));
+        let block = std::mem::replace(&mut self.rows, Vec::with_capacity(ROW_BLOCK));
         if self.error.is_some() {
             return;
         }
