@@ -19,30 +19,32 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use super::stamped::Stamped;
 use super::{Failure, TransportError};
 use crate::client::error_chain;
 
-/// A connection's byte stream, and when a read last brought bytes.
+/// A connection's byte stream.
 pub(super) struct Io {
     stream: Stream,
-    read_at: Arc<ReadAt>,
 }
 
-/// Plain TCP or TLS over it.
+/// Plain TCP or TLS over it; the TCP stream stamps its reads (`Stamped`).
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Stamped),
+    Tls(Box<TlsStream<Stamped>>),
 }
 
-/// When the last read of a connection brought bytes.
+/// When the bytes of a connection's last read arrived (`stamped`: the
+/// kernel's time for the last segment the read took, or the read's own).
 ///
 /// A body's bytes are timed by it rather than by the clock when the
 /// request's task gets them. Over HTTP/2 the connection's task reads the
 /// socket and wakes each stream's task in turn: at a thousand streams the
 /// last of those woken by one read runs a while after it. The bytes a task
-/// holds came in a read no later than the last one, and every read comes
-/// after the server sent what it brought, so the stamp is never early; it
-/// is only as late as the reads that followed.
+/// holds came in a read no later than the last one, and arrived no later
+/// than its last segment, so the stamp is never early; it is only as late
+/// as the segments that followed. Over TLS the stamp is the TCP read's: a
+/// record's plaintext comes out once its last segment has been read.
 #[derive(Debug, Default)]
 pub(super) struct ReadAt(AtomicU64);
 
@@ -53,9 +55,12 @@ fn epoch() -> Instant {
 }
 
 impl ReadAt {
-    fn mark(&self) {
-        let nanos = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.0.store(nanos.max(1), Ordering::Release);
+    /// Bytes arrived `at`; a connection's stamps never go back (its bytes
+    /// arrive in order).
+    pub fn mark(&self, at: Instant) {
+        let since = at.saturating_duration_since(epoch()).as_nanos();
+        let nanos = u64::try_from(since).unwrap_or(u64::MAX);
+        self.0.fetch_max(nanos.max(1), Ordering::AcqRel);
     }
 
     /// The last read that brought bytes; `now` if none has (nor could the
@@ -147,6 +152,8 @@ impl Dialer {
         };
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(refused)?;
         tcp.set_nodelay(true).map_err(refused)?;
+        let read_at = Arc::new(ReadAt::default());
+        let tcp = Stamped::new(tcp, read_at.clone());
         let (io, h2) = match &self.tls {
             None => (Stream::Plain(tcp), self.h2_only),
             Some((connector, name)) => {
@@ -160,8 +167,7 @@ impl Dialer {
                 (Stream::Tls(Box::new(tls)), h2)
             }
         };
-        let read_at = Arc::new(ReadAt::default());
-        let io = TokioIo::new(Io { stream: io, read_at: read_at.clone() });
+        let io = TokioIo::new(Io { stream: io });
         let handshake = |e: hyper::Error| {
             TransportError::new(
                 Failure::Connect,
@@ -250,16 +256,10 @@ fn poll_driver(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
 
 impl AsyncRead for Io {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let io = self.get_mut();
-        let before = buf.filled().len();
-        let read = match &mut io.stream {
+        match &mut self.get_mut().stream {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        };
-        if buf.filled().len() > before {
-            io.read_at.mark();
         }
-        read
     }
 }
 
@@ -335,21 +335,22 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A read that brings bytes is timed as it returns; one that brings none
-    /// (the peer's end) leaves the time as it was; the time is never later
-    /// than the caller's now, and is now before any read.
+    /// A read that brings bytes is timed no sooner than they were sent and
+    /// no later than it returns; one that brings none (the peer's end)
+    /// leaves the time as it was; the time is never later than the caller's
+    /// now, and is now before any read.
     #[tokio::test]
     async fn reads_that_bring_bytes_are_timed() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
         let (mut server, read_at) = (server.unwrap().0, Arc::new(ReadAt::default()));
-        let mut io = Io { stream: Stream::Plain(client.unwrap()), read_at: read_at.clone() };
+        let mut io = Io { stream: Stream::Plain(Stamped::new(client.unwrap(), read_at.clone())) };
         let now = Instant::now();
         assert_eq!(read_at.get(now), now, "nothing read yet");
 
-        server.write_all(b"data: 1\n\n").await.unwrap();
         let before = Instant::now();
+        server.write_all(b"data: 1\n\n").await.unwrap();
         let mut buf = [0u8; 64];
         assert!(io.read(&mut buf).await.unwrap() > 0);
         let after = Instant::now();

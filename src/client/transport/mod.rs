@@ -20,6 +20,7 @@
 //! path").
 
 mod connect;
+mod stamped;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -528,9 +529,10 @@ impl Answer<'_> {
         }
     }
 
-    /// When the bytes last returned (or the head) arrived: the time of the
-    /// connection's last read that brought any, never later than now
-    /// (`connect::ReadAt`); now through a proxy.
+    /// When the bytes last returned (or the head) arrived: when the last
+    /// segment of the connection's last read that brought any reached the
+    /// socket, never later than now (`connect::ReadAt`, `stamped`); now
+    /// through a proxy.
     pub fn arrived(&self) -> Instant {
         let now = Instant::now();
         self.read_at.as_ref().map_or(now, |r| r.get(now))
