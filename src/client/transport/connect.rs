@@ -341,11 +341,8 @@ mod tests {
     /// now, and is now before any read.
     #[tokio::test]
     async fn reads_that_bring_bytes_are_timed() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let (mut server, read_at) = (server.unwrap().0, Arc::new(ReadAt::default()));
-        let mut io = Io { stream: Stream::Plain(Stamped::new(client.unwrap(), read_at.clone())) };
+        let (stamped, read_at, mut server) = crate::client::transport::stamped::tests::pair().await;
+        let mut io = Io { stream: Stream::Plain(stamped) };
         let now = Instant::now();
         assert_eq!(read_at.get(now), now, "nothing read yet");
 

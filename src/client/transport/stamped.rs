@@ -233,24 +233,29 @@ mod imp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::time::Duration;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
 
+    /// A loopback connection: its client end stamping into a new `ReadAt`,
+    /// and its server end.
+    pub(in crate::client::transport) async fn pair() -> (Stamped, Arc<ReadAt>, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let read_at = Arc::new(ReadAt::default());
+        (Stamped::new(client.unwrap(), read_at.clone()), read_at, server.unwrap().0)
+    }
+
     /// Bytes read 40 ms after they were sent are stamped when they arrived,
     /// not when they were read; bytes sent later, later; a read that brings
     /// nothing (the peer's end) leaves the stamp as it was.
     #[tokio::test]
     async fn a_read_is_stamped_when_its_bytes_arrived_not_when_it_was_made() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let mut server = server.unwrap().0;
-        let read_at = Arc::new(ReadAt::default());
-        let mut stream = Stamped::new(client.unwrap(), read_at.clone());
+        let (mut stream, read_at, mut server) = pair().await;
         let mut buf = [0u8; 64];
         for round in 0..3 {
             let sent = Instant::now();
@@ -281,11 +286,7 @@ mod tests {
     /// the rest is read next without waiting for the peer to send more.
     #[tokio::test]
     async fn a_partial_read_leaves_the_rest_readable() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        let mut server = server.unwrap().0;
-        let mut stream = Stamped::new(client.unwrap(), Arc::new(ReadAt::default()));
+        let (mut stream, _, mut server) = pair().await;
         server.write_all(&[7u8; 100]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
         let mut small = [0u8; 30];
