@@ -19,9 +19,11 @@
 //! - `progress`: what the user sees while a run goes on;
 //! - `lanes`: the client's threads, each a runtime of its own with its share
 //!   of the users, connections and measurements;
+//! - `alloc`: the allocator, and returning what a run freed before its report;
 //! - `commands`: one module per command of the command line (`cli`), and
 //!   the exit code of each outcome (`error`).
 
+pub mod alloc;
 pub mod calibrate;
 pub mod capacity;
 pub mod cli;

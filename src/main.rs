@@ -2,12 +2,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// A request allocates a few dozen small objects; glibc's malloc cost 0.5 µs
-// of client CPU per plain request, about a twentieth of it (BENCHMARKS.md,
-// "Instructions per request").
-#[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> ExitCode {
     let cli = llmload::cli::Cli::parse();
     let mut builder = tokio::runtime::Builder::new_multi_thread();

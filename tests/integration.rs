@@ -28,9 +28,11 @@
 //! - `compat`: a results directory written by an older llmload still loads,
 //!   renders and compares.
 //! - `golden`: the table, Markdown and CSV renderings of a fixed summary.
+//! - `alloc`: what a run freed is given back before its report is drawn.
 
 mod util;
 
+mod alloc;
 mod bad_input;
 mod calibrate;
 mod choices;

@@ -204,6 +204,9 @@ pub async fn execute_with<B: Backend>(
         }
     }
 
+    // The lanes are idle now; what they freed would stay resident through
+    // the report (src/alloc.rs).
+    crate::alloc::release_freed();
     let partial = stop_reason.is_partial() || measured.len() < steps.len();
     let mut summary = Summary::new(&scenario.name, &measured, &scenario.load.stages, stop_reason, partial);
     summary.notes = notes;
