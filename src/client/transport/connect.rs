@@ -45,13 +45,23 @@ enum Stream {
 /// than its last segment, so the stamp is never early; it is only as late
 /// as the segments that followed. Over TLS the stamp is the TCP read's: a
 /// record's plaintext comes out once its last segment has been read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct ReadAt(AtomicU64);
 
-/// The zero of `ReadAt`'s nanoseconds.
+/// The zero of `ReadAt`'s nanoseconds: no later than the first `ReadAt`
+/// was made, so no later than any byte it stamps arrived. (Set at the first
+/// stamp instead, it was later than that stamp's arrival, and the process's
+/// first read was stamped when it was made.)
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
+}
+
+impl Default for ReadAt {
+    fn default() -> Self {
+        epoch();
+        ReadAt(AtomicU64::new(0))
+    }
 }
 
 impl ReadAt {

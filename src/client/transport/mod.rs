@@ -208,6 +208,7 @@ impl Transport {
     /// For `endpoint`; `http2`: HTTP/2 only (prior knowledge over http://,
     /// ALPN offering h2 alone over https://).
     pub fn new(endpoint: &Endpoint, connect_timeout: Duration, http2: bool) -> crate::error::Result<Self> {
+        stamped::switch_on();
         if !endpoint.is_loopback() && proxy_configured() {
             let pooled = endpoint.client(connect_timeout, http2)?;
             let fresh = endpoint.unpooled_client(connect_timeout, http2)?;

@@ -41,6 +41,12 @@ impl Stamped {
     }
 }
 
+/// Starts the kernel's stamping of arriving segments before the first
+/// connection (a no-op where reads are stamped by the clock).
+pub(super) fn switch_on() {
+    imp::switch_on();
+}
+
 impl AsyncRead for Stamped {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let s = self.get_mut();
@@ -86,7 +92,9 @@ impl AsyncWrite for Stamped {
 mod imp {
     use std::io;
     use std::mem::MaybeUninit;
+    use std::net::{Ipv4Addr, TcpListener, UdpSocket};
     use std::os::fd::{AsRawFd, RawFd};
+    use std::sync::OnceLock;
     use std::task::{Context, Poll, ready};
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -97,19 +105,59 @@ mod imp {
 
     /// Asks the kernel to stamp the socket's segments; false if it refuses.
     pub fn enable(tcp: &TcpStream) -> bool {
+        ask(tcp.as_raw_fd())
+    }
+
+    fn ask(fd: RawFd) -> bool {
         let on: libc::c_int = 1;
         let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: a valid socket, and a pointer to an int of the given length.
         let set = unsafe {
-            libc::setsockopt(
-                tcp.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&raw const on).cast(),
-                len,
-            )
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&raw const on).cast(), len)
         };
         set == 0
+    }
+
+    /// The kernel stamps arriving segments only while some socket on the
+    /// machine wants stamps, and starts a moment after the first one asks
+    /// (deferred work, a millisecond or more on a busy host): on an
+    /// otherwise quiet machine a connection's first segments, sent at once,
+    /// came unstamped, and were stamped by the read. A socket that asks,
+    /// kept open for the life of the process, starts the stamping before
+    /// the first connection is made; this waits (once, up to 50 ms) until a
+    /// byte sent over loopback TCP comes back stamped. (Not a datagram: the
+    /// kernel stamps an unstamped one when it is read.)
+    pub fn switch_on() {
+        static KEEP: OnceLock<Option<UdpSocket>> = OnceLock::new();
+        KEEP.get_or_init(|| {
+            let keep = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+            if !ask(keep.as_raw_fd()) {
+                return None;
+            }
+            let _ = stamped_over_loopback();
+            Some(keep)
+        });
+    }
+
+    /// Sends a byte over a loopback connection until one arrives stamped.
+    fn stamped_over_loopback() -> io::Result<()> {
+        use std::io::Write;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (mut server, _) = listener.accept()?;
+        client.set_read_timeout(Some(Duration::from_millis(10)))?;
+        if !ask(client.as_raw_fd()) {
+            return Ok(());
+        }
+        let mut buf = [MaybeUninit::uninit(); 1];
+        for _ in 0..50 {
+            server.write_all(b"?")?;
+            if recv(client.as_raw_fd(), &mut buf)?.1.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     pub fn poll_read(
@@ -222,6 +270,8 @@ mod imp {
         false
     }
 
+    pub fn switch_on() {}
+
     pub fn poll_read(
         _: &TcpStream,
         _: &ReadAt,
@@ -243,6 +293,8 @@ pub(super) mod tests {
     /// A loopback connection: its client end stamping into a new `ReadAt`,
     /// and its server end.
     pub(in crate::client::transport) async fn pair() -> (Stamped, Arc<ReadAt>, TcpStream) {
+        // As `Transport::new` does before a run's first connection.
+        switch_on();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
